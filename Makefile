@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q -c constraints.txt
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint typecheck unit bench bench-quick clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.run-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	@echo
+	@echo "engactivity is starting on http://$(HOST):$(PORT) with live demo traffic for account 'demo'."
+	@echo "Try, in another terminal:"
+	@echo "  curl 'http://$(HOST):$(PORT)/operations/api/account/demo/engactivity?timeframe=60&skillIds=all&interval=15&v=1'"
+	@echo
+	$(VENV)/bin/engactivity serve --demo --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check src tests
+	$(PY) -m ruff format --check src tests
+
+typecheck: $(VENV)/.dev-installed
+	$(PY) -m mypy
+
+test: $(VENV)/.dev-installed lint typecheck
+	$(PY) -m pytest -n 2 -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

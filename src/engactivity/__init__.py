@@ -1,0 +1,3 @@
+"""engactivity: a self-hosted implementation of the Engagement Activity real-time API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from engactivity.cli import main
+
+main()

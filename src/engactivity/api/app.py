@@ -1,0 +1,229 @@
+"""The FastAPI application: engactivity queries, event ingestion, discovery, health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import FastAPI, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from engactivity import __version__
+from engactivity.account import check_account_id
+from engactivity.api.errors import error_response, install_error_handlers, invalid_response
+from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
+from engactivity.api.openapi import (
+    ENGACTIVITY_BODY,
+    ENGACTIVITY_RESPONSES,
+    EVENTS_BODY,
+    EVENTS_RESPONSES,
+)
+from engactivity.clock import Clock, system_clock
+from engactivity.config import Settings
+from engactivity.events import decode_batch, validate_batch
+from engactivity.problems import InvalidRequest, Problem
+from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED, parse_query
+from engactivity.response import shape
+from engactivity.store import Store, open_store
+from engactivity.timeframe import span_for
+
+log = logging.getLogger(__name__)
+
+_NDJSON_TYPES = {
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/jsonlines",
+}
+
+AccountId = Annotated[str, Path(description="The account id.", max_length=200)]
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def create_app(
+    settings: Settings, clock: Clock = system_clock, store: Store | None = None
+) -> FastAPI:
+    """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
+    limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store or open_store(settings.store_url, clock, settings.retention_ms)
+        demo = None
+        if settings.demo:
+            from engactivity.simulate import start_demo
+
+            demo = start_demo(app.state.store, clock)
+        try:
+            yield
+        finally:
+            if demo is not None:
+                demo.stop()
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="engactivity",
+        version=__version__,
+        description=(
+            "A self-hosted implementation of the Engagement Activity method of the "
+            "Operational Realtime API, with an ingestion endpoint for engagement events."
+        ),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    async def answer(account_id: str, params: dict[str, object]) -> Response:
+        check_account_id(account_id)
+        try:
+            with limiter.slot(account_id):
+                now = clock()
+                query = parse_query(params)
+                span = span_for(now, query.timeframe, query.interval)
+                rows = await run_in_threadpool(
+                    app.state.store.query, account_id, span, query.skills, query.agents
+                )
+                return _json(shape(query, span, rows))
+        except TooManyRequests:
+            return error_response(
+                429,
+                "too_many_requests",
+                f"account {account_id} has too many concurrent requests "
+                f"(limit {limiter.limit}); retry after 1 second",
+                headers={"Retry-After": "1"},
+                limit=limiter.limit,
+            )
+
+    @app.get(
+        "/operations/api/account/{accountId}/engactivity",
+        tags=["engactivity"],
+        summary="Engagement activity metrics for an account",
+        responses=ENGACTIVITY_RESPONSES,
+        response_class=Response,
+    )
+    async def engactivity_get(
+        request: Request,
+        accountId: AccountId,
+        timeframe: Annotated[str | None, Query(description=f"Required: {TIMEFRAME_ALLOWED}.")] = None,
+        v: Annotated[str | None, Query(description="Required: API version, 1.")] = None,
+        skillIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
+        agentIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
+        interval: Annotated[
+            str | None,
+            Query(description="Optional: minutes per interval, 5..timeframe, dividing timeframe."),
+        ] = None,
+    ) -> Response:
+        return await answer(accountId, dict(request.query_params))
+
+    @app.post(
+        "/operations/api/account/{accountId}/engactivity",
+        tags=["engactivity"],
+        summary="The same query, parameters in a JSON body",
+        responses=ENGACTIVITY_RESPONSES,
+        response_class=Response,
+        openapi_extra={"requestBody": ENGACTIVITY_BODY},
+    )
+    async def engactivity_post(request: Request, accountId: AccountId) -> Response:
+        params: dict[str, object] = dict(request.query_params)
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body: Any = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                body = None
+            if not isinstance(body, dict):
+                raise InvalidRequest(
+                    [Problem("body", "the body must be a JSON object", "a JSON object of parameters")]
+                )
+            params.update(body)
+        return await answer(accountId, params)
+
+    @app.post(
+        "/api/v1/accounts/{accountId}/events",
+        tags=["ingestion"],
+        summary="Ingest a batch of engagement events",
+        responses=EVENTS_RESPONSES,
+        response_class=Response,
+        openapi_extra={"requestBody": EVENTS_BODY},
+    )
+    async def ingest(request: Request, accountId: AccountId) -> Response:
+        check_account_id(accountId)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_batch_bytes:
+            return _too_large(settings)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_batch_bytes:
+                return _too_large(settings)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        ndjson = media in _NDJSON_TYPES or (
+            media != "application/json" and not body.lstrip().startswith(b"[")
+        )
+        items, problems = decode_batch(body, ndjson)
+        if len(items) > settings.max_batch_events:
+            return _too_large(settings)
+        now = clock()
+        events, more = validate_batch(items, now)
+        problems += more
+        if problems:
+            problems.sort(key=lambda p: -1 if p.index is None else p.index)
+            return invalid_response(problems)
+        result = await asyncio.wrap_future(app.state.store.submit(accountId, events, now))
+        return _json(result.as_json())
+
+    @app.get(
+        "/api/account/{accountId}/service/leDataReporting/baseURI.json",
+        tags=["discovery"],
+        summary="Domain discovery: where this account's engactivity API lives",
+        response_class=Response,
+    )
+    async def discovery(
+        accountId: AccountId,
+        version: Annotated[str | None, Query(description="1.0")] = None,
+    ) -> Response:
+        check_account_id(accountId)
+        if version not in (None, "1.0"):
+            raise InvalidRequest([Problem("version", f"version={version!r} is not supported", "1.0")])
+        return _json(
+            {
+                "service": "leDataReporting",
+                "account": accountId,
+                "baseURI": settings.advertised_host,
+            }
+        )
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive", response_class=Response)
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz", tags=["health"], summary="The store answers", response_class=Response)
+    async def readyz() -> Response:
+        await run_in_threadpool(app.state.store.ping)
+        return _json({"status": "ready"})
+
+    return app
+
+
+def _too_large(settings: Settings) -> Response:
+    return error_response(
+        413,
+        "payload_too_large",
+        f"a batch may hold at most {settings.max_batch_events} events "
+        f"and {settings.max_batch_bytes} bytes",
+        max_events=settings.max_batch_events,
+        max_bytes=settings.max_batch_bytes,
+    )

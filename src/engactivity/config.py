@@ -1,0 +1,30 @@
+"""Service settings, gathered in one place (flags and ENGACTIVITY_* variables fill them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engactivity.store.base import MIN_RETENTION_MS
+
+DEFAULT_STORE_URL = "sqlite:///./data/engactivity.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    store_url: str = DEFAULT_STORE_URL
+    public_host: str | None = None
+    """host[:port] answered by domain discovery; defaults to the address served."""
+    demo: bool = False
+    max_concurrent_per_account: int = 64
+    """Concurrent engactivity requests one account may have in flight before 429."""
+    max_batch_events: int = 10_000
+    max_batch_bytes: int = 10 * 1024 * 1024
+    retention_ms: int = MIN_RETENTION_MS
+    synchronous: str = "FULL"
+    """SQLite durability: FULL survives power loss, NORMAL survives process crashes."""
+
+    @property
+    def advertised_host(self) -> str:
+        return self.public_host or f"{self.host}:{self.port}"

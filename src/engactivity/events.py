@@ -1,0 +1,179 @@
+"""The ingestion contract (EVENTS.md): decoding and validating event batches. Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from engactivity.metrics import Counters, closed, connected
+from engactivity.problems import Problem
+from engactivity.query import INT64_MAX, INT64_MIN
+
+MAX_EVENT_ID_CHARS = 128
+MAX_HANDLING_TIME = 2**31 - 1
+"""Seconds (68 years); bounds the sums so they always fit a 64-bit counter."""
+MAX_FUTURE_MS = 5 * 60_000
+"""Events further ahead of the server clock than this are refused."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+_ISO_HINT = re.compile(r"\d{4}-?\d{2}-?\d{2}[T ]")
+
+
+UNPARSABLE = object()
+"""Stands in a decoded batch for an NDJSON line that was not JSON (already reported)."""
+
+_BODY_ALLOWED = "a JSON array of event objects, or NDJSON (one event object per line)"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A valid event, reduced to what the metrics need."""
+
+    event_id: str
+    time_ms: int
+    skill_id: int
+    agent_id: int | None
+    counters: Counters
+
+
+def decode_batch(body: bytes, ndjson: bool) -> tuple[list[object], list[Problem]]:
+    """Split a request body into raw events; lines that are not JSON become problems.
+
+    A JSON body must be an array of events (a single object is taken as a batch of
+    one); an NDJSON body holds one event per non-blank line.
+    """
+    if not ndjson:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return [], [Problem("body", f"the body is not valid JSON ({exc})", _BODY_ALLOWED)]
+        if isinstance(parsed, dict):
+            return [parsed], []
+        if not isinstance(parsed, list):
+            return [], [Problem("body", "the body must be a JSON array of events", _BODY_ALLOWED)]
+        return parsed, []
+    items: list[object] = []
+    problems: list[Problem] = []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            problems.append(
+                Problem("event", "this line is not valid JSON", "one JSON object per line", len(items))
+            )
+            items.append(UNPARSABLE)
+    return items, problems
+
+
+def parse_time(value: object) -> int | None:
+    """Epoch milliseconds from an integer or an ISO-8601 string with an offset."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _ISO_HINT.match(value):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            return None
+        try:
+            return (moment - _EPOCH) // _ONE_MS
+        except OverflowError:
+            return None
+    return None
+
+
+def _int64(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
+        return value
+    return None
+
+
+def validate_event(raw: object, index: int, now_ms: int) -> Event | list[Problem]:
+    if not isinstance(raw, dict):
+        return [Problem("event", "each event must be a JSON object", "a JSON object", index)]
+    problems: list[Problem] = []
+
+    def bad(field: str, message: str, allowed: str) -> None:
+        problems.append(Problem(field, message, allowed, index))
+
+    event_id = raw.get("eventId")
+    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
+        bad("eventId", "eventId is missing or invalid", f"a string of 1 to {MAX_EVENT_ID_CHARS} characters")
+
+    kind = raw.get("type")
+    if kind not in ("connected", "closed"):
+        bad("type", "type is missing or invalid", "'connected' or 'closed'")
+
+    time_ms = parse_time(raw.get("time"))
+    if time_ms is None:
+        bad(
+            "time",
+            "time is missing or invalid",
+            "integer epoch milliseconds, or an ISO-8601 string with an offset or Z",
+        )
+    elif time_ms > now_ms + MAX_FUTURE_MS:
+        bad("time", "time is more than 5 minutes ahead of the server clock", "a time up to 5 minutes ahead of now")
+
+    skill_id = -1
+    if raw.get("skillId") is not None:
+        checked = _int64(raw["skillId"])
+        if checked is None:
+            bad("skillId", "skillId is invalid", "a 64-bit integer, or null/absent for no skill")
+        else:
+            skill_id = checked
+
+    agent_id: int | None = None
+    if raw.get("agentId") is not None:
+        agent_id = _int64(raw["agentId"])
+        if agent_id is None:
+            bad("agentId", "agentId is invalid", "a 64-bit integer")
+    elif kind == "connected":
+        bad("agentId", "agentId is required for a connected event", "a 64-bit integer")
+
+    interactive = raw.get("interactive")
+    handling = raw.get("handlingTime")
+    counters: Counters | None = None
+    if kind == "connected":
+        if interactive is not None:
+            bad("interactive", "interactive is not allowed on a connected event", "absent")
+        if handling is not None:
+            bad("handlingTime", "handlingTime is not allowed on a connected event", "absent")
+        counters = connected()
+    elif kind == "closed":
+        if not isinstance(interactive, bool):
+            bad("interactive", "interactive is required for a closed event", "true or false")
+        seconds = 0 if handling is None else _int64(handling)
+        if seconds is None or not 0 <= seconds <= MAX_HANDLING_TIME:
+            bad("handlingTime", "handlingTime is invalid", f"an integer from 0 to {MAX_HANDLING_TIME} (seconds)")
+        elif isinstance(interactive, bool):
+            counters = closed(interactive, seconds)
+
+    if problems:
+        return problems
+    assert isinstance(event_id, str) and time_ms is not None and counters is not None
+    return Event(event_id, time_ms, skill_id, agent_id, counters)
+
+
+def validate_batch(items: Sequence[object], now_ms: int) -> tuple[list[Event], list[Problem]]:
+    """Validate every event of a batch; the batch is usable only if no problem is returned."""
+    events: list[Event] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(items):
+        if raw is UNPARSABLE:
+            continue
+        result = validate_event(raw, index, now_ms)
+        if isinstance(result, Event):
+            events.append(result)
+        else:
+            problems.extend(result)
+    return events, problems

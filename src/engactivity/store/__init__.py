@@ -1,0 +1,28 @@
+"""Store engines behind one interface; pick one by URL."""
+
+from __future__ import annotations
+
+from engactivity.clock import Clock
+from engactivity.store.base import MIN_RETENTION_MS, IngestResult, Store, StoreUnavailable
+
+__all__ = ["MIN_RETENTION_MS", "IngestResult", "Store", "StoreUnavailable", "open_store"]
+
+
+class StoreURLError(ValueError):
+    pass
+
+
+def open_store(
+    url: str, clock: Clock, retention_ms: int = MIN_RETENTION_MS, synchronous: str = "FULL"
+) -> Store:
+    """Open the store named by ``url`` (``sqlite:///relative.db`` or ``sqlite:////abs.db``)."""
+    if url.startswith("sqlite:///"):
+        from engactivity.store.sqlite import SQLiteStore, path_from_url
+
+        sync = "NORMAL" if synchronous.upper() == "NORMAL" else "FULL"
+        return SQLiteStore(path_from_url(url), clock, retention_ms, sync)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise StoreURLError("the PostgreSQL engine is not available yet; use sqlite:///path.db")
+    raise StoreURLError(
+        f"unsupported store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+    )

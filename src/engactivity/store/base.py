@@ -1,0 +1,87 @@
+"""What every store engine provides, and the engine-independent parts of ingestion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol
+
+from engactivity.events import Event
+from engactivity.metrics import ZERO, Counters, add
+from engactivity.query import Selection
+from engactivity.response import Row
+from engactivity.timeframe import MINUTE_MS, Span, bucket_of
+
+MIN_RETENTION_MS = (24 * 60 + 10) * MINUTE_MS
+"""24 h 10 min: the longest timeframe plus the bucket rounding, with room to spare."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    expired: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "expired": self.expired}
+
+
+class StoreUnavailable(Exception):
+    """The store cannot serve the request right now (the API answers 503)."""
+
+
+class Store(Protocol):
+    """A durable home for rollups and for the ids of events already counted.
+
+    Engines must be safe to call from many threads at once.
+    """
+
+    retention_ms: int
+
+    def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
+        """Store one batch atomically; the future resolves once it is durable."""
+        ...
+
+    def query(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> list[Row]:
+        """Summed rollup rows of ``span`` selected by the filters, grouped by interval.
+
+        With neither filter rows are grouped by interval only (skill -1, no agent);
+        with ``agents`` only rows that have an agent are returned.
+        """
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store does not answer."""
+        ...
+
+    def purge(self, now_ms: int) -> int:
+        """Drop data older than the retention; return the number of rows removed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+RollupKey = tuple[int, int, int, int]
+"""(bucket, skill id, has agent (0/1), agent id or 0)."""
+
+
+def retention_cutoff_bucket(now_ms: int, retention_ms: int) -> int:
+    """Buckets below this index end at or before ``now - retention`` and may be purged."""
+    return bucket_of(now_ms - retention_ms)
+
+
+def is_expired(event: Event, now_ms: int, retention_ms: int) -> bool:
+    return event.time_ms < now_ms - retention_ms
+
+
+def fold_rollups(events: Iterable[Event], into: dict[RollupKey, Counters]) -> None:
+    """Add each event's counters to the rollup row of its bucket, skill and agent."""
+    for event in events:
+        key = (
+            bucket_of(event.time_ms),
+            event.skill_id,
+            0 if event.agent_id is None else 1,
+            0 if event.agent_id is None else event.agent_id,
+        )
+        into[key] = add(into.get(key, ZERO), event.counters)

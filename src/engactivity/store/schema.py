@@ -1,0 +1,96 @@
+"""Tables and statements of the store, in the SQL that SQLite and PostgreSQL share."""
+
+from __future__ import annotations
+
+from engactivity.query import Selection
+from engactivity.timeframe import BUCKET_MS, Span
+
+SCHEMA_VERSION = 1
+
+# Every table is keyed by account first, so one account's rows sit together and the
+# schema could be distributed by account. Rollups hold the five counters per
+# 5-minute bucket, skill and agent; chats that never reached an agent have
+# has_agent = 0 (agent_id is then 0), since any 64-bit value is a valid agent id.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS account (
+    account_id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS rollup (
+    account_id                    TEXT    NOT NULL,
+    bucket                        BIGINT  NOT NULL,
+    skill_id                      BIGINT  NOT NULL,
+    has_agent                     INTEGER NOT NULL,
+    agent_id                      BIGINT  NOT NULL,
+    interactive_chats             BIGINT  NOT NULL,
+    non_interactive_chats         BIGINT  NOT NULL,
+    handling_time                 BIGINT  NOT NULL,
+    non_interactive_handling_time BIGINT  NOT NULL,
+    connected                     BIGINT  NOT NULL,
+    PRIMARY KEY (account_id, bucket, skill_id, has_agent, agent_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_event (
+    account_id TEXT   NOT NULL,
+    event_id   TEXT   NOT NULL,
+    bucket     BIGINT NOT NULL,
+    PRIMARY KEY (account_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_event_by_bucket ON seen_event (account_id, bucket);
+"""
+
+INSERT_SEEN = "INSERT INTO seen_event (account_id, event_id, bucket) VALUES (?, ?, ?)"
+
+UPSERT_ROLLUP = """
+INSERT INTO rollup (account_id, bucket, skill_id, has_agent, agent_id,
+                    interactive_chats, non_interactive_chats, handling_time,
+                    non_interactive_handling_time, connected)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account_id, bucket, skill_id, has_agent, agent_id) DO UPDATE SET
+    interactive_chats = rollup.interactive_chats + excluded.interactive_chats,
+    non_interactive_chats = rollup.non_interactive_chats + excluded.non_interactive_chats,
+    handling_time = rollup.handling_time + excluded.handling_time,
+    non_interactive_handling_time =
+        rollup.non_interactive_handling_time + excluded.non_interactive_handling_time,
+    connected = rollup.connected + excluded.connected
+"""
+
+_SUMS = (
+    "SUM(interactive_chats), SUM(non_interactive_chats), SUM(handling_time), "
+    "SUM(non_interactive_handling_time), SUM(connected)"
+)
+
+
+def select_rollups(
+    account_id: str, span: Span, skills: Selection, agents: Selection
+) -> tuple[str, list[object]]:
+    """The statement summing the rollups a request selects, grouped by interval index.
+
+    Rows are (k, skill_id, has_agent, agent_id, five sums). Without filters only the
+    interval totals are needed, so rows are grouped by interval alone.
+    """
+    params: list[object] = []
+    if span.interval_ms is None:
+        k_expr = "0"
+    else:
+        # The interval index of a bucket (Span.interval_of), computed in the database.
+        k_expr = f"(? - bucket * {BUCKET_MS} - 1) / ?"
+        params += [span.end_ms, span.interval_ms]
+    where = ["account_id = ?", "bucket BETWEEN ? AND ?"]
+    params += [account_id, span.first, span.last]
+    if isinstance(skills, frozenset):
+        where.append(f"skill_id IN ({','.join('?' * len(skills))})")
+        params += sorted(skills)
+    if agents is not None:
+        where.append("has_agent = 1")
+        if isinstance(agents, frozenset):
+            where.append(f"agent_id IN ({','.join('?' * len(agents))})")
+            params += sorted(agents)
+    if skills is None and agents is None:
+        columns, group = f"{k_expr} AS k, -1, 0, 0", "k"
+    else:
+        columns, group = f"{k_expr} AS k, skill_id, has_agent, agent_id", "k, skill_id, has_agent, agent_id"
+    sql = f"SELECT {columns}, {_SUMS} FROM rollup WHERE {' AND '.join(where)} GROUP BY {group}"
+    return sql, params

@@ -1,0 +1,317 @@
+"""The embedded engine: one SQLite file in WAL mode.
+
+One writer thread owns the only write connection and commits every pending batch in
+one transaction (group commit), so there is never lock contention between writers
+and one fsync serves many batches. Readers use their own connections, one per
+thread, and never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from engactivity.clock import Clock
+from engactivity.events import Event
+from engactivity.metrics import Counters
+from engactivity.query import Selection
+from engactivity.response import Row
+from engactivity.store.base import (
+    MIN_RETENTION_MS,
+    IngestResult,
+    RollupKey,
+    StoreUnavailable,
+    fold_rollups,
+    is_expired,
+    retention_cutoff_bucket,
+)
+from engactivity.store.schema import (
+    INSERT_SEEN,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPSERT_ROLLUP,
+    select_rollups,
+)
+from engactivity.timeframe import Span
+
+log = logging.getLogger(__name__)
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+_LOOKUP_CHUNK = 500
+"""Event ids looked up per statement (well under SQLite's variable limit)."""
+_MAX_GROUP_EVENTS = 100_000
+"""Most events committed in one group transaction."""
+_PURGE_EVERY_S = 30.0
+_PURGE_AGAIN_S = 0.05
+"""When old data remains after one purge step, the next step comes this soon."""
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///rel/x.db`` -> ``rel/x.db``; ``sqlite:////abs/x.db`` -> ``/abs/x.db``."""
+    rest = url.removeprefix("sqlite:///")
+    if not rest or rest.startswith(":memory:"):
+        raise ValueError("a SQLite store needs a file path, e.g. sqlite:///./data/engactivity.db")
+    return Path(rest)
+
+
+@dataclass
+class _WriteJob:
+    account_id: str
+    events: list[Event]
+    now_ms: int
+    future: Future[IngestResult] = field(default_factory=Future)
+
+
+@dataclass
+class _CallJob:
+    """Runs ``fn`` on the writer thread with the write connection."""
+
+    fn: Callable[[sqlite3.Connection], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SQLiteStore:
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        retention_ms: int = MIN_RETENTION_MS,
+        synchronous: Synchronous = "FULL",
+    ) -> None:
+        if retention_ms < MIN_RETENTION_MS:
+            raise ValueError("retention must be at least 24 h 10 min")
+        self.path = path
+        self.retention_ms = retention_ms
+        self._clock = clock
+        self._synchronous = synchronous
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+        self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
+        self._writer.start()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    # -- the public interface ----------------------------------------------------------
+
+    def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
+        job = _WriteJob(account_id, events, now_ms)
+        if self._closed:
+            job.future.set_exception(StoreUnavailable("the store is closed"))
+        else:
+            self._jobs.put(job)
+        return job.future
+
+    def query(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> list[Row]:
+        sql, params = select_rollups(account_id, span, skills, agents)
+        try:
+            cursor = self._reader().execute(sql, params)
+            return [(k, skill, agent if has else None, (a, b, c, d, e)) for k, skill, has, agent, a, b, c, d, e in cursor]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the store could not be read: {exc}") from exc
+
+    def ping(self) -> None:
+        if not self._writer.is_alive():
+            raise StoreUnavailable("the writer thread has stopped")
+        try:
+            self._reader().execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the store does not answer: {exc}") from exc
+
+    def purge(self, now_ms: int) -> int:
+        """Remove everything older than the retention now (on the writer thread)."""
+
+        def purge_all(conn: sqlite3.Connection) -> int:
+            total = 0
+            while (removed := self._purge_step(conn, now_ms)) > 0:
+                total += removed
+            return total
+
+        job: _CallJob = _CallJob(purge_all)
+        self._jobs.put(job)
+        result: int = job.future.result()
+        return result
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(_STOP)
+        self._writer.join()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # -- the writer thread -------------------------------------------------------------
+
+    def _run_writer(self) -> None:
+        conn = self._connect()
+        conn.execute("PRAGMA cache_size=-65536")
+        next_purge = time.monotonic()
+        stopping = False
+        while not stopping:
+            timeout = max(0.0, next_purge - time.monotonic())
+            try:
+                first: object = self._jobs.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+            writes: list[_WriteJob] = []
+            calls: list[_CallJob] = []
+            item = first
+            pending_events = 0
+            while item is not None:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _WriteJob):
+                    writes.append(item)
+                    pending_events += len(item.events)
+                elif isinstance(item, _CallJob):
+                    calls.append(item)
+                if pending_events >= _MAX_GROUP_EVENTS:
+                    break
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    item = None
+            if writes:
+                self._write_group(conn, writes)
+            for call in calls:
+                try:
+                    call.future.set_result(call.fn(conn))
+                except Exception as exc:
+                    call.future.set_exception(exc)
+            if not stopping and time.monotonic() >= next_purge:
+                try:
+                    removed = self._purge_step(conn, self._clock())
+                except sqlite3.Error:
+                    log.exception("retention purge failed; will try again")
+                    removed = 0
+                next_purge = time.monotonic() + (_PURGE_AGAIN_S if removed else _PURGE_EVERY_S)
+        # Jobs that raced with close() are refused rather than left hanging.
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _WriteJob | _CallJob):
+                item.future.set_exception(StoreUnavailable("the store is closed"))
+        conn.close()
+
+    def _write_group(self, conn: sqlite3.Connection, jobs: list[_WriteJob]) -> None:
+        """Commit every job of the group in one transaction, then acknowledge them."""
+        results: list[IngestResult] = []
+        rollups: dict[str, dict[RollupKey, Counters]] = {}
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                results.append(self._stage(conn, job, rollups.setdefault(job.account_id, {})))
+            for account_id, rows in rollups.items():
+                conn.executemany(
+                    UPSERT_ROLLUP,
+                    [(account_id, *key, *counters) for key, counters in rows.items()],
+                )
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            log.exception("a write transaction failed; its batches were not stored")
+            for job in jobs:
+                job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
+            return
+        for job, result in zip(jobs, results, strict=True):
+            job.future.set_result(result)
+
+    def _stage(
+        self, conn: sqlite3.Connection, job: _WriteJob, rollups: dict[RollupKey, Counters]
+    ) -> IngestResult:
+        """Record the new event ids of one batch and fold its fresh events into ``rollups``."""
+        live = [e for e in job.events if not is_expired(e, job.now_ms, self.retention_ms)]
+        expired = len(job.events) - len(live)
+        ids = list({e.event_id for e in live})
+        known: set[str] = set()
+        for chunk in _chunks(ids, _LOOKUP_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in conn.execute(
+                    f"SELECT event_id FROM seen_event WHERE account_id = ? AND event_id IN ({marks})",
+                    (job.account_id, *chunk),
+                )
+            )
+        fresh: list[Event] = []
+        for event in live:
+            if event.event_id not in known:
+                known.add(event.event_id)
+                fresh.append(event)
+        if fresh:
+            conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
+            conn.executemany(
+                INSERT_SEEN,
+                [(job.account_id, e.event_id, e.time_ms // 300_000) for e in fresh],
+            )
+            fold_rollups(fresh, rollups)
+        return IngestResult(
+            accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired
+        )
+
+    def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
+        """Delete the oldest expired bucket of each account and table; rows removed."""
+        cutoff = retention_cutoff_bucket(now_ms, self.retention_ms)
+        removed = 0
+        accounts = [row[0] for row in conn.execute("SELECT account_id FROM account")]
+        for account_id in accounts:
+            for table in ("rollup", "seen_event"):
+                (oldest,) = conn.execute(
+                    f"SELECT MIN(bucket) FROM {table} WHERE account_id = ?", (account_id,)
+                ).fetchone()
+                if oldest is not None and oldest < cutoff:
+                    cursor = conn.execute(
+                        f"DELETE FROM {table} WHERE account_id = ? AND bucket = ?",
+                        (account_id, oldest),
+                    )
+                    removed += cursor.rowcount
+        return removed

@@ -1,0 +1,131 @@
+"""Shared fixtures: a real ``engactivity serve`` process on a free port, over real HTTP.
+
+The server's clock is pinned through ENGACTIVITY_FAKE_NOW_FILE, so tests decide what
+"now" is and can move it without restarting the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+# 2026-11-24 13:29:00 UTC: the reference's "now 13:29" example, on a fixed day.
+NOW_MS = 1795526940000
+MIN = 60_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One ``engactivity serve`` process; restartable on the same store and port."""
+
+    def __init__(self, tmp: Path, now_ms: int = NOW_MS, extra_args: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.tmp = tmp
+        self.db = tmp / "store.db"
+        self.store_url = f"sqlite:///{self.db}"
+        self.clock_file = tmp / "now_ms"
+        self.set_now(now_ms)
+        self.extra_args = extra_args or []
+        self.extra_env = env or {}
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = tmp / "server.log"
+
+    def set_now(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        tmp = self.clock_file.with_suffix(".tmp")
+        tmp.write_text(str(now_ms))
+        tmp.replace(self.clock_file)
+
+    def start(self) -> Server:
+        env = {**os.environ, "ENGACTIVITY_FAKE_NOW_FILE": str(self.clock_file), **self.extra_env}
+        cmd = [sys.executable, "-m", "engactivity", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--store", self.store_url, *self.extra_args]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("ab"),
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> Server:
+        self.stop()
+        return self.start()
+
+    # -- client helpers ----------------------------------------------------------
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def query(self, account: str, **params: object) -> httpx.Response:
+        params.setdefault("v", 1)
+        return httpx.get(f"{self.base_url}/operations/api/account/{account}/engactivity",
+                         params={k: str(v) for k, v in params.items()}, timeout=30)
+
+    def send(self, account: str, events: list[dict[str, object]]) -> httpx.Response:
+        return httpx.post(f"{self.base_url}/api/v1/accounts/{account}/events", json=events,
+                          timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[object]:
+    """Factory for servers with extra flags or environment; all stopped at the end."""
+    made: list[Server] = []
+
+    def make(extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+             now_ms: int = NOW_MS, name: str = "srv") -> Server:
+        folder = tmp_path / f"{name}{len(made)}"
+        folder.mkdir()
+        srv = Server(folder, now_ms, extra_args, env)
+        made.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in made:
+        srv.stop()
