@@ -7,7 +7,9 @@ import re
 from engactivity.problems import InvalidRequest, Problem
 
 _ACCOUNT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-ACCOUNT_ALLOWED = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+ACCOUNT_ALLOWED = (
+    "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
 
 
 def check_account_id(account_id: str) -> str:

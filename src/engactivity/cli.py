@@ -43,7 +43,9 @@ def fail(message: str) -> typer.Exit:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(envvar="ENGACTIVITY_HOST", help="Address to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(envvar="ENGACTIVITY_HOST", help="Address to bind.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="ENGACTIVITY_PORT", help="Port to listen on.")] = 8080,
     store: StoreOption = DEFAULT_STORE_URL,
     demo: Annotated[
@@ -118,7 +120,9 @@ def serve(
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
     except (StoreURLError, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     console.print(f"engactivity serving on http://{host}:{port} (store {store})")
     try:
         uvicorn.run(

@@ -66,7 +66,9 @@ def decode_batch(body: bytes, ndjson: bool) -> tuple[list[object], list[Problem]
             items.append(orjson.loads(line))
         except orjson.JSONDecodeError:
             problems.append(
-                Problem("event", "this line is not valid JSON", "one JSON object per line", len(items))
+                Problem(
+                    "event", "this line is not valid JSON", "one JSON object per line", len(items)
+                )
             )
             items.append(UNPARSABLE)
     return items, problems
@@ -108,7 +110,11 @@ def validate_event(raw: object, index: int, now_ms: int) -> Event | list[Problem
 
     event_id = raw.get("eventId")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID_CHARS:
-        bad("eventId", "eventId is missing or invalid", f"a string of 1 to {MAX_EVENT_ID_CHARS} characters")
+        bad(
+            "eventId",
+            "eventId is missing or invalid",
+            f"a string of 1 to {MAX_EVENT_ID_CHARS} characters",
+        )
 
     kind = raw.get("type")
     if kind not in ("connected", "closed"):
@@ -122,7 +128,11 @@ def validate_event(raw: object, index: int, now_ms: int) -> Event | list[Problem
             "integer epoch milliseconds, or an ISO-8601 string with an offset or Z",
         )
     elif time_ms > now_ms + MAX_FUTURE_MS:
-        bad("time", "time is more than 5 minutes ahead of the server clock", "a time up to 5 minutes ahead of now")
+        bad(
+            "time",
+            "time is more than 5 minutes ahead of the server clock",
+            "a time up to 5 minutes ahead of now",
+        )
 
     skill_id = -1
     if raw.get("skillId") is not None:
@@ -154,7 +164,11 @@ def validate_event(raw: object, index: int, now_ms: int) -> Event | list[Problem
             bad("interactive", "interactive is required for a closed event", "true or false")
         seconds = 0 if handling is None else _int64(handling)
         if seconds is None or not 0 <= seconds <= MAX_HANDLING_TIME:
-            bad("handlingTime", "handlingTime is invalid", f"an integer from 0 to {MAX_HANDLING_TIME} (seconds)")
+            bad(
+                "handlingTime",
+                "handlingTime is invalid",
+                f"an integer from 0 to {MAX_HANDLING_TIME} (seconds)",
+            )
         elif isinstance(interactive, bool):
             counters = closed(interactive, seconds)
 

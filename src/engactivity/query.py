@@ -106,7 +106,9 @@ def parse_query(params: Mapping[str, object]) -> EngActivityQuery:
     if _is_empty(version):
         problems.append(Problem("v", "v is required", VERSION_ALLOWED))
     elif _as_int(version) != 1:
-        problems.append(Problem("v", f"v={_show(version)} is not a supported version", VERSION_ALLOWED))
+        problems.append(
+            Problem("v", f"v={_show(version)} is not a supported version", VERSION_ALLOWED)
+        )
 
     raw_timeframe = params.get("timeframe")
     timeframe = _as_int(raw_timeframe)
@@ -130,8 +132,10 @@ def parse_query(params: Mapping[str, object]) -> EngActivityQuery:
                 f"an integer from 5 to timeframe ({timeframe}) that divides it exactly, "
                 "e.g. timeframe=60&interval=30"
             )
-        if interval is None or interval < 5 or (
-            timeframe is not None and (interval > timeframe or timeframe % interval != 0)
+        if (
+            interval is None
+            or interval < 5
+            or (timeframe is not None and (interval > timeframe or timeframe % interval != 0))
         ):
             problems.append(
                 Problem("interval", f"interval={_show(raw_interval)} is invalid", allowed)

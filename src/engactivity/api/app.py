@@ -114,7 +114,9 @@ def create_app(
     async def engactivity_get(
         request: Request,
         accountId: AccountId,
-        timeframe: Annotated[str | None, Query(description=f"Required: {TIMEFRAME_ALLOWED}.")] = None,
+        timeframe: Annotated[
+            str | None, Query(description=f"Required: {TIMEFRAME_ALLOWED}.")
+        ] = None,
         v: Annotated[str | None, Query(description="Required: API version, 1.")] = None,
         skillIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
         agentIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
@@ -143,7 +145,11 @@ def create_app(
                 body = None
             if not isinstance(body, dict):
                 raise InvalidRequest(
-                    [Problem("body", "the body must be a JSON object", "a JSON object of parameters")]
+                    [
+                        Problem(
+                            "body", "the body must be a JSON object", "a JSON object of parameters"
+                        )
+                    ]
                 )
             params.update(body)
         return await answer(accountId, params)
@@ -197,7 +203,9 @@ def create_app(
     ) -> Response:
         check_account_id(accountId)
         if version not in (None, "1.0"):
-            raise InvalidRequest([Problem("version", f"version={version!r} is not supported", "1.0")])
+            raise InvalidRequest(
+                [Problem("version", f"version={version!r} is not supported", "1.0")]
+            )
         return _json(
             {
                 "service": "leDataReporting",

@@ -64,7 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_store(request: Request, exc: StoreUnavailable) -> Response:
         log.warning("store unavailable: %s", exc)
         return error_response(
-            503, "store_unavailable", "the store is not available; try again shortly",
+            503,
+            "store_unavailable",
+            "the store is not available; try again shortly",
             headers={"Retry-After": "1"},
         )
 

@@ -19,8 +19,12 @@ def open_store(
     if url.startswith("sqlite:///"):
         from engactivity.store.sqlite import SQLiteStore, path_from_url
 
-        sync = "NORMAL" if synchronous.upper() == "NORMAL" else "FULL"
-        return SQLiteStore(path_from_url(url), clock, retention_ms, sync)
+        return SQLiteStore(
+            path_from_url(url),
+            clock,
+            retention_ms,
+            "NORMAL" if synchronous.upper() == "NORMAL" else "FULL",
+        )
     if url.startswith(("postgresql://", "postgres://")):
         raise StoreURLError("the PostgreSQL engine is not available yet; use sqlite:///path.db")
     raise StoreURLError(

@@ -91,6 +91,9 @@ def select_rollups(
     if skills is None and agents is None:
         columns, group = f"{k_expr} AS k, -1, 0, 0", "k"
     else:
-        columns, group = f"{k_expr} AS k, skill_id, has_agent, agent_id", "k, skill_id, has_agent, agent_id"
+        columns, group = (
+            f"{k_expr} AS k, skill_id, has_agent, agent_id",
+            "k, skill_id, has_agent, agent_id",
+        )
     sql = f"SELECT {columns}, {_SUMS} FROM rollup WHERE {' AND '.join(where)} GROUP BY {group}"
     return sql, params

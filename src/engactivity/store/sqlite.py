@@ -149,7 +149,10 @@ class SQLiteStore:
         sql, params = select_rollups(account_id, span, skills, agents)
         try:
             cursor = self._reader().execute(sql, params)
-            return [(k, skill, agent if has else None, (a, b, c, d, e)) for k, skill, has, agent, a, b, c, d, e in cursor]
+            return [
+                (k, skill, agent if has else None, (a, b, c, d, e))
+                for k, skill, has, agent, a, b, c, d, e in cursor
+            ]
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the store could not be read: {exc}") from exc
 
@@ -278,7 +281,8 @@ class SQLiteStore:
             known.update(
                 row[0]
                 for row in conn.execute(
-                    f"SELECT event_id FROM seen_event WHERE account_id = ? AND event_id IN ({marks})",
+                    "SELECT event_id FROM seen_event "
+                    f"WHERE account_id = ? AND event_id IN ({marks})",
                     (job.account_id, *chunk),
                 )
             )
@@ -294,9 +298,7 @@ class SQLiteStore:
                 [(job.account_id, e.event_id, e.time_ms // 300_000) for e in fresh],
             )
             fold_rollups(fresh, rollups)
-        return IngestResult(
-            accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired
-        )
+        return IngestResult(accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired)
 
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
         """Delete the oldest expired bucket of each account and table; rows removed."""
