@@ -19,7 +19,8 @@ INT64_MAX = 2**63 - 1
 MAX_IDS = 5000
 """Most ids one list may name; keeps a single request's work bounded."""
 
-_INT_RE = re.compile(r"[+-]?[0-9]+")
+_INT_RE = re.compile(r"[+-]?[0-9]{1,40}")
+"""A sign, then digits; 40 digits leave room for leading zeros yet keep ``int()`` cheap."""
 
 ALL: Literal["all"] = "all"
 Selection = Literal["all"] | frozenset[int] | None

@@ -42,6 +42,9 @@ _NDJSON_TYPES = {
     "application/jsonlines",
 }
 
+MAX_QUERY_BODY_BYTES = 256 * 1024
+"""A query body names five parameters; anything this large is not one."""
+
 AccountId = Annotated[str, Path(description="The account id.", max_length=200)]
 
 
@@ -137,7 +140,15 @@ def create_app(
     )
     async def engactivity_post(request: Request, accountId: AccountId) -> Response:
         params: dict[str, object] = dict(request.query_params)
-        raw = await request.body()
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_QUERY_BODY_BYTES:
+                return error_response(
+                    413,
+                    "payload_too_large",
+                    f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
+                )
         if raw.strip():
             try:
                 body: Any = orjson.loads(raw)
