@@ -40,7 +40,7 @@ from engactivity.store.schema import (
     UPSERT_ROLLUP,
     select_rollups,
 )
-from engactivity.timeframe import Span
+from engactivity.timeframe import Span, bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class SQLiteStore:
             conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
             conn.executemany(
                 INSERT_SEEN,
-                [(job.account_id, e.event_id, e.time_ms // 300_000) for e in fresh],
+                [(job.account_id, e.event_id, bucket_of(e.time_ms)) for e in fresh],
             )
             fold_rollups(fresh, rollups)
         return IngestResult(accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired)
