@@ -58,7 +58,8 @@ def _as_int(value: object) -> int | None:
 
 
 def _is_empty(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
+    """None, a blank string or an empty JSON array: all mean the parameter is absent."""
+    return value is None or value == [] or (isinstance(value, str) and value.strip() == "")
 
 
 def _show(value: object) -> str:
