@@ -1,0 +1,534 @@
+"""Unit tests of engactivity.events: every field rule of EVENTS.md, and batch decoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engactivity.events import (
+    UNPARSABLE,
+    Event,
+    decode_batch,
+    parse_time,
+    validate_batch,
+    validate_event,
+)
+from engactivity.problems import Problem
+from tests.conftest import MIN, NOW_MS
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+NOW_ISO = "2026-11-24T13:29:00Z"
+
+
+def connected(**over: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "eventId": "c-1",
+        "type": "connected",
+        "time": NOW_MS - MIN,
+        "skillId": 2,
+        "agentId": 3,
+    }
+    event.update(over)
+    return event
+
+
+def closed(**over: object) -> dict[str, object]:
+    event: dict[str, object] = {
+        "eventId": "x-1",
+        "type": "closed",
+        "time": NOW_MS - MIN,
+        "skillId": 2,
+        "agentId": 3,
+        "interactive": True,
+        "handlingTime": 312,
+    }
+    event.update(over)
+    return event
+
+
+def without(event: dict[str, object], key: str) -> dict[str, object]:
+    return {k: v for k, v in event.items() if k != key}
+
+
+def ok(raw: object, now: int = NOW_MS) -> Event:
+    result = validate_event(raw, 0, now)
+    assert isinstance(result, Event), result
+    return result
+
+
+def bad(raw: object, now: int = NOW_MS, index: int = 0) -> list[Problem]:
+    result = validate_event(raw, index, now)
+    assert isinstance(result, list), result
+    assert result, "an invalid event must yield at least one problem"
+    for problem in result:
+        assert problem.index == index
+        assert problem.message
+        assert problem.allowed
+    return result
+
+
+def bad_fields(raw: object, now: int = NOW_MS) -> set[str]:
+    return {p.field for p in bad(raw, now)}
+
+
+# -- the reference examples -------------------------------------------------------------
+
+
+def test_reference_examples_are_valid() -> None:
+    first = ok(
+        {
+            "eventId": "c-81723-1",
+            "type": "connected",
+            "time": 1732470005123,
+            "skillId": 2,
+            "agentId": 3,
+        },
+        now=1732470005123,
+    )
+    assert first == Event("c-81723-1", 1732470005123, 2, 3, (0, 0, 0, 0, 1))
+    second = ok(
+        {
+            "eventId": "x-81723",
+            "type": "closed",
+            "time": "2026-11-24T13:22:05.123Z",
+            "skillId": 2,
+            "agentId": 3,
+            "interactive": True,
+            "handlingTime": 312,
+        }
+    )
+    assert second == Event("x-81723", NOW_MS - 6 * MIN - 54_877, 2, 3, (1, 0, 312, 0, 0))
+
+
+def test_counters_of_each_kind() -> None:
+    assert ok(connected()).counters == (0, 0, 0, 0, 1)
+    assert ok(closed(interactive=True, handlingTime=7)).counters == (1, 0, 7, 0, 0)
+    assert ok(closed(interactive=False, handlingTime=9)).counters == (0, 1, 0, 9, 0)
+
+
+# -- eventId --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_id", ["a", "x" * 128, "é" * 128, "😀" * 128, " ", "id with spaces"])
+def test_event_id_valid(event_id: str) -> None:
+    assert ok(connected(eventId=event_id)).event_id == event_id
+
+
+@pytest.mark.parametrize("event_id", ["", "x" * 129, "é" * 129, None, 5, True, ["a"], {"a": 1}])
+def test_event_id_invalid(event_id: object) -> None:
+    assert bad_fields(connected(eventId=event_id)) == {"eventId"}
+    assert bad_fields(closed(eventId=event_id)) == {"eventId"}
+
+
+def test_event_id_missing() -> None:
+    assert bad_fields(without(connected(), "eventId")) == {"eventId"}
+
+
+# -- type -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["Connected", "CLOSED", "open", "", None, 1, True, ["closed"]])
+def test_type_invalid(kind: object) -> None:
+    assert "type" in bad_fields(connected(type=kind))
+
+
+def test_type_missing() -> None:
+    assert "type" in bad_fields(without(connected(), "type"))
+
+
+# -- time -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (NOW_MS, NOW_MS),
+        (0, 0),
+        (NOW_MS - 5 * 24 * 60 * MIN, NOW_MS - 5 * 24 * 60 * MIN),
+        (NOW_ISO, NOW_MS),
+        ("2026-11-24T13:29:00.000Z", NOW_MS),
+        ("2026-11-24T13:28:59.999Z", NOW_MS - 1),
+        ("2026-11-24T13:29:00+00:00", NOW_MS),
+        ("2026-11-24T14:29:00+01:00", NOW_MS),
+        ("2026-11-24T08:29:00-05:00", NOW_MS),
+        ("2026-11-24T19:00:00+05:31", NOW_MS),
+        ("2026-11-24T13:22:05.123Z", NOW_MS - 6 * MIN - 54_877),
+    ],
+)
+def test_time_valid(value: object, expected: int) -> None:
+    assert parse_time(value) == expected
+    assert ok(connected(time=value)).time_ms == expected
+    assert ok(closed(time=value)).time_ms == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-24T13:29:00",  # no offset
+        "2026-11-24T13:29:00.123",  # no offset
+        "2026-11-24 13:29:00",  # no offset
+        "2026-11-24",  # a date, no time
+        "13:29:00Z",
+        "yesterday",
+        "",
+        "1795526940000",  # digits in a string are not an integer
+        "2026-13-45T13:29:00Z",
+        "2026-11-24T25:00:00Z",
+        float(NOW_MS),
+        NOW_MS + 0.5,
+        True,
+        False,
+        None,
+        [NOW_MS],
+        {"ms": NOW_MS},
+    ],
+)
+def test_time_invalid(value: object) -> None:
+    assert parse_time(value) is None
+    assert bad_fields(connected(time=value)) == {"time"}
+
+
+def test_time_missing() -> None:
+    assert bad_fields(without(connected(), "time")) == {"time"}
+    assert bad_fields(without(closed(), "time")) == {"time"}
+
+
+def test_time_up_to_five_minutes_ahead_is_valid() -> None:
+    assert ok(connected(time=NOW_MS + 5 * MIN)).time_ms == NOW_MS + 5 * MIN
+    assert ok(closed(time="2026-11-24T13:34:00Z")).time_ms == NOW_MS + 5 * MIN
+    assert ok(connected(time=NOW_MS + 1)).time_ms == NOW_MS + 1
+
+
+@pytest.mark.parametrize(
+    "value", [NOW_MS + 5 * MIN + 1, NOW_MS + 6 * MIN, "2026-11-24T13:34:00.001Z", 2**64 - 1]
+)
+def test_time_more_than_five_minutes_ahead_is_invalid(value: object) -> None:
+    problems = bad(connected(time=value))
+    assert [p.field for p in problems] == ["time"]
+    assert "5 minutes" in problems[0].message
+
+
+def test_future_limit_follows_the_given_clock() -> None:
+    later = NOW_MS + 60 * MIN
+    assert bad_fields(connected(time=later)) == {"time"}
+    assert ok(connected(time=later), now=later - 5 * MIN).time_ms == later
+
+
+# -- skillId --------------------------------------------------------------------------------
+
+
+def test_skill_absent_or_null_is_minus_one() -> None:
+    assert ok(without(connected(), "skillId")).skill_id == -1
+    assert ok(connected(skillId=None)).skill_id == -1
+    assert ok(without(closed(), "skillId")).skill_id == -1
+    assert ok(closed(skillId=None)).skill_id == -1
+
+
+@pytest.mark.parametrize("skill", [0, -1, 1, 2, INT64_MAX, INT64_MIN])
+def test_skill_valid(skill: int) -> None:
+    assert ok(connected(skillId=skill)).skill_id == skill
+
+
+@pytest.mark.parametrize(
+    "skill", [INT64_MAX + 1, INT64_MIN - 1, 2**64, True, False, "2", 2.0, 2.5, [2], {"id": 2}]
+)
+def test_skill_invalid(skill: object) -> None:
+    assert bad_fields(connected(skillId=skill)) == {"skillId"}
+    assert bad_fields(closed(skillId=skill)) == {"skillId"}
+
+
+# -- agentId --------------------------------------------------------------------------------
+
+
+def test_agent_required_for_connected() -> None:
+    assert bad_fields(without(connected(), "agentId")) == {"agentId"}
+    assert bad_fields(connected(agentId=None)) == {"agentId"}
+
+
+def test_agent_optional_for_closed() -> None:
+    assert ok(without(closed(), "agentId")).agent_id is None
+    assert ok(closed(agentId=None)).agent_id is None
+
+
+@pytest.mark.parametrize("agent", [0, -1, 3, INT64_MAX, INT64_MIN])
+def test_agent_valid(agent: int) -> None:
+    assert ok(connected(agentId=agent)).agent_id == agent
+    assert ok(closed(agentId=agent)).agent_id == agent
+
+
+@pytest.mark.parametrize(
+    "agent", [INT64_MAX + 1, INT64_MIN - 1, True, False, "3", 3.0, [3], {"id": 3}]
+)
+def test_agent_invalid(agent: object) -> None:
+    assert bad_fields(connected(agentId=agent)) == {"agentId"}
+    assert bad_fields(closed(agentId=agent)) == {"agentId"}
+
+
+# -- interactive ----------------------------------------------------------------------------
+
+
+def test_interactive_required_for_closed() -> None:
+    assert bad_fields(without(closed(), "interactive")) == {"interactive"}
+    assert bad_fields(closed(interactive=None)) == {"interactive"}
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", "false", [True], {"v": True}])
+def test_interactive_must_be_boolean(value: object) -> None:
+    assert bad_fields(closed(interactive=value)) == {"interactive"}
+
+
+@pytest.mark.parametrize("value", [True, False, 1, "yes"])
+def test_interactive_forbidden_for_connected(value: object) -> None:
+    assert bad_fields(connected(interactive=value)) == {"interactive"}
+
+
+# -- handlingTime ---------------------------------------------------------------------------
+
+
+def test_handling_time_defaults_to_zero() -> None:
+    assert ok(without(closed(), "handlingTime")).counters == (1, 0, 0, 0, 0)
+    assert ok(closed(handlingTime=None, interactive=False)).counters == (0, 1, 0, 0, 0)
+
+
+@pytest.mark.parametrize("seconds", [0, 1, 312, 86_400, 2**31 - 1])
+def test_handling_time_valid(seconds: int) -> None:
+    assert ok(closed(handlingTime=seconds)).counters == (1, 0, seconds, 0, 0)
+    assert ok(closed(handlingTime=seconds, interactive=False)).counters == (0, 1, 0, seconds, 0)
+
+
+@pytest.mark.parametrize(
+    "seconds", [-1, INT64_MIN, INT64_MAX + 1, 1.5, 10.0, True, False, "10", [10], {"s": 1}]
+)
+def test_handling_time_invalid(seconds: object) -> None:
+    assert bad_fields(closed(handlingTime=seconds)) == {"handlingTime"}
+
+
+@pytest.mark.parametrize("seconds", [0, 5, -1, "5"])
+def test_handling_time_forbidden_for_connected(seconds: object) -> None:
+    assert bad_fields(connected(handlingTime=seconds)) == {"handlingTime"}
+
+
+# -- the event as a whole -------------------------------------------------------------------
+
+
+def test_unknown_fields_are_ignored() -> None:
+    extra = {"conversationId": "abc", "nested": {"x": [1, 2]}, "skill": "s", "agent_id": None}
+    assert ok(connected(**extra)) == ok(connected())
+    assert ok(closed(**extra)) == ok(closed())
+
+
+@pytest.mark.parametrize("raw", [None, 1, "event", [], [connected()], True, 1.5])
+def test_event_must_be_an_object(raw: object) -> None:
+    problems = bad(raw, index=7)
+    assert [p.field for p in problems] == ["event"]
+
+
+def test_every_bad_field_is_reported() -> None:
+    raw = {
+        "eventId": "",
+        "type": "closed",
+        "time": "2026-11-24T13:29:00",
+        "skillId": "a",
+        "agentId": 1.5,
+        "interactive": "yes",
+        "handlingTime": -3,
+    }
+    assert bad_fields(raw) == {
+        "eventId",
+        "time",
+        "skillId",
+        "agentId",
+        "interactive",
+        "handlingTime",
+    }
+    assert bad_fields({}) == {"eventId", "type", "time"}
+    assert bad_fields({"type": "connected"}) == {"eventId", "time", "agentId"}
+    assert bad_fields({"type": "closed"}) == {"eventId", "time", "interactive"}
+
+
+def test_problems_serialise_with_index_field_and_allowed() -> None:
+    (problem,) = validate_event(connected(eventId=""), 4, NOW_MS)  # type: ignore[misc]
+    assert problem.as_json() == {
+        "index": 4,
+        "field": "eventId",
+        "message": problem.message,
+        "allowed": problem.allowed,
+    }
+
+
+# -- batches --------------------------------------------------------------------------------
+
+
+def test_validate_batch_reports_every_bad_event_by_index() -> None:
+    items: list[object] = [
+        connected(eventId="a"),
+        connected(eventId="b", agentId=None),
+        closed(eventId="c"),
+        closed(eventId="d", interactive=None, handlingTime=-1),
+        "not an event",
+    ]
+    events, problems = validate_batch(items, NOW_MS)
+    assert [e.event_id for e in events] == ["a", "c"]
+    assert {(p.index, p.field) for p in problems} == {
+        (1, "agentId"),
+        (3, "interactive"),
+        (3, "handlingTime"),
+        (4, "event"),
+    }
+
+
+def test_validate_empty_batch() -> None:
+    assert validate_batch([], NOW_MS) == ([], [])
+
+
+def test_decode_json_array() -> None:
+    body = orjson.dumps([connected(), closed()])
+    assert decode_batch(body, ndjson=False) == ([connected(), closed()], [])
+    assert decode_batch(b"[]", ndjson=False) == ([], [])
+    assert decode_batch(b" \n[ ]\n", ndjson=False) == ([], [])
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1,", b"{", b"\xff\xfe", b"[{}]\n[{}]"])
+def test_decode_json_invalid(body: bytes) -> None:
+    items, problems = decode_batch(body, ndjson=False)
+    assert items == []
+    assert [p.field for p in problems] == ["body"]
+    assert problems[0].index is None
+
+
+@pytest.mark.parametrize("body", [b"42", b'"event"', b"null", b"true", b"1.5"])
+def test_decode_json_non_array(body: bytes) -> None:
+    items, problems = decode_batch(body, ndjson=False)
+    assert items == []
+    assert [p.field for p in problems] == ["body"]
+
+
+def test_decode_ndjson_skips_blank_lines() -> None:
+    lines = [orjson.dumps(connected(eventId="a")), b"", b"   ", orjson.dumps(closed()), b"\t"]
+    body = b"\n" + b"\n".join(lines) + b"\n\n"
+    assert decode_batch(body, ndjson=True) == ([connected(eventId="a"), closed()], [])
+
+
+def test_decode_ndjson_crlf() -> None:
+    body = orjson.dumps(connected()) + b"\r\n\r\n" + orjson.dumps(closed()) + b"\r\n"
+    assert decode_batch(body, ndjson=True) == ([connected(), closed()], [])
+
+
+def test_decode_ndjson_empty() -> None:
+    assert decode_batch(b"", ndjson=True) == ([], [])
+    assert decode_batch(b"\n \n\r\n", ndjson=True) == ([], [])
+
+
+def test_decode_ndjson_bad_lines_are_reported_by_event_index() -> None:
+    body = b"\n".join(
+        [
+            orjson.dumps(connected(eventId="a")),
+            b"{not json",
+            b"",
+            orjson.dumps(closed(eventId="b")),
+            b"[1,",
+            orjson.dumps(connected(eventId="c", agentId=None)),
+        ]
+    )
+    items, problems = decode_batch(body, ndjson=True)
+    assert len(items) == 5
+    assert items[1] is UNPARSABLE and items[3] is UNPARSABLE
+    assert [(p.index, p.field) for p in problems] == [(1, "event"), (3, "event")]
+    events, more = validate_batch(items, NOW_MS)
+    assert [e.event_id for e in events] == ["a", "b"]
+    assert [(p.index, p.field) for p in more] == [(4, "agentId")]
+
+
+def test_decode_ndjson_line_that_is_not_an_object() -> None:
+    items, problems = decode_batch(b"[1]\n2\n", ndjson=True)
+    assert problems == []
+    _, more = validate_batch(items, NOW_MS)
+    assert [(p.index, p.field) for p in more] == [(0, "event"), (1, "event")]
+
+
+# -- properties -----------------------------------------------------------------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["connected", "closed", NOW_ISO, "2026-11-24T13:20:00+02:00"])
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = ["eventId", "type", "time", "skillId", "agentId", "interactive", "handlingTime"]
+event_like = st.dictionaries(st.sampled_from([*FIELDS, "other"]), json_values, max_size=8)
+
+
+def check_outcome(result: object) -> None:
+    if isinstance(result, Event):
+        assert isinstance(result.event_id, str) and 1 <= len(result.event_id) <= 128
+        assert isinstance(result.time_ms, int) and result.time_ms <= NOW_MS + 5 * MIN
+        assert INT64_MIN <= result.skill_id <= INT64_MAX
+        assert result.agent_id is None or INT64_MIN <= result.agent_id <= INT64_MAX
+        assert all(isinstance(c, int) and c >= 0 for c in result.counters)
+        assert sum(result.counters[i] for i in (0, 1, 4)) == 1
+    else:
+        assert isinstance(result, list) and result
+        assert all(isinstance(p, Problem) and p.index == 3 for p in result)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_json_value_validates_or_yields_problems(raw: Any) -> None:
+    check_outcome(validate_event(raw, 3, NOW_MS))
+
+
+@settings(max_examples=400, deadline=None)
+@given(event_like)
+def test_any_event_like_object_validates_or_yields_problems(raw: dict[str, Any]) -> None:
+    check_outcome(validate_event(raw, 3, NOW_MS))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_decoding_any_bytes_never_raises(body: bytes, ndjson: bool) -> None:
+    items, problems = decode_batch(body, ndjson)
+    validate_batch(items, NOW_MS)
+    assert all(isinstance(p, Problem) for p in problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    event_id=st.text(min_size=1, max_size=128),
+    offset=st.integers(min_value=-(10**10), max_value=5 * MIN),
+    skill=st.none() | st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
+    agent=st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
+    interactive=st.booleans(),
+    seconds=st.integers(min_value=0, max_value=2**31 - 1),
+)
+def test_valid_events_roundtrip(
+    event_id: str, offset: int, skill: int | None, agent: int, interactive: bool, seconds: int
+) -> None:
+    raw = closed(
+        eventId=event_id,
+        time=NOW_MS + offset,
+        skillId=skill,
+        agentId=agent,
+        interactive=interactive,
+        handlingTime=seconds,
+    )
+    event = ok(orjson.loads(orjson.dumps(raw)))
+    assert event.event_id == event_id
+    assert event.time_ms == NOW_MS + offset
+    assert event.skill_id == (-1 if skill is None else skill)
+    assert event.agent_id == agent
+    expected = (1, 0, seconds, 0, 0) if interactive else (0, 1, 0, seconds, 0)
+    assert event.counters == expected
