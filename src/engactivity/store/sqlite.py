@@ -114,6 +114,7 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._state_lock = threading.Lock()
         self._writer = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -137,12 +138,18 @@ class SQLiteStore:
 
     # -- the public interface ----------------------------------------------------------
 
+    def _enqueue(self, job: _WriteJob | _CallJob) -> None:
+        # Checked and queued under the lock that close() takes, so a job is either ahead
+        # of the writer's stop mark (and handled) or refused here; none is left hanging.
+        with self._state_lock:
+            if self._closed:
+                job.future.set_exception(StoreUnavailable("the store is closed"))
+            else:
+                self._jobs.put(job)
+
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         job = _WriteJob(account_id, events, now_ms)
-        if self._closed:
-            job.future.set_exception(StoreUnavailable("the store is closed"))
-        else:
-            self._jobs.put(job)
+        self._enqueue(job)
         return job.future
 
     def query(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> list[Row]:
@@ -174,15 +181,16 @@ class SQLiteStore:
             return total
 
         job: _CallJob = _CallJob(purge_all)
-        self._jobs.put(job)
+        self._enqueue(job)
         result: int = job.future.result()
         return result
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._jobs.put(_STOP)
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._jobs.put(_STOP)
         self._writer.join()
         with self._readers_lock:
             for conn in self._readers:
