@@ -32,8 +32,13 @@ def free_port() -> int:
 class Server:
     """One ``engactivity serve`` process; restartable on the same store and port."""
 
-    def __init__(self, tmp: Path, now_ms: int = NOW_MS, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        now_ms: int = NOW_MS,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.tmp = tmp
         self.db = tmp / "store.db"
         self.store_url = f"sqlite:///{self.db}"
@@ -54,10 +59,22 @@ class Server:
 
     def start(self) -> Server:
         env = {**os.environ, "ENGACTIVITY_FAKE_NOW_FILE": str(self.clock_file), **self.extra_env}
-        cmd = [sys.executable, "-m", "engactivity", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--store", self.store_url, *self.extra_args]
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_path.open("ab"),
-                                     stderr=subprocess.STDOUT)
+        cmd = [
+            sys.executable,
+            "-m",
+            "engactivity",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--store",
+            self.store_url,
+            *self.extra_args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -98,12 +115,16 @@ class Server:
 
     def query(self, account: str, **params: object) -> httpx.Response:
         params.setdefault("v", 1)
-        return httpx.get(f"{self.base_url}/operations/api/account/{account}/engactivity",
-                         params={k: str(v) for k, v in params.items()}, timeout=30)
+        return httpx.get(
+            f"{self.base_url}/operations/api/account/{account}/engactivity",
+            params={k: str(v) for k, v in params.items()},
+            timeout=30,
+        )
 
     def send(self, account: str, events: list[dict[str, object]]) -> httpx.Response:
-        return httpx.post(f"{self.base_url}/api/v1/accounts/{account}/events", json=events,
-                          timeout=30)
+        return httpx.post(
+            f"{self.base_url}/api/v1/accounts/{account}/events", json=events, timeout=30
+        )
 
 
 @pytest.fixture
@@ -118,8 +139,12 @@ def make_server(tmp_path: Path) -> Iterator[object]:
     """Factory for servers with extra flags or environment; all stopped at the end."""
     made: list[Server] = []
 
-    def make(extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-             now_ms: int = NOW_MS, name: str = "srv") -> Server:
+    def make(
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        now_ms: int = NOW_MS,
+        name: str = "srv",
+    ) -> Server:
         folder = tmp_path / f"{name}{len(made)}"
         folder.mkdir()
         srv = Server(folder, now_ms, extra_args, env)
