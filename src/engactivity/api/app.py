@@ -146,15 +146,13 @@ def create_app(
     )
     async def engactivity_post(request: Request, accountId: AccountId) -> Response:
         params: dict[str, object] = dict(request.query_params)
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_QUERY_BODY_BYTES:
-                return error_response(
-                    413,
-                    "payload_too_large",
-                    f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
-                )
+        raw = await _read_body(request, MAX_QUERY_BODY_BYTES)
+        if raw is None:
+            return error_response(
+                413,
+                "payload_too_large",
+                f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
+            )
         if raw.strip():
             try:
                 body: Any = orjson.loads(raw)
@@ -181,17 +179,9 @@ def create_app(
     )
     async def ingest(request: Request, accountId: AccountId) -> Response:
         check_account_id(accountId)
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > settings.max_batch_bytes:
+        body = await _read_body(request, settings.max_batch_bytes)
+        if body is None:
             return _too_large(settings)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_batch_bytes:
-                return _too_large(settings)
-            chunks.append(chunk)
-        body = b"".join(chunks)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         ndjson = media in _NDJSON_TYPES or (
             media != "application/json" and not body.lstrip().startswith(b"[")
@@ -241,6 +231,21 @@ def create_app(
         return _json({"status": "ready"})
 
     return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(settings: Settings) -> Response:
