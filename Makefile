@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck unit bench bench-quick clean
+.PHONY: run test lint typecheck system-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,10 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(PY) -m mypy
 
-test: $(VENV)/.dev-installed lint typecheck
+system-deps:
+	bash scripts/install-system-deps
+
+test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(PY) -m pytest -n 2 -q
 
 clean:
