@@ -91,6 +91,14 @@ def serve(
             help="How long buckets and event ids are kept.",
         ),
     ] = MIN_RETENTION_MS // MINUTE_MS,
+    answer_cache_mb: Annotated[
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_ANSWER_CACHE_MB",
+            min=0,
+            help="Memory for answers served again while the account's data is unchanged.",
+        ),
+    ] = Settings.answer_cache_bytes // (1024 * 1024),
     sync: Annotated[
         str,
         typer.Option(
@@ -120,6 +128,7 @@ def serve(
         max_batch_events=max_batch_events,
         max_batch_bytes=max_batch_bytes,
         retention_ms=retention_minutes * MINUTE_MS,
+        answer_cache_bytes=answer_cache_mb * 1024 * 1024,
         synchronous=sync.upper(),
     )
     try:

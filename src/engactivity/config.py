@@ -22,6 +22,8 @@ class Settings:
     max_batch_events: int = 10_000
     max_batch_bytes: int = 10 * 1024 * 1024
     retention_ms: int = MIN_RETENTION_MS
+    answer_cache_bytes: int = 256 * 1024 * 1024
+    """Memory for rendered answers served again while the data is unchanged; 0: none."""
     synchronous: str = "FULL"
     """SQLite durability: FULL survives power loss, NORMAL survives process crashes."""
 

@@ -1,18 +1,24 @@
-"""Shaping engactivity answers (SEMANTICS.md section 5). Pure.
+"""Rendering engactivity answers (SEMANTICS.md section 5). Pure.
 
-Input is a list of already-filtered, already-summed rollup rows
-``(interval index, skill id, agent id or None, counters)``; output is the JSON
-document of the reference, with every id a string key and every metrics object
-listing the five counters in order.
+Answers are rendered from Slices (the summed counters per selected (skill, agent)
+pair of one interval or of the whole span) straight to JSON text. Large answers hold
+hundreds of thousands of metric objects, so each block of entries is produced by one
+``%`` format over a repeated template (done in C) rather than by building a Python
+dict per object and encoding it afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
-from engactivity.metrics import METRIC_KEYS, ZERO, Counters, add
+import numpy as np
+import orjson
+
+from engactivity.metrics import METRIC_KEYS, Counters
 from engactivity.query import EngActivityQuery
+from engactivity.slices import Int64s, Slice, slice_from_rows
 from engactivity.timeframe import Span
 
 Row = tuple[int, int, int | None, Counters]
@@ -20,73 +26,119 @@ Row = tuple[int, int, int | None, Counters]
 
 Json = dict[str, Any]
 
+_METRICS = "{" + ",".join(f'"{key}":%d' for key in METRIC_KEYS) + "}"
+_ENTRY = '"%d":' + _METRICS
+_SKILL_OPEN = '"%d":{"metricsPerAgent":{'
+_SKILL_CLOSE = '},"metricsTotals":' + _METRICS + "}"
+
 
 def metrics_json(counters: Counters) -> Json:
     return dict(zip(METRIC_KEYS, counters, strict=True))
 
 
-def _by_id(values: dict[int, Counters]) -> Json:
-    return {str(key): metrics_json(values[key]) for key in sorted(values)}
+def _entries(rows: list[list[int]]) -> str:
+    """``"id":{metrics}`` for each [id, five counters] row, comma separated."""
+    if not rows:
+        return ""
+    return ",".join([_ENTRY] * len(rows)) % tuple(chain.from_iterable(rows))
 
 
-class _Section:
-    """Accumulates one interval (or the whole span) of the answer."""
+def _group_starts(sorted_ids: Int64s) -> Int64s:
+    if len(sorted_ids) == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
 
-    __slots__ = ("agent_totals", "skill_agents", "skill_totals", "totals")
 
-    def __init__(self) -> None:
-        self.totals: Counters = ZERO
-        self.skill_totals: dict[int, Counters] = {}
-        self.skill_agents: dict[int, dict[int, Counters]] = {}
-        self.agent_totals: dict[int, Counters] = {}
+def _skills_section(piece: Slice, totals: list[int]) -> str:
+    order = np.lexsort((piece.agents, piece.skills))
+    skills = piece.skills[order]
+    has_agent = piece.has_agent[order]
+    sums = piece.sums[order]
+    starts = _group_starts(skills)
+    per_skill = ""
+    if len(starts):
+        # One template and one value tuple for the whole section: per skill its id,
+        # its agents' rows (id + five counters each) and its totals.
+        skill_totals = np.add.reduceat(sums, starts, axis=0).tolist()
+        agent_counts = np.add.reduceat(has_agent.astype(np.int64), starts).tolist()
+        agent_rows = np.column_stack((piece.agents[order][has_agent], sums[has_agent])).tolist()
+        template = ",".join(
+            _SKILL_OPEN + ",".join([_ENTRY] * count) + _SKILL_CLOSE for count in agent_counts
+        )
+        values: list[int] = []
+        pos = 0
+        for skill, count, skill_total in zip(
+            skills[starts].tolist(), agent_counts, skill_totals, strict=True
+        ):
+            values.append(skill)
+            values.extend(chain.from_iterable(agent_rows[pos : pos + count]))
+            values.extend(skill_total)
+            pos += count
+        per_skill = template % tuple(values)
+    return (
+        '"skillsMetricsPerAgent":{"metricsPerSkill":{'
+        + per_skill
+        + '},"metricsTotals":'
+        + _METRICS % tuple(totals)
+        + "}"
+    )
 
-    def add(self, skill: int, agent: int | None, counters: Counters) -> None:
-        self.totals = add(self.totals, counters)
-        self.skill_totals[skill] = add(self.skill_totals.get(skill, ZERO), counters)
-        if agent is not None:
-            agents = self.skill_agents.setdefault(skill, {})
-            agents[agent] = add(agents.get(agent, ZERO), counters)
-            self.agent_totals[agent] = add(self.agent_totals.get(agent, ZERO), counters)
 
-    def render(self, query: EngActivityQuery) -> Json:
-        with_skills = query.skills is not None
-        with_agents = query.agents is not None
-        if not with_skills and not with_agents:
-            return {"metricsTotals": metrics_json(self.totals)}
-        body: Json = {}
-        if with_skills:
-            per_skill = {
-                str(skill): {
-                    "metricsPerAgent": _by_id(self.skill_agents.get(skill, {})),
-                    "metricsTotals": metrics_json(self.skill_totals[skill]),
-                }
-                for skill in sorted(self.skill_totals)
-            }
-            body["skillsMetricsPerAgent"] = {
-                "metricsPerSkill": per_skill,
-                "metricsTotals": metrics_json(self.totals),
-            }
-        if with_agents:
-            body["agentsMetrics"] = {
-                "metricsPerAgent": _by_id(self.agent_totals),
-                "metricsTotals": metrics_json(self.totals),
-            }
-        return body
+def _agents_section(piece: Slice, totals: list[int]) -> str:
+    agents = piece.agents[piece.has_agent]
+    sums = piece.sums[piece.has_agent]
+    order = np.argsort(agents, kind="stable")
+    agents, sums = agents[order], sums[order]
+    starts = _group_starts(agents)
+    rows: list[list[int]] = []
+    if len(starts):
+        per_agent = np.add.reduceat(sums, starts, axis=0)
+        rows = np.column_stack((agents[starts], per_agent)).tolist()
+    return (
+        '"agentsMetrics":{"metricsPerAgent":{'
+        + _entries(rows)
+        + '},"metricsTotals":'
+        + _METRICS % tuple(totals)
+        + "}"
+    )
+
+
+def render_section(query: EngActivityQuery, piece: Slice) -> str:
+    """The body of one interval (or of the whole span) as JSON text."""
+    totals = piece.totals
+    sections = []
+    if query.skills is not None:
+        sections.append(_skills_section(piece, totals))
+    if query.agents is not None:
+        sections.append(_agents_section(piece, totals))
+    if not sections:
+        sections.append('"metricsTotals":' + _METRICS % tuple(totals))
+    return "{" + ",".join(sections) + "}"
+
+
+def render(
+    query: EngActivityQuery, span: Span, whole: Slice, intervals: list[Slice] | None = None
+) -> bytes:
+    """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span."""
+    body = render_section(query, whole)
+    if query.interval is None or intervals is None:
+        return body.encode()
+    listed = ",".join(
+        f'{{"timestamp":{span.interval_end(k)},"metricsData":{render_section(query, piece)}}}'
+        for k, piece in enumerate(intervals)
+    )
+    return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
 
 
 def shape(query: EngActivityQuery, span: Span, rows: Iterable[Row]) -> Json:
-    """The full answer for ``query`` over ``span`` from the selected rows."""
-    whole = _Section()
-    intervals = [_Section() for _ in range(span.interval_count)] if query.interval else []
-    for k, skill, agent, counters in rows:
-        whole.add(skill, agent, counters)
-        if intervals:
-            intervals[k].add(skill, agent, counters)
-    body = whole.render(query)
-    if not intervals:
-        return body
-    by_interval = [
-        {"timestamp": span.interval_end(k), "metricsData": section.render(query)}
-        for k, section in enumerate(intervals)
-    ]
-    return {"metricsByIntervals": by_interval, **body}
+    """The answer as a dict, from (interval, skill, agent, counters) rows."""
+    listed = list(rows)
+    whole = slice_from_rows((skill, agent, c) for _, skill, agent, c in listed)
+    intervals = None
+    if query.interval is not None:
+        intervals = [
+            slice_from_rows((skill, agent, c) for kk, skill, agent, c in listed if kk == k)
+            for k in range(span.interval_count)
+        ]
+    parsed: Json = orjson.loads(render(query, span, whole, intervals))
+    return parsed

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from engactivity import __version__
 from engactivity.account import check_account_id
+from engactivity.api.cache import AnswerCache
 from engactivity.api.errors import error_response, install_error_handlers, invalid_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import (
@@ -28,7 +29,7 @@ from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
 from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED, parse_query
-from engactivity.response import shape
+from engactivity.response import render
 from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 
@@ -48,6 +49,10 @@ MAX_QUERY_BODY_BYTES = 256 * 1024
 AccountId = Annotated[str, Path(description="The account id.", max_length=200)]
 
 
+def _body(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
 def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
@@ -57,6 +62,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
+    cache = AnswerCache(settings.answer_cache_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,15 +100,22 @@ def create_app(
                 query = parse_query(params)
                 span = span_for(now, query.timeframe, query.interval)
                 engine: Store = app.state.store
+                key = (account_id, query, span.first, span.last)
+                cached = cache.get(key, engine.version(account_id))
+                if cached is not None:
+                    return _body(cached)
 
                 def compute() -> bytes:
-                    # Reading, shaping and encoding all run off the event loop, so one
-                    # large answer does not hold up other requests.
-                    rows = engine.query(account_id, span, query.skills, query.agents)
-                    return orjson.dumps(shape(query, span, rows))
+                    reading = engine.read(account_id, span, query.skills, query.agents)
+                    body = render(query, span, reading.whole, reading.intervals)
+                    cache.put(key, reading.version, body)
+                    return body
 
-                body = await run_in_threadpool(compute)
-                return Response(body, media_type="application/json")
+                if query.skills is None and query.agents is None:
+                    return _body(compute())  # totals only: cheaper than a thread hop
+                # Larger answers are read and rendered off the event loop, so one of
+                # them does not hold up other requests.
+                return _body(await run_in_threadpool(compute))
         except TooManyRequests:
             return error_response(
                 429,

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engactivity.events import Event
 from engactivity.metrics import ZERO, Counters, add
 from engactivity.query import Selection
 from engactivity.response import Row
 from engactivity.timeframe import MINUTE_MS, Span, bucket_of
+
+if TYPE_CHECKING:
+    from engactivity.store.memory import Reading
 
 MIN_RETENTION_MS = (24 * 60 + 10) * MINUTE_MS
 """24 h 10 min: the longest timeframe plus the bucket rounding, with room to spare."""
@@ -49,6 +52,14 @@ class Store(Protocol):
         With neither filter rows are grouped by interval only (skill -1, no agent);
         with ``agents`` only rows that have an agent are returned.
         """
+        ...
+
+    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
+        """What an answer needs (from memory), with the account's data version."""
+        ...
+
+    def version(self, account_id: str) -> int:
+        """A number that changes whenever the account's data changes."""
         ...
 
     def ping(self) -> None:

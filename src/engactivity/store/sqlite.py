@@ -33,6 +33,7 @@ from engactivity.store.base import (
     is_expired,
     retention_cutoff_bucket,
 )
+from engactivity.store.memory import MemoryRollups, Reading
 from engactivity.store.schema import (
     INSERT_SEEN,
     SCHEMA,
@@ -53,6 +54,9 @@ _MAX_GROUP_EVENTS = 100_000
 _PURGE_EVERY_S = 30.0
 _PURGE_AGAIN_S = 0.05
 """When old data remains after one purge step, the next step comes this soon."""
+_EXTERNAL_CHECK_S = 1.0
+"""How often the writer looks for commits by other processes (e.g. ``import --store``)."""
+_LOAD_CHUNK = 50_000
 
 
 def path_from_url(url: str) -> Path:
@@ -109,6 +113,7 @@ class SQLiteStore:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
+        self._memory = self._load_memory()
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -136,6 +141,25 @@ class SQLiteStore:
                 self._readers.append(conn)
         return conn
 
+    def _load_memory(self) -> MemoryRollups:
+        """Every rollup row of the file, in memory (runs at start and after external writes)."""
+        memory = MemoryRollups()
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "SELECT account_id, bucket, skill_id, has_agent, agent_id, interactive_chats, "
+                "non_interactive_chats, handling_time, non_interactive_handling_time, connected "
+                "FROM rollup ORDER BY account_id"
+            )
+            while chunk := cursor.fetchmany(_LOAD_CHUNK):
+                by_account: dict[str, list[tuple[RollupKey, Counters]]] = {}
+                for account_id, bucket, skill, has, agent, a, b, c, d, e in chunk:
+                    by_account.setdefault(account_id, []).append(
+                        ((bucket, skill, has, agent), (a, b, c, d, e))
+                    )
+                for account_id, rows in by_account.items():
+                    memory.account(account_id).apply(rows)
+        return memory
+
     # -- the public interface ----------------------------------------------------------
 
     def _enqueue(self, job: _WriteJob | _CallJob) -> None:
@@ -162,6 +186,12 @@ class SQLiteStore:
             ]
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the store could not be read: {exc}") from exc
+
+    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
+        return self._memory.read(account_id, span, skills, agents)
+
+    def version(self, account_id: str) -> int:
+        return self._memory.version(account_id)
 
     def ping(self) -> None:
         if not self._writer.is_alive():
@@ -203,9 +233,11 @@ class SQLiteStore:
         conn = self._connect()
         conn.execute("PRAGMA cache_size=-65536")
         next_purge = time.monotonic()
+        next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
+        (data_version,) = conn.execute("PRAGMA data_version").fetchone()
         stopping = False
         while not stopping:
-            timeout = max(0.0, next_purge - time.monotonic())
+            timeout = max(0.0, min(next_purge, next_external_check) - time.monotonic())
             try:
                 first: object = self._jobs.get(timeout=timeout)
             except queue.Empty:
@@ -235,6 +267,14 @@ class SQLiteStore:
                     call.future.set_result(call.fn(conn))
                 except Exception as exc:
                     call.future.set_exception(exc)
+            if not stopping and time.monotonic() >= next_external_check:
+                # Another process committed to the file: the memory copy is stale.
+                (seen,) = conn.execute("PRAGMA data_version").fetchone()
+                if seen != data_version:
+                    data_version = seen
+                    log.info("the store file was changed by another process; reloading")
+                    self._memory = self._load_memory()
+                next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
             if not stopping and time.monotonic() >= next_purge:
                 try:
                     removed = self._purge_step(conn, self._clock())
@@ -273,6 +313,10 @@ class SQLiteStore:
             for job in jobs:
                 job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
             return
+        # Visible in memory before anyone is told the batch is stored.
+        for account_id, rows in rollups.items():
+            if rows:
+                self._memory.account(account_id).apply(rows.items())
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
 
@@ -311,6 +355,7 @@ class SQLiteStore:
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
         """Delete the oldest expired bucket of each account and table; rows removed."""
         cutoff = retention_cutoff_bucket(now_ms, self.retention_ms)
+        self._memory.drop_before(cutoff)
         removed = 0
         accounts = [row[0] for row in conn.execute("SELECT account_id FROM account")]
         for account_id in accounts:

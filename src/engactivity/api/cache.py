@@ -1,0 +1,42 @@
+"""Rendered answers, kept while the account's data has not changed.
+
+Wallboards poll the same question every few seconds. An answer is stored under the
+account, the parsed query and the span's buckets, together with the account's data
+version when it was read; it is served again only while that version is current,
+so a cached answer is never staler than a freshly computed one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+
+
+class AnswerCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, version: int) -> bytes | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: Hashable, version: int, body: bytes) -> None:
+        if len(body) * 4 > self.max_bytes:
+            return  # one answer may not take more than a quarter of the budget
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._entries[key] = (version, body)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= len(evicted)

@@ -1,0 +1,204 @@
+"""An in-memory mirror of one store's rollups, for answering queries without SQL.
+
+Per account, every (skill, agent) pair gets a column index, and each retained bucket
+is a dense ``(pairs, 5)`` int64 array, so summing a span is a few hundred numpy
+additions however many agents there are. Account totals are also kept per bucket,
+so the answer without filters touches five integers per bucket.
+
+The store's writer applies each committed group of rollup deltas here right after
+COMMIT and before acknowledging it, so an acknowledged event is visible at once.
+Each account has a lock: a reader never sees half of a group, and a version number
+that changes with every change of the account's data (used to cache answers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engactivity.metrics import Counters
+from engactivity.query import Selection
+from engactivity.slices import Bools, Int64s, Slice, empty_slice
+from engactivity.store.base import RollupKey
+from engactivity.timeframe import Span
+
+_INITIAL_PAIRS = 16
+
+_versions = itertools.count(1)
+"""Versions are drawn from one counter for the whole process, so a version is never
+reused, not even by the fresh copy made when the store is reloaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Everything one answer needs, taken under the account's lock."""
+
+    version: int
+    whole: Slice
+    intervals: list[Slice] | None
+
+
+class AccountRollups:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.version = 0
+        self._pair_index: dict[tuple[int, int, int], int] = {}
+        self._skill: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
+        self._agent: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
+        self._has_agent: Bools = np.zeros(_INITIAL_PAIRS, np.bool_)
+        self._pairs = 0
+        self._buckets: dict[int, Int64s] = {}
+        self._totals: dict[int, list[int]] = {}
+
+    def _index(self, skill: int, has_agent: int, agent: int) -> int:
+        key = (skill, has_agent, agent)
+        index = self._pair_index.get(key)
+        if index is None:
+            index = self._pairs
+            if index == len(self._skill):
+                grow = len(self._skill)
+                self._skill = np.concatenate((self._skill, np.zeros(grow, np.int64)))
+                self._agent = np.concatenate((self._agent, np.zeros(grow, np.int64)))
+                self._has_agent = np.concatenate((self._has_agent, np.zeros(grow, np.bool_)))
+            self._skill[index] = skill
+            self._agent[index] = agent
+            self._has_agent[index] = bool(has_agent)
+            self._pair_index[key] = index
+            self._pairs += 1
+        return index
+
+    def apply(self, rows: Iterable[tuple[RollupKey, Counters]]) -> None:
+        """Add rollup deltas (each (bucket, pair) at most once per call)."""
+        by_bucket: dict[int, tuple[list[int], list[Counters]]] = {}
+        with self.lock:
+            for (bucket, skill, has_agent, agent), counters in rows:
+                indexes, values = by_bucket.setdefault(bucket, ([], []))
+                indexes.append(self._index(skill, has_agent, agent))
+                values.append(counters)
+            capacity = len(self._skill)
+            for bucket, (indexes, values) in by_bucket.items():
+                array = self._buckets.get(bucket)
+                if array is None or len(array) < self._pairs:
+                    grown = np.zeros((capacity, 5), np.int64)
+                    if array is not None:
+                        grown[: len(array)] = array
+                    array = self._buckets[bucket] = grown
+                delta = np.array(values, np.int64)
+                array[np.array(indexes, np.intp)] += delta
+                total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
+                for i, value in enumerate(delta.sum(axis=0).tolist()):
+                    total[i] += value
+            if by_bucket:
+                self.version = next(_versions)
+
+    def drop_before(self, bucket: int) -> None:
+        with self.lock:
+            old = [b for b in self._buckets if b < bucket]
+            for b in old:
+                del self._buckets[b]
+                del self._totals[b]
+            if old:
+                self.version = next(_versions)
+
+    def read(self, span: Span, skills: Selection, agents: Selection) -> Reading:
+        count = span.interval_count if span.interval_ms is not None else 1
+        with self.lock:
+            if skills is None and agents is None:
+                return self._read_totals(span, count)
+            pairs = self._pairs
+            selected = np.ones(pairs, np.bool_)
+            if isinstance(skills, frozenset):
+                selected &= np.isin(self._skill[:pairs], np.fromiter(skills, np.int64))
+            if agents is not None:
+                selected &= self._has_agent[:pairs]
+                if isinstance(agents, frozenset):
+                    selected &= np.isin(self._agent[:pairs], np.fromiter(agents, np.int64))
+            skill = self._skill[:pairs]
+            agent = self._agent[:pairs]
+            has_agent = self._has_agent[:pairs]
+
+            def take(block: Int64s) -> Slice:
+                rows = np.flatnonzero(selected & block.any(axis=1))
+                return Slice(skill[rows], agent[rows], has_agent[rows], block[rows])
+
+            # Buckets newest first; intervals are contiguous runs of them, so each
+            # interval is summed, cut down to its selected rows, and let go.
+            whole = np.zeros((pairs, 5), np.int64)
+            pieces: list[Slice] = []
+            current = np.zeros((pairs, 5), np.int64)
+            k = 0
+            for bucket in range(span.last, span.first - 1, -1):
+                if span.interval_of(bucket) != k:
+                    pieces.append(take(current))
+                    whole += current
+                    current = np.zeros((pairs, 5), np.int64)
+                    k += 1
+                array = self._buckets.get(bucket)
+                if array is not None:
+                    width = min(len(array), pairs)
+                    current[:width] += array[:width]
+            pieces.append(take(current))
+            whole += current
+            version = self.version
+        if span.interval_ms is None:
+            return Reading(version, pieces[0], None)
+        assert len(pieces) == count
+        return Reading(version, take(whole), pieces)
+
+    def _read_totals(self, span: Span, count: int) -> Reading:
+        totals = [[0, 0, 0, 0, 0] for _ in range(count)]
+        for bucket in range(span.first, span.last + 1):
+            bucket_total = self._totals.get(bucket)
+            if bucket_total is not None:
+                acc = totals[span.interval_of(bucket)]
+                for i in range(5):
+                    acc[i] += bucket_total[i]
+        pieces = [_totals_slice(t) for t in totals]
+        whole = _totals_slice([sum(column) for column in zip(*totals, strict=True)])
+        return Reading(self.version, whole, pieces if span.interval_ms is not None else None)
+
+
+def _totals_slice(totals: list[int]) -> Slice:
+    if not any(totals):
+        return empty_slice()
+    return Slice(
+        np.array([-1], np.int64),
+        np.array([0], np.int64),
+        np.array([False]),
+        np.array([totals], np.int64),
+    )
+
+
+class MemoryRollups:
+    """The rollups of every account of a store."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, AccountRollups] = {}
+        self._lock = threading.Lock()
+
+    def account(self, account_id: str) -> AccountRollups:
+        found = self._accounts.get(account_id)
+        if found is None:
+            with self._lock:
+                found = self._accounts.setdefault(account_id, AccountRollups())
+        return found
+
+    def version(self, account_id: str) -> int:
+        found = self._accounts.get(account_id)
+        return 0 if found is None else found.version
+
+    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
+        found = self._accounts.get(account_id)
+        if found is None:
+            whole = empty_slice()
+            count = span.interval_count if span.interval_ms is not None else 1
+            return Reading(0, whole, [whole] * count if span.interval_ms is not None else None)
+        return found.read(span, skills, agents)
+
+    def drop_before(self, bucket: int) -> None:
+        for account in list(self._accounts.values()):
+            account.drop_before(bucket)
