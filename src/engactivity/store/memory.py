@@ -1,9 +1,10 @@
 """An in-memory mirror of one store's rollups, for answering queries without SQL.
 
-Per account, every (skill, agent) pair gets a column index, and each retained bucket
-is a dense ``(pairs, 5)`` int64 array, so summing a span is a few hundred numpy
-additions however many agents there are. Account totals are also kept per bucket,
-so the answer without filters touches five integers per bucket.
+Per account, every (skill, agent) pair gets an index. Each retained bucket holds the
+pairs that had events in it, as a sorted index array beside a ``(rows, 5)`` int64
+array of counters, so memory follows the rollup rows and summing a span is a few
+hundred vectorized additions however many agents there are. Account totals are also
+kept per bucket, so the answer without filters touches five integers per bucket.
 
 The store's writer applies each committed group of rollup deltas here right after
 COMMIT and before acknowledging it, so an acknowledged event is visible at once.
@@ -51,7 +52,8 @@ class AccountRollups:
         self._agent: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
         self._has_agent: Bools = np.zeros(_INITIAL_PAIRS, np.bool_)
         self._pairs = 0
-        self._buckets: dict[int, Int64s] = {}
+        self._buckets: dict[int, tuple[Int64s, Int64s]] = {}
+        """bucket -> (sorted pair indexes, their counters)."""
         self._totals: dict[int, list[int]] = {}
 
     def _index(self, skill: int, has_agent: int, agent: int) -> int:
@@ -79,21 +81,33 @@ class AccountRollups:
                 indexes, values = by_bucket.setdefault(bucket, ([], []))
                 indexes.append(self._index(skill, has_agent, agent))
                 values.append(counters)
-            capacity = len(self._skill)
             for bucket, (indexes, values) in by_bucket.items():
-                array = self._buckets.get(bucket)
-                if array is None or len(array) < self._pairs:
-                    grown = np.zeros((capacity, 5), np.int64)
-                    if array is not None:
-                        grown[: len(array)] = array
-                    array = self._buckets[bucket] = grown
-                delta = np.array(values, np.int64)
-                array[np.array(indexes, np.intp)] += delta
-                total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
-                for i, value in enumerate(delta.sum(axis=0).tolist()):
-                    total[i] += value
+                self._add_to_bucket(bucket, np.array(indexes, np.int64), np.array(values, np.int64))
             if by_bucket:
                 self.version = next(_versions)
+
+    def _add_to_bucket(self, bucket: int, pairs: Int64s, delta: Int64s) -> None:
+        total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
+        for i, value in enumerate(delta.sum(axis=0).tolist()):
+            total[i] += value
+        held = self._buckets.get(bucket)
+        order = np.argsort(pairs)
+        pairs, delta = pairs[order], delta[order]
+        if held is None:
+            self._buckets[bucket] = (pairs, delta)
+            return
+        known, counts = held
+        at = np.searchsorted(known, pairs)
+        found = at < len(known)
+        found[found] = known[at[found]] == pairs[found]
+        counts[at[found]] += delta[found]
+        fresh = ~found
+        if fresh.any():
+            # New pairs go in at their sorted places (np.insert is stable for equal slots).
+            self._buckets[bucket] = (
+                np.insert(known, at[fresh], pairs[fresh]),
+                np.insert(counts, at[fresh], delta[fresh], axis=0),
+            )
 
     def drop_before(self, bucket: int) -> None:
         with self.lock:
@@ -137,10 +151,9 @@ class AccountRollups:
                     whole += current
                     current = np.zeros((pairs, 5), np.int64)
                     k += 1
-                array = self._buckets.get(bucket)
-                if array is not None:
-                    width = min(len(array), pairs)
-                    current[:width] += array[:width]
+                held = self._buckets.get(bucket)
+                if held is not None:
+                    current[held[0]] += held[1]  # each pair once per bucket
             pieces.append(take(current))
             whole += current
             version = self.version
