@@ -24,6 +24,7 @@ from engactivity.api.openapi import (
     EVENTS_BODY,
     EVENTS_RESPONSES,
 )
+from engactivity.api.wallboard import install_wallboard
 from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
@@ -91,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_wallboard(app)
 
     async def answer(account_id: str, params: dict[str, object]) -> Response:
         check_account_id(account_id)
