@@ -141,7 +141,6 @@ def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "/",
         "/nope",
         "/operations/api/account/acme/engactivity/extra",
         "/operations/api/account/acme",
