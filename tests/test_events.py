@@ -532,3 +532,56 @@ def test_valid_events_roundtrip(
     assert event.agent_id == agent
     expected = (1, 0, seconds, 0, 0) if interactive else (0, 1, 0, seconds, 0)
     assert event.counters == expected
+
+
+# -- the fast path agrees with the full validator -----------------------------------
+
+_field_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**63 - 1, -(2**63), 2**63]),
+    st.text(max_size=3),
+    st.sampled_from(["connected", "closed", "x" * 128, "x" * 129, ""]),
+    st.floats(allow_nan=False),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(
+            ["eventId", "type", "time", "skillId", "agentId", "interactive", "handlingTime", "x"]
+        ),
+        _field_values,
+    ),
+    event_id=st.one_of(st.none(), st.text(min_size=0, max_size=130)),
+    kind=st.sampled_from([None, "connected", "closed", "other"]),
+    offset=st.integers(min_value=-(10**9), max_value=10 * 60_000),
+)
+def test_fast_path_matches_full_validation(
+    fields: dict[str, object], event_id: str | None, kind: str | None, offset: int
+) -> None:
+    from engactivity import events as module
+
+    raw: dict[str, object] = {"time": NOW_MS + offset, **fields}
+    if event_id is not None:
+        raw["eventId"] = event_id
+    if kind is not None:
+        raw["type"] = kind
+    fast = module._fast_event(raw, NOW_MS)
+    full = module._validate_fully(raw, 0, NOW_MS)
+    if fast is not None:
+        assert fast == full
+
+
+def test_plain_events_take_the_fast_path() -> None:
+    from engactivity import events as module
+
+    plain = [
+        {"eventId": "c", "type": "connected", "time": NOW_MS, "skillId": 2, "agentId": 3},
+        {"eventId": "x", "type": "closed", "time": NOW_MS, "agentId": 3, "interactive": True},
+        {"eventId": "y", "type": "closed", "time": NOW_MS, "interactive": False, "handlingTime": 9},
+    ]
+    for raw in plain:
+        assert module._fast_event(raw, NOW_MS) == module._validate_fully(raw, 0, NOW_MS)

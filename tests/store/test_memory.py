@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -73,7 +72,7 @@ def test_memory_equals_sql(
             numbered = []
             for event in batch:
                 serial += 1
-                numbered.append(replace(event, event_id=f"e{serial}"))
+                numbered.append(event._replace(event_id=f"e{serial}"))
             store.submit("acct", numbered, NOW_MS).result()
         for query in asked:
             span = span_for(NOW_MS, query.timeframe, query.interval)
