@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck system-deps clean
+.PHONY: run test lint typecheck system-deps clean bench bench-quick
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ run: $(VENV)/.run-installed
 	$(VENV)/bin/engactivity serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev-installed
-	$(PY) -m ruff check src tests
-	$(PY) -m ruff format --check src tests
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
 
 typecheck: $(VENV)/.dev-installed
 	$(PY) -m mypy
@@ -40,6 +40,15 @@ system-deps:
 
 test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(PY) -m pytest -n 2 -q
+	$(MAKE) --no-print-directory bench-quick
+
+# The benchmark harness (bench/): the full run writes docs/benchmarks.md and .png
+# (about 10 minutes on 2 cores); the quick one runs the same code at 1/100 scale.
+bench: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench
+
+bench-quick: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

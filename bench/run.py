@@ -1,0 +1,634 @@
+"""``python -m bench [--quick]``: set up, run and report the benchmark in one go.
+
+1. data: the standard day (:mod:`bench.data`), cached under ``bench/.cache``.
+2. ingest: our server (``engactivity serve``, SQLite, ``--sync full``, clock pinned at
+   :data:`bench.data.NOW_MS`) on a fresh store; batches of 1000 from 4 concurrent
+   senders (:mod:`bench.ingest`); then a second fresh server for the run with 10%
+   duplicates, whose answers must equal the first one's.
+3. queries Q1-Q7 on ours, the naive peer (:mod:`bench.peer`) and the floor
+   (:mod:`bench.floor`), with wrk (:mod:`bench.load`); answers of ours and the peer
+   must be equal.
+4. freshness and memory of our server; the report (:mod:`bench.report`).
+
+Exit status: 0 when the harness ran and every check held (speed targets are
+reported, not asserted), 1 when an answer or an ingest count was wrong, 2 when the
+harness itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from bench import report
+from bench.data import FULL, QUICK, Dataset, Scale, prepare
+from bench.floor import encode_time_s
+from bench.load import run_wrk, wrk_path
+from bench.servers import Process
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+SENDERS = 4
+BUCKET_MS = 300_000
+WRITE_PERIOD_S = 0.1
+COLD_BUDGET_S = 10.0
+"""Writes to the queried account during the second 32-client run: 10 batches a second."""
+Q6_SKILLS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    scale: Scale
+    reps: int
+    latency_s: int
+    """Shortest single-connection wrk run."""
+    load_s: int
+    """Shortest 32-connection wrk run."""
+    max_s: int
+    """Longest wrk run (slow queries get longer runs, up to this)."""
+    fresh_samples: int
+    cold_samples: int
+    """Requests after a write, per query and repetition (fewer when slow)."""
+    out: Path
+    command: str
+
+
+def _modes(quick: bool, out: Path | None, reps: int | None) -> Mode:
+    if quick:
+        target = out or Path(tempfile.gettempdir()) / "engactivity-bench-quick" / "benchmarks.md"
+        return Mode("quick", QUICK, reps or 1, 1, 1, 3, 20, 10, target, "make bench-quick")
+    out = out or ROOT / "docs" / "benchmarks.md"
+    return Mode("full", FULL, reps or 3, 2, 3, 30, 300, 40, out, "make bench")
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    title: str
+    account: str
+    params: str
+
+    @property
+    def path(self) -> str:
+        return f"/operations/api/account/{self.account}/engactivity?{self.params}&v=1"
+
+
+def queries(data: Dataset) -> list[Query]:
+    large, small = data.large, data.small[0]
+    skills = ",".join(map(str, Q6_SKILLS))
+    return [
+        Query("Q1", "account totals, 24 h", large, "timeframe=1440"),
+        Query("Q2", "account, 24 h by 5 min", large, "timeframe=1440&interval=5"),
+        Query("Q3", "all skills, 60 min", large, "skillIds=all&timeframe=60"),
+        Query("Q4", "all agents, 60 min by 15", large, "agentIds=all&timeframe=60&interval=15"),
+        Query(
+            "Q5",
+            "all skills x all agents, 24 h by 60",
+            large,
+            "skillIds=all&agentIds=all&timeframe=1440&interval=60",
+        ),
+        Query(
+            "Q6", "ten skills, 24 h by 30", large, f"skillIds={skills}&timeframe=1440&interval=30"
+        ),
+        Query(
+            "Q7",
+            "small account, skills x agents, 24 h by 60",
+            small,
+            "skillIds=all&agentIds=all&timeframe=1440&interval=60",
+        ),
+    ]
+
+
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def fetch(base_url: str, path: str, timeout_s: float = 600) -> tuple[int, bytes, float]:
+    """GET ``path``: status, body and seconds taken (on a new connection)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
+    try:
+        started = time.perf_counter()
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, body, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def first_difference(a: Any, b: Any, where: str = "$") -> str | None:
+    """Where two parsed JSON documents first differ (object key order is ignored)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            only_ours, only_peer = sorted(set(a) - set(b))[:5], sorted(set(b) - set(a))[:5]
+            return f"{where}: keys only in ours {only_ours}, only in peer {only_peer}"
+        for key in a:
+            found = first_difference(a[key], b[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: {len(a)} items in ours, {len(b)} in peer"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = first_difference(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    return None if a == b and type(a) is type(b) else f"{where}: ours {a!r}, peer {b!r}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+# -- phases ------------------------------------------------------------------------------
+
+
+def start_ours(name: str, run_dir: Path, now_ms: int, sync: str = "full") -> Process:
+    db = run_dir / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+    args += ["--store", f"sqlite:///{db}", "--sync", sync, "--log-level", "warning"]
+    env = {"ENGACTIVITY_FAKE_NOW_MS": str(now_ms)}
+    return Process(f"engactivity ({name})", args, run_dir / f"{name}.log", env).start()
+
+
+def ingest(server: Process, data: Dataset, dup: bool) -> dict[str, Any]:
+    bodies, accounts = data.batch_files(dup)
+    cmd = [sys.executable, "-m", "bench.ingest", server.base_url, str(bodies), str(accounts)]
+    cmd += ["--senders", str(SENDERS)]
+    sender = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert sender.stdin is not None and sender.stdout is not None
+    if sender.stdout.readline().strip() != "ready":
+        raise RuntimeError("the ingest sender did not start")
+    cpu_before = server.cpu_s()
+    sender.stdin.write("go\n")
+    sender.stdin.flush()
+    line = sender.stdout.readline()
+    cpu_after = server.cpu_s()
+    sender.wait(60)
+    if not line:
+        raise RuntimeError("the ingest sender died")
+    result: dict[str, Any] = json.loads(line)
+    if result["failures"]:
+        raise RuntimeError(f"ingest failed: {result['failures'][:3]}\n{server.tail()}")
+    cpu = cpu_after - cpu_before
+    result["events_per_s"] = result["sent"] / result["seconds"]
+    result["new_events_per_s"] = result["accepted"] / result["seconds"]
+    result["server_cpu_s"] = cpu
+    result["cpu_s_per_million"] = cpu / result["sent"] * 1e6
+    expected_dups = data.dup_duplicates if dup else 0
+    problems = []
+    if result["accepted"] != data.events:
+        problems.append(f"accepted {result['accepted']}, expected {data.events}")
+    if result["duplicates"] != expected_dups:
+        problems.append(f"duplicates {result['duplicates']}, expected {expected_dups}")
+    if result["expired"]:
+        problems.append(f"expired {result['expired']}, expected 0")
+    result["problems"] = problems
+    return result
+
+
+def db_bytes(run_dir: Path, name: str) -> int:
+    return sum(p.stat().st_size for p in run_dir.glob(f"{name}.db*"))
+
+
+def freshness(server: Process, account: str, now_ms: int, samples: int) -> dict[str, Any]:
+    """Seconds from the 200 of a one-event batch to a query that shows the event."""
+    post = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    get = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    delays: list[float] = []
+    polls: list[int] = []
+    missed = 0
+    for i in range(samples):
+        agent = 9_000_000_000 + i
+        event = {
+            "eventId": f"bench-freshness-{i}",
+            "type": "connected",
+            "time": now_ms - 1000,
+            "skillId": 1,
+            "agentId": agent,
+        }
+        post.request("POST", f"/api/v1/accounts/{account}/events", orjson.dumps([event]), headers)
+        response = post.getresponse()
+        raw = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"freshness ingest: HTTP {response.status} {raw[:300]!r}")
+        acked = time.perf_counter()
+        path = f"/operations/api/account/{account}/engactivity?agentIds={agent}&timeframe=5&v=1"
+        count = 0
+        while True:
+            get.request("GET", path)
+            answer = get.getresponse().read()
+            count += 1
+            seen = str(agent) in orjson.loads(answer)["agentsMetrics"]["metricsPerAgent"]
+            waited = time.perf_counter() - acked
+            if seen or waited > 10:
+                break
+        missed += not seen
+        delays.append(waited)
+        polls.append(count)
+        time.sleep(0.005)
+    post.close()
+    get.close()
+    return {
+        "samples": samples,
+        "p50_ms": 1000 * percentile(delays, 50),
+        "p99_ms": 1000 * percentile(delays, 99),
+        "max_ms": 1000 * max(delays),
+        "first_poll_share": sum(1 for c in polls if c == 1) / len(polls),
+        "missed": missed,
+    }
+
+
+class Writer:
+    """Changes an account's data without changing any answer the benchmark asks for.
+
+    Each write is a batch of one new event in the bucket after the current one (at most
+    5 minutes ahead of the pinned now, so valid), which no span ending at now includes.
+    A server that caches answers until the account's data changes must compute the next
+    answer afresh.
+    """
+
+    def __init__(self, server: Process, now_ms: int) -> None:
+        self.port = server.port
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        self.time_ms = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def write(self, account: str) -> None:
+        with self.lock:
+            self.count += 1
+            event = {
+                "eventId": f"bench-future-{self.count}",
+                "type": "connected",
+                "time": self.time_ms,
+                "skillId": 1,
+                "agentId": 1001,
+            }
+            body = orjson.dumps([event])
+            headers = {"Content-Type": "application/json"}
+            path = f"/api/v1/accounts/{account}/events"
+            try:
+                self.conn.request("POST", path, body, headers)
+                response = self.conn.getresponse()
+            except (OSError, http.client.HTTPException):
+                # The server closes idle keep-alive connections: once more, on a new one.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.request("POST", path, body, headers)
+                response = self.conn.getresponse()
+            raw = response.read()
+            if response.status != 200 or orjson.loads(raw)["accepted"] != 1:
+                raise RuntimeError(f"write: HTTP {response.status} {raw[:300]!r}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def after_write(
+    server: Process, writer: Writer, q: Query, samples: int, budget_s: float
+) -> dict[str, float]:
+    """Latency of the first request after the account's data changed (one client)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    times: list[float] = []
+    deadline = time.monotonic() + budget_s
+    while len(times) < samples and (len(times) < 3 or time.monotonic() < deadline):
+        writer.write(q.account)
+        started = time.perf_counter()
+        conn.request("GET", q.path)
+        response = conn.getresponse()
+        response.read()
+        times.append(time.perf_counter() - started)
+        if response.status != 200:
+            raise RuntimeError(f"{q.name} after a write: HTTP {response.status}")
+    conn.close()
+    return {
+        "samples": len(times),
+        "p50_ms": 1000 * percentile(times, 50),
+        "p99_ms": 1000 * percentile(times, 99),
+    }
+
+
+class BackgroundWrites:
+    """Writes to one account every ``period_s`` while a load run lasts."""
+
+    def __init__(self, writer: Writer, account: str, period_s: float) -> None:
+        self.writer, self.account, self.period_s = writer, account, period_s
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(self.period_s):
+                self.writer.write(self.account)
+        except BaseException as exc:
+            self.error = exc
+
+    def __enter__(self) -> BackgroundWrites:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(60)
+        if self.error is not None:
+            raise RuntimeError(f"background writes failed: {self.error}")
+
+
+def settle(server: Process, limit_s: float = 120) -> float:
+    """Wait until the server has worked off what a load run left queued (CPU < 10%)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        before = server.cpu_s()
+        time.sleep(0.25)
+        if server.cpu_s() - before < 0.025:
+            break
+    return time.monotonic() - started
+
+
+def duration(latency_s: float, factor: float, low: int, high: int) -> int:
+    return int(min(high, max(low, math.ceil(latency_s * factor))))
+
+
+def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"failures": [], "warnings": []}
+    problems: list[str] = results["failures"]
+    warnings: list[str] = results["warnings"]
+    procs: list[Process] = []
+    try:
+        # -- ingest, clean --------------------------------------------------------------
+        ours = start_ours("ours", run_dir, data.now_ms)
+        procs.append(ours)
+        log(f"ingest: {data.events} events in {data.batches} batches, {SENDERS} senders ...")
+        clean = ingest(ours, data, dup=False)
+        clean["memory_after"] = ours.memory()
+        clean["db_bytes"] = db_bytes(run_dir, "ours")
+        log(
+            f"ingest: {clean['events_per_s']:,.0f} events/s, "
+            f"{clean['cpu_s_per_million']:.1f} CPU s per million events"
+        )
+        problems += [f"ingest: {p}" for p in clean["problems"]]
+        results["ingest"] = clean
+        # -- ingest, 10% duplicates, on a second fresh server ---------------------------
+        second = start_ours("dup", run_dir, data.now_ms)
+        procs.append(second)
+        log(f"ingest with duplicates: {data.dup_sent} events in {data.dup_batches} batches ...")
+        dup = ingest(second, data, dup=True)
+        log(
+            f"ingest with duplicates: {dup['events_per_s']:,.0f} events/s, "
+            f"{dup['cpu_s_per_million']:.1f} CPU s per million events"
+        )
+        problems += [f"ingest with duplicates: {p}" for p in dup["problems"]]
+        qs = queries(data)
+        for q in (qs[0], qs[2], qs[6]):
+            a, b = fetch(ours.base_url, q.path), fetch(second.base_url, q.path)
+            if a[1] != b[1]:
+                problems.append(f"{q.name}: the store loaded with duplicates answers differently")
+        second.stop()
+        for path in run_dir.glob("dup.db*"):
+            path.unlink()
+        results["ingest_dup"] = dup
+
+        # -- the peer, probes, answers compared -----------------------------------------
+        peer_args = ["-m", "bench.peer", "--db", str(data.peer_db), "--port", "{port}"]
+        peer_args += ["--now-ms", str(data.now_ms)]
+        peer = Process("peer", peer_args, run_dir / "peer.log").start()
+        procs.append(peer)
+        bodies_dir = run_dir / "bodies"
+        bodies_dir.mkdir(exist_ok=True)
+        probes: dict[str, dict[str, Any]] = {}
+        for q in qs:
+            status, body, ours_s = fetch(ours.base_url, q.path)
+            if status != 200:
+                raise RuntimeError(f"{q.name}: ours answered {status}: {body[:300]!r}")
+            ours_s = min(ours_s, fetch(ours.base_url, q.path)[2])
+            peer_status, peer_body, peer_s = fetch(peer.base_url, q.path)
+            if peer_status != 200:
+                raise RuntimeError(
+                    f"{q.name}: the peer answered {peer_status}: {peer_body[:300]!r}"
+                )
+            ours_doc, peer_doc = orjson.loads(body), orjson.loads(peer_body)
+            diff = first_difference(ours_doc, peer_doc)
+            if diff:
+                problems.append(f"{q.name}: answers differ from the peer's at {diff}")
+                (run_dir / f"{q.name}.ours.json").write_bytes(body)
+                (run_dir / f"{q.name}.peer.json").write_bytes(peer_body)
+            (bodies_dir / f"{q.name}.json").write_bytes(body)
+            encode_s = encode_time_s(ours_doc)
+            probes[q.name] = {
+                "bytes": len(body),
+                "peer_bytes": len(peer_body),
+                "equal": diff is None,
+                "ours_probe_s": ours_s,
+                "peer_probe_s": peer_s,
+                "encode_ms": 1000 * encode_s,
+            }
+            log(
+                f"{q.name}: {len(body):,} bytes, ours {1000 * ours_s:.1f} ms, "
+                f"peer {1000 * peer_s:.1f} ms, "
+                + ("answers equal" if diff is None else f"ANSWERS DIFFER at {diff}")
+            )
+        results["probes"] = probes
+        floor = Process(
+            "floor",
+            ["-m", "bench.floor", "--bodies", str(bodies_dir), "--port", "{port}"],
+            run_dir / "floor.log",
+        ).start()
+        procs.append(floor)
+
+        # -- wrk runs ---------------------------------------------------------------------
+        runs: dict[str, list[dict[str, Any]]] = {q.name: [] for q in qs}
+        writer = Writer(ours, data.now_ms)
+        for rep in range(mode.reps):
+            for q in qs:
+                probe = probes[q.name]
+                one = duration(probe["ours_probe_s"], 20, mode.latency_s, mode.max_s)
+                many = duration(probe["ours_probe_s"], 48, mode.load_s, mode.max_s)
+                peer_one = duration(probe["peer_probe_s"], 10, mode.latency_s, mode.max_s)
+                timeout = int(min(120, max(10, 40 * probe["ours_probe_s"])))
+                peer_timeout = int(min(120, max(10, 5 * probe["peer_probe_s"])))
+                ours1 = run_wrk(ours.base_url + q.path, 1, one, timeout)
+                peer1 = run_wrk(peer.base_url + q.path, 1, peer_one, peer_timeout)
+                floor1 = run_wrk(f"{floor.base_url}/floor/{q.name}", 1, one, timeout)
+                ours32 = run_wrk(ours.base_url + q.path, 32, many, timeout)
+                settle(ours)
+                cold = after_write(ours, writer, q, mode.cold_samples, COLD_BUDGET_S)
+                with BackgroundWrites(writer, q.account, WRITE_PERIOD_S):
+                    live32 = run_wrk(ours.base_url + q.path, 32, many, timeout)
+                settle(ours)
+                floor_ms = floor1.p50_ms + probe["encode_ms"]
+                entry = {
+                    "ours1": ours1.as_json(),
+                    "peer1": peer1.as_json(),
+                    "floor1": floor1.as_json(),
+                    "ours32": ours32.as_json(),
+                    "live32": live32.as_json(),
+                    "cold": cold,
+                    "floor_ms": floor_ms,
+                    "naive_over_ours": peer1.p50_ms / ours1.p50_ms if ours1.p50_ms else None,
+                    "ours_over_floor": ours1.p50_ms / floor_ms if floor_ms else None,
+                    "naive_over_cold": peer1.p50_ms / cold["p50_ms"],
+                    "cold_over_floor": cold["p50_ms"] / floor_ms if floor_ms else None,
+                }
+                runs[q.name].append(entry)
+                for label, r in (
+                    ("ours 1c", ours1),
+                    ("peer 1c", peer1),
+                    ("floor 1c", floor1),
+                    ("ours 32c", ours32),
+                    ("ours 32c with writes", live32),
+                ):
+                    if not r.ok:
+                        warnings.append(
+                            f"{q.name} rep {rep + 1} {label}: {r.requests} requests, "
+                            f"{r.non_2xx} non-2xx, {r.socket_errors} socket errors "
+                            f"({r.timeouts} timeouts)"
+                        )
+                log(
+                    f"rep {rep + 1}/{mode.reps} {q.name}: ours p50 {ours1.p50_ms:.2f} ms "
+                    f"p99 {ours1.p99_ms:.2f} ms, {ours32.rps:,.0f} req/s @32; "
+                    f"peer p50 {peer1.p50_ms:.2f} ms; floor {floor_ms:.2f} ms; "
+                    f"after a write p50 {cold['p50_ms']:.2f} ms, with writes "
+                    f"{live32.rps:,.0f} req/s @32"
+                )
+        results["runs"] = runs
+        writer.close()
+        # The writes fell outside every span: the answers must not have moved.
+        for q in qs:
+            status, body, _ = fetch(ours.base_url, q.path)
+            if body != (bodies_dir / f"{q.name}.json").read_bytes():
+                problems.append(f"{q.name}: answers differ before and after the measurements")
+        results["memory_after_queries"] = ours.memory()
+
+        # -- freshness, memory ------------------------------------------------------------
+        log(f"freshness: {mode.fresh_samples} samples ...")
+        results["freshness"] = freshness(ours, data.large, data.now_ms, mode.fresh_samples)
+        results["memory"] = ours.memory()
+        if not ours.alive():
+            raise RuntimeError(f"our server died:\n{ours.tail()}")
+        return results
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    wrk_version = subprocess.run(
+        [wrk_path(), "--version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": mem_kb / 1024**2,
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "sqlite": sqlite3.sqlite_version,
+        "duckdb": duckdb.__version__,
+        "wrk": wrk_version[0].split(" [")[0] if wrk_version else "?",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1/100 scale, short runs")
+    parser.add_argument("--out", type=Path, help="report path (.md; the chart goes beside it)")
+    parser.add_argument("--reps", type=int, help="repetitions of each wrk measurement")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory")
+    args = parser.parse_args(argv)
+    # Stopping the harness (kill PID) still stops the servers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    mode = _modes(args.quick, args.out, args.reps)
+    run_dir = CACHE / f"run-{mode.name}-{os.getpid()}"
+    started = time.monotonic()
+    load_at_start = os.getloadavg()
+    try:
+        wrk_path()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        data = prepare(mode.scale, CACHE, log)
+        run_dir.mkdir(parents=True)
+        results = measure(mode, data, run_dir)
+    except Exception:
+        traceback.print_exc()
+        log(f"the harness failed; logs are in {run_dir}")
+        return 2
+    results["mode"] = mode.name
+    results["command"] = mode.command
+    results["argv"] = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    results["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results["seconds"] = time.monotonic() - started
+    results["machine"] = machine()
+    results["machine"]["loadavg"] = [load_at_start[0], os.getloadavg()[0]]
+    results["reps"] = mode.reps
+    results["data"] = {
+        "now_ms": data.now_ms,
+        "events": data.events,
+        "events_large": data.events_large,
+        "large": data.large,
+        "small_accounts": len(data.small),
+        "scale": mode.scale.__dict__,
+        "dup_sent": data.dup_sent,
+        "dup_duplicates": data.dup_duplicates,
+    }
+    results["queries"] = [q.__dict__ for q in queries(data)]
+    mode.out.parent.mkdir(parents=True, exist_ok=True)
+    (CACHE / f"results-{mode.name}.json").write_text(json.dumps(results, indent=1))
+    report.write(results, mode.out)
+    log(f"report: {mode.out} (chart {mode.out.with_suffix('.png')})")
+    if not args.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    for warning in results["warnings"]:
+        log(f"warning: {warning}")
+    for failure in results["failures"]:
+        log(f"FAILED: {failure}")
+    if results["failures"]:
+        log(f"{len(results['failures'])} checks failed")
+        return 1
+    log(f"done in {time.monotonic() - started:.0f} s")
+    return 0

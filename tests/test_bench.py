@@ -1,0 +1,77 @@
+"""Unit tests of the pure parts of the benchmark harness (make bench-quick runs the rest)."""
+
+from __future__ import annotations
+
+import pytest
+from bench.load import WrkError, parse_wrk, to_bytes, to_ms
+from bench.run import first_difference, percentile
+
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:40123/operations/api/account/1/engactivity?timeframe=60&v=1
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.52ms  612.40us  21.03ms   91.20%
+    Req/Sec    10.71k   801.22    12.02k    74.00%
+  Latency Distribution
+     50%    1.41ms
+     75%    1.62ms
+     90%    1.95ms
+     99%    1.20s
+  63940 requests in 3.00s, 12.41MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 7
+Requests/sec:  21310.45
+Transfer/sec:      4.14MB
+"""
+
+
+def test_parse_wrk() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+    assert result.requests == 63940
+    assert result.seconds == pytest.approx(3.0)
+    assert result.rps == pytest.approx(21310.45)
+    assert result.p50_ms == pytest.approx(1.41)
+    assert result.p99_ms == pytest.approx(1200.0)
+    assert result.bytes_read == pytest.approx(12.41 * 1024**2)
+    assert (result.non_2xx, result.socket_errors, result.timeouts) == (7, 3, 2)
+    assert not result.ok
+
+
+def test_parse_wrk_clean_run() -> None:
+    lines = WRK_OUTPUT.splitlines()
+    clean = "\n".join(line for line in lines if "errors" not in line and "Non-2xx" not in line)
+    result = parse_wrk(clean)
+    assert (result.non_2xx, result.socket_errors) == (0, 0)
+    assert result.ok
+
+
+def test_parse_wrk_rejects_garbage() -> None:
+    with pytest.raises(WrkError):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("850.00us", 0.85), ("3.5ms", 3.5), ("2.00s", 2000.0), ("1.5m", 90_000)]
+)
+def test_to_ms(text: str, expected: float) -> None:
+    assert to_ms(text) == pytest.approx(expected)
+
+
+def test_to_bytes() -> None:
+    assert to_bytes("512.00B") == 512
+    assert to_bytes("1.50KB") == 1536
+
+
+def test_first_difference_ignores_key_order() -> None:
+    a = {"x": {"1": 1, "2": 2}, "l": [1, 2]}
+    b = {"l": [1, 2], "x": {"2": 2, "1": 1}}
+    assert first_difference(a, b) is None
+    assert first_difference(a, {**b, "l": [1, 3]}) == "$.l[1]: ours 2, peer 3"
+    assert "only in peer ['3']" in str(first_difference(a, {**b, "x": {"1": 1, "2": 2, "3": 3}}))
+
+
+def test_percentile() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile([7.0], 99) == 7
