@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +18,7 @@ from starlette.responses import Response
 
 from engactivity import __version__
 from engactivity.account import check_account_id
-from engactivity.api.cache import AnswerCache
+from engactivity.api.cache import AnswerCache, SingleFlight
 from engactivity.api.errors import error_response, install_error_handlers, invalid_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import (
@@ -64,6 +67,8 @@ def create_app(
     """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
     cache = AnswerCache(settings.answer_cache_bytes)
+    flights = SingleFlight()
+    renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,9 +120,15 @@ def create_app(
 
                 if query.skills is None and query.agents is None:
                     return _body(compute())  # totals only: cheaper than a thread hop
-                # Larger answers are read and rendered off the event loop, so one of
-                # them does not hold up other requests.
-                return _body(await run_in_threadpool(compute))
+
+                async def compute_off_loop() -> bytes:
+                    # Off the event loop, so a large answer does not hold up other
+                    # requests; at most one render per core at a time, so a burst of
+                    # large distinct questions queues instead of thrashing memory.
+                    return await anyio.to_thread.run_sync(compute, limiter=renderers)
+
+                flight = (key, engine.version(account_id))
+                return _body(await flights.run(flight, compute_off_loop))
         except TooManyRequests:
             return error_response(
                 429,

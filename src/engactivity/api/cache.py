@@ -8,9 +8,10 @@ so a cached answer is never staler than a freshly computed one.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 
 
 class AnswerCache:
@@ -40,3 +41,42 @@ class AnswerCache:
             while self._bytes > self.max_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= len(evicted)
+
+
+class SingleFlight:
+    """Concurrent requests for the same answer share one computation.
+
+    Without it, a wallboard fleet asking the same large question at once would
+    compute (and hold in memory) one copy of the answer per request.
+    Used from the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[Hashable, asyncio.Future[bytes]] = {}
+
+    async def run(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        existing = self._calls.get(key)
+        if existing is not None:
+            try:
+                return await asyncio.shield(existing)
+            except asyncio.CancelledError:
+                if not existing.cancelled():
+                    raise  # this request itself was cancelled
+                # The computation we waited for was abandoned: run our own.
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._calls[key] = future
+        try:
+            result = await compute()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # followers re-raise it; mark it retrieved
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            if self._calls.get(key) is future:
+                del self._calls[key]
