@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from engactivity.events import Event
-from engactivity.metrics import ZERO, Counters, add
 from engactivity.query import Selection
 from engactivity.response import Row
-from engactivity.timeframe import MINUTE_MS, Span, bucket_of
+from engactivity.timeframe import BUCKET_MS, MINUTE_MS, Span, bucket_of
 
 if TYPE_CHECKING:
     from engactivity.store.memory import Reading
@@ -82,17 +81,22 @@ def retention_cutoff_bucket(now_ms: int, retention_ms: int) -> int:
     return bucket_of(now_ms - retention_ms)
 
 
-def is_expired(event: Event, now_ms: int, retention_ms: int) -> bool:
-    return event.time_ms < now_ms - retention_ms
+def fold_rollups(events: Iterable[Event], into: dict[RollupKey, list[int]]) -> None:
+    """Add each event's counters to the rollup row of its bucket, skill and agent.
 
-
-def fold_rollups(events: Iterable[Event], into: dict[RollupKey, Counters]) -> None:
-    """Add each event's counters to the rollup row of its bucket, skill and agent."""
-    for event in events:
-        key = (
-            bucket_of(event.time_ms),
-            event.skill_id,
-            0 if event.agent_id is None else 1,
-            0 if event.agent_id is None else event.agent_id,
-        )
-        into[key] = add(into.get(key, ZERO), event.counters)
+    Rows are mutable lists: this runs once per ingested event, on the writer thread.
+    """
+    for _, time_ms, skill_id, agent_id, counters in events:
+        if agent_id is None:
+            key = (time_ms // BUCKET_MS, skill_id, 0, 0)
+        else:
+            key = (time_ms // BUCKET_MS, skill_id, 1, agent_id)
+        row = into.get(key)
+        if row is None:
+            into[key] = list(counters)
+        else:
+            row[0] += counters[0]
+            row[1] += counters[1]
+            row[2] += counters[2]
+            row[3] += counters[3]
+            row[4] += counters[4]

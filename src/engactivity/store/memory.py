@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engactivity.metrics import Counters
 from engactivity.query import Selection
 from engactivity.slices import Bools, Int64s, Slice, empty_slice
 from engactivity.store.base import RollupKey
@@ -73,9 +72,9 @@ class AccountRollups:
             self._pairs += 1
         return index
 
-    def apply(self, rows: Iterable[tuple[RollupKey, Counters]]) -> None:
+    def apply(self, rows: Iterable[tuple[RollupKey, Sequence[int]]]) -> None:
         """Add rollup deltas (each (bucket, pair) at most once per call)."""
-        by_bucket: dict[int, tuple[list[int], list[Counters]]] = {}
+        by_bucket: dict[int, tuple[list[int], list[Sequence[int]]]] = {}
         with self.lock:
             for (bucket, skill, has_agent, agent), counters in rows:
                 indexes, values = by_bucket.setdefault(bucket, ([], []))

@@ -30,7 +30,6 @@ from engactivity.store.base import (
     RollupKey,
     StoreUnavailable,
     fold_rollups,
-    is_expired,
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import MemoryRollups, Reading
@@ -41,7 +40,7 @@ from engactivity.store.schema import (
     UPSERT_ROLLUP,
     select_rollups,
 )
-from engactivity.timeframe import Span, bucket_of
+from engactivity.timeframe import BUCKET_MS, Span
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +230,7 @@ class SQLiteStore:
 
     def _run_writer(self) -> None:
         conn = self._connect()
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA cache_size=-262144")
         next_purge = time.monotonic()
         next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
         (data_version,) = conn.execute("PRAGMA data_version").fetchone()
@@ -295,7 +294,7 @@ class SQLiteStore:
     def _write_group(self, conn: sqlite3.Connection, jobs: list[_WriteJob]) -> None:
         """Commit every job of the group in one transaction, then acknowledge them."""
         results: list[IngestResult] = []
-        rollups: dict[str, dict[RollupKey, Counters]] = {}
+        rollups: dict[str, dict[RollupKey, list[int]]] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
@@ -321,10 +320,12 @@ class SQLiteStore:
             job.future.set_result(result)
 
     def _stage(
-        self, conn: sqlite3.Connection, job: _WriteJob, rollups: dict[RollupKey, Counters]
+        self, conn: sqlite3.Connection, job: _WriteJob, rollups: dict[RollupKey, list[int]]
     ) -> IngestResult:
         """Record the new event ids of one batch and fold its fresh events into ``rollups``."""
-        live = [e for e in job.events if not is_expired(e, job.now_ms, self.retention_ms)]
+        # Expired: older than the retention; acknowledged but not stored.
+        oldest_kept = job.now_ms - self.retention_ms
+        live = [e for e in job.events if e.time_ms >= oldest_kept]
         expired = len(job.events) - len(live)
         ids = list({e.event_id for e in live})
         known: set[str] = set()
@@ -347,7 +348,7 @@ class SQLiteStore:
             conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
             conn.executemany(
                 INSERT_SEEN,
-                [(job.account_id, e.event_id, bucket_of(e.time_ms)) for e in fresh],
+                [(job.account_id, e.event_id, e.time_ms // BUCKET_MS) for e in fresh],
             )
             fold_rollups(fresh, rollups)
         return IngestResult(accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired)
