@@ -30,6 +30,7 @@ _METRICS = "{" + ",".join(f'"{key}":%d' for key in METRIC_KEYS) + "}"
 _ENTRY = '"%d":' + _METRICS
 _SKILL_OPEN = '"%d":{"metricsPerAgent":{'
 _SKILL_CLOSE = '},"metricsTotals":' + _METRICS + "}"
+_TOTALS_INTERVAL = '{"timestamp":%d,"metricsData":{"metricsTotals":' + _METRICS + "}}"
 
 
 def metrics_json(counters: Counters) -> Json:
@@ -123,6 +124,15 @@ def render(
     body = render_section(query, whole)
     if query.interval is None or intervals is None:
         return body.encode()
+    if query.skills is None and query.agents is None:
+        # Totals only (up to 289 intervals): one format for the whole list.
+        template = ",".join([_TOTALS_INTERVAL] * len(intervals))
+        values: list[int] = []
+        for k, piece in enumerate(intervals):
+            values.append(span.interval_end(k))
+            values.extend(piece.totals)
+        listed = template % tuple(values)
+        return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
     listed = ",".join(
         f'{{"timestamp":{span.interval_end(k)},"metricsData":{render_section(query, piece)}}}'
         for k, piece in enumerate(intervals)

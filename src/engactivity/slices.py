@@ -25,10 +25,24 @@ class Slice:
     has_agent: Bools
     sums: Int64s
     """Shape (rows, 5): the five counters of each row, in METRIC_KEYS order."""
+    known_totals: list[int] | None = None
+    """The column sums when already known (answers without filters carry only these)."""
 
     @property
     def totals(self) -> list[int]:
+        if self.known_totals is not None:
+            return self.known_totals
         return [int(v) for v in self.sums.sum(axis=0)] if len(self.sums) else [0] * 5
+
+
+_NO_IDS = np.zeros(0, np.int64)
+_NO_FLAGS = np.zeros(0, np.bool_)
+_NO_SUMS = np.zeros((0, 5), np.int64)
+
+
+def totals_only(totals: list[int]) -> Slice:
+    """A Slice that carries just account totals: what an answer without filters needs."""
+    return Slice(_NO_IDS, _NO_IDS, _NO_FLAGS, _NO_SUMS, totals)
 
 
 def empty_slice() -> Slice:

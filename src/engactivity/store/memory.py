@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engactivity.query import Selection
-from engactivity.slices import Bools, Int64s, Slice, empty_slice
+from engactivity.slices import Bools, Int64s, Slice, empty_slice, totals_only
 from engactivity.store.base import RollupKey
 from engactivity.timeframe import Span
 
@@ -169,20 +169,9 @@ class AccountRollups:
                 acc = totals[span.interval_of(bucket)]
                 for i in range(5):
                     acc[i] += bucket_total[i]
-        pieces = [_totals_slice(t) for t in totals]
-        whole = _totals_slice([sum(column) for column in zip(*totals, strict=True)])
+        pieces = [totals_only(t) for t in totals]
+        whole = totals_only([sum(column) for column in zip(*totals, strict=True)])
         return Reading(self.version, whole, pieces if span.interval_ms is not None else None)
-
-
-def _totals_slice(totals: list[int]) -> Slice:
-    if not any(totals):
-        return empty_slice()
-    return Slice(
-        np.array([-1], np.int64),
-        np.array([0], np.int64),
-        np.array([False]),
-        np.array([totals], np.int64),
-    )
 
 
 class MemoryRollups:
