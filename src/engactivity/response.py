@@ -9,7 +9,7 @@ dict per object and encoding it afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -118,23 +118,35 @@ def render_section(query: EngActivityQuery, piece: Slice) -> str:
 
 
 def render(
-    query: EngActivityQuery, span: Span, whole: Slice, intervals: list[Slice] | None = None
+    query: EngActivityQuery,
+    span: Span,
+    whole: Slice,
+    intervals: Sequence[Slice | str] | None = None,
 ) -> bytes:
-    """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span."""
+    """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
+
+    An interval may be given as its already rendered section text (see
+    ``render_section``), e.g. from a cache.
+    """
     body = render_section(query, whole)
     if query.interval is None or intervals is None:
         return body.encode()
-    if query.skills is None and query.agents is None:
+    if (
+        query.skills is None
+        and query.agents is None
+        and all(isinstance(piece, Slice) for piece in intervals)
+    ):
         # Totals only (up to 289 intervals): one format for the whole list.
         template = ",".join([_TOTALS_INTERVAL] * len(intervals))
         values: list[int] = []
         for k, piece in enumerate(intervals):
             values.append(span.interval_end(k))
-            values.extend(piece.totals)
+            values.extend(piece.totals)  # type: ignore[union-attr]
         listed = template % tuple(values)
         return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
     listed = ",".join(
-        f'{{"timestamp":{span.interval_end(k)},"metricsData":{render_section(query, piece)}}}'
+        f'{{"timestamp":{span.interval_end(k)},"metricsData":'
+        f"{piece if isinstance(piece, str) else render_section(query, piece)}}}"
         for k, piece in enumerate(intervals)
     )
     return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()

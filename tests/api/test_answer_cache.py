@@ -97,3 +97,51 @@ def test_import_into_the_file_of_a_running_server_shows_up(server: Server, tmp_p
             break
         time.sleep(0.1)
     assert totals["connectedEngagements"] == 26
+
+
+def test_interleaved_writes_and_queries_match_an_uncached_server(make_server: Any) -> None:
+    """Rendered intervals are reused only while their buckets are unchanged.
+
+    Late events land in old buckets, new events in the current one, the clock moves
+    and old data expires; after every step both servers must answer alike.
+    """
+    import random
+
+    rng = random.Random(5)
+    cached: Server = make_server()
+    uncached: Server = make_server(extra_args=["--answer-cache-mb", "0"])
+    questions = [
+        {"timeframe": 1440, "interval": 60, "skillIds": "all", "agentIds": "all"},
+        {"timeframe": 240, "interval": 30, "skillIds": "all"},
+        {"timeframe": 120, "interval": 15, "agentIds": "all"},
+        {"timeframe": 60, "interval": 5, "skillIds": "1,2", "agentIds": "all"},
+        {"timeframe": 1435, "interval": 5, "agentIds": "101,102"},
+        {"timeframe": 30},
+    ]
+    now = NOW_MS
+    serial = 0
+    for step in range(12):
+        events = []
+        for _ in range(rng.randint(1, 30)):
+            serial += 1
+            minutes_ago = rng.choice([0, 1, 4, 7, 59, 61, 300, 1439, rng.randint(0, 1440)])
+            events.append(
+                {
+                    "eventId": f"e{serial}",
+                    "type": "connected",
+                    "time": now - minutes_ago * MIN,
+                    "skillId": rng.randint(1, 4),
+                    "agentId": 100 + rng.randint(1, 6),
+                }
+            )
+        for srv in (cached, uncached):
+            assert srv.send("acme", events).status_code == 200
+        if step % 4 == 3:
+            now += rng.choice([MIN, 5 * MIN, 6 * 60 * MIN])
+            for srv in (cached, uncached):
+                srv.set_now(now)
+        for params in questions:
+            for _ in range(2):
+                assert (
+                    cached.query("acme", **params).json() == uncached.query("acme", **params).json()
+                )

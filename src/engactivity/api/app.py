@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -33,7 +33,8 @@ from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
 from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED, parse_query
-from engactivity.response import render
+from engactivity.response import render, render_section
+from engactivity.slices import Slice
 from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 
@@ -66,7 +67,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
-    cache = AnswerCache(settings.answer_cache_bytes)
+    # Whole answers, and the rendered intervals they are made of: after new data only
+    # the intervals whose buckets changed are rendered again.
+    answers: AnswerCache[bytes] = AnswerCache(settings.answer_cache_bytes // 2)
+    fragments: AnswerCache[str] = AnswerCache(settings.answer_cache_bytes // 2)
     flights = SingleFlight()
     renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
 
@@ -108,14 +112,49 @@ def create_app(
                 span = span_for(now, query.timeframe, query.interval)
                 engine: Store = app.state.store
                 key = (account_id, query, span.first, span.last)
-                cached = cache.get(key, engine.version(account_id))
+                cached = answers.get(key, engine.version(account_id))
                 if cached is not None:
                     return _body(cached)
 
+                def fragment_key(k: int) -> Hashable:
+                    # What fixes an interval's content: the filters and its buckets
+                    # (the oldest interval also depends on where the span starts).
+                    oldest = span.first if k == span.interval_count - 1 else None
+                    return (
+                        account_id,
+                        query.skills,
+                        query.agents,
+                        span.end_ms,
+                        span.interval_ms,
+                        k,
+                        oldest,
+                    )
+
+                def lookup(k: int, stamp: int) -> str | None:
+                    return fragments.get(fragment_key(k), stamp)
+
                 def compute() -> bytes:
-                    reading = engine.read(account_id, span, query.skills, query.agents)
-                    body = render(query, span, reading.whole, reading.intervals)
-                    cache.put(key, reading.version, body)
+                    filtered = query.skills is not None or query.agents is not None
+                    reading = engine.read(
+                        account_id,
+                        span,
+                        query.skills,
+                        query.agents,
+                        lookup if filtered and query.interval is not None else None,
+                    )
+                    pieces: list[Slice | str] | None = None
+                    if reading.intervals is not None:
+                        pieces = []
+                        for k, piece in enumerate(reading.intervals):
+                            if filtered and isinstance(piece, Slice):
+                                text = render_section(query, piece)
+                                if reading.stamps is not None:
+                                    fragments.put(fragment_key(k), reading.stamps[k], text)
+                                pieces.append(text)
+                            else:
+                                pieces.append(piece)
+                    body = render(query, span, reading.whole, pieces)
+                    answers.put(key, reading.version, body)
                     return body
 
                 if query.skills is None and query.agents is None:

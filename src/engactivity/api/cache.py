@@ -12,16 +12,21 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+Text = TypeVar("Text", str, bytes)
 
 
-class AnswerCache:
+class AnswerCache(Generic[Text]):
+    """A bounded LRU of rendered text, each entry valid for one data version only."""
+
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, Text]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, version: int) -> bytes | None:
+    def get(self, key: Hashable, version: int) -> Text | None:
         with self._lock:
             found = self._entries.get(key)
             if found is None or found[0] != version:
@@ -29,7 +34,7 @@ class AnswerCache:
             self._entries.move_to_end(key)
             return found[1]
 
-    def put(self, key: Hashable, version: int, body: bytes) -> None:
+    def put(self, key: Hashable, version: int, body: Text) -> None:
         if len(body) * 4 > self.max_bytes:
             return  # one answer may not take more than a quarter of the budget
         with self._lock:

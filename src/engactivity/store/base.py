@@ -13,7 +13,7 @@ from engactivity.response import Row
 from engactivity.timeframe import BUCKET_MS, MINUTE_MS, Span, bucket_of
 
 if TYPE_CHECKING:
-    from engactivity.store.memory import Reading
+    from engactivity.store.memory import FragmentLookup, Reading
 
 MIN_RETENTION_MS = (24 * 60 + 10) * MINUTE_MS
 """24 h 10 min: the longest timeframe plus the bucket rounding, with room to spare."""
@@ -53,8 +53,18 @@ class Store(Protocol):
         """
         ...
 
-    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
-        """What an answer needs (from memory), with the account's data version."""
+    def read(
+        self,
+        account_id: str,
+        span: Span,
+        skills: Selection,
+        agents: Selection,
+        lookup: FragmentLookup | None = None,
+    ) -> Reading:
+        """What an answer needs (from memory), with the account's data version.
+
+        ``lookup`` may supply intervals already rendered (by interval and stamp).
+        """
         ...
 
     def version(self, account_id: str) -> int:

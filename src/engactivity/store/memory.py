@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from engactivity.query import Selection
-from engactivity.slices import Bools, Int64s, Slice, empty_slice, totals_only
+from engactivity.slices import Bools, Int64s, Slice, totals_only
 from engactivity.store.base import RollupKey
 from engactivity.timeframe import Span
 
@@ -33,13 +33,20 @@ _versions = itertools.count(1)
 reused, not even by the fresh copy made when the store is reloaded."""
 
 
+FragmentLookup = Callable[[int, int], str | None]
+"""(interval index, stamp) -> the interval's rendered text if it is cached."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """Everything one answer needs, taken under the account's lock."""
 
     version: int
     whole: Slice
-    intervals: list[Slice] | None
+    intervals: list[Slice | str] | None
+    """Per interval, newest first: its data, or its text when the lookup had it."""
+    stamps: list[int] | None = None
+    """Per interval: a number that changes whenever any of its buckets changes."""
 
 
 class AccountRollups:
@@ -51,6 +58,9 @@ class AccountRollups:
         self._agent: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
         self._has_agent: Bools = np.zeros(_INITIAL_PAIRS, np.bool_)
         self._pairs = 0
+        self._bucket_versions: dict[int, int] = {}
+        self._epoch = 0
+        """Changes when buckets are dropped (part of every interval's stamp)."""
         self._buckets: dict[int, tuple[Int64s, Int64s]] = {}
         """bucket -> (sorted pair indexes, their counters)."""
         self._totals: dict[int, list[int]] = {}
@@ -80,10 +90,13 @@ class AccountRollups:
                 indexes, values = by_bucket.setdefault(bucket, ([], []))
                 indexes.append(self._index(skill, has_agent, agent))
                 values.append(counters)
+            if not by_bucket:
+                return
+            version = next(_versions)
             for bucket, (indexes, values) in by_bucket.items():
                 self._add_to_bucket(bucket, np.array(indexes, np.int64), np.array(values, np.int64))
-            if by_bucket:
-                self.version = next(_versions)
+                self._bucket_versions[bucket] = version
+            self.version = version
 
     def _add_to_bucket(self, bucket: int, pairs: Int64s, delta: Int64s) -> None:
         total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
@@ -114,10 +127,17 @@ class AccountRollups:
             for b in old:
                 del self._buckets[b]
                 del self._totals[b]
+                del self._bucket_versions[b]
             if old:
-                self.version = next(_versions)
+                self.version = self._epoch = next(_versions)
 
-    def read(self, span: Span, skills: Selection, agents: Selection) -> Reading:
+    def read(
+        self,
+        span: Span,
+        skills: Selection,
+        agents: Selection,
+        lookup: FragmentLookup | None = None,
+    ) -> Reading:
         count = span.interval_count if span.interval_ms is not None else 1
         with self.lock:
             if skills is None and agents is None:
@@ -138,28 +158,39 @@ class AccountRollups:
                 rows = np.flatnonzero(selected & block.any(axis=1))
                 return Slice(skill[rows], agent[rows], has_agent[rows], block[rows])
 
-            # Buckets newest first; intervals are contiguous runs of them, so each
-            # interval is summed, cut down to its selected rows, and let go.
+            stamps = [self._epoch] * count
+            for bucket in range(span.first, span.last + 1):
+                k = span.interval_of(bucket)
+                stamps[k] = max(stamps[k], self._bucket_versions.get(bucket, 0))
+            # An interval whose text is cached (under the same stamp, so the same data)
+            # is not cut out and rendered again; its buckets still count in the whole.
+            pieces: list[Slice | str | None] = [
+                lookup(k, stamp) if lookup is not None and span.interval_ms is not None else None
+                for k, stamp in enumerate(stamps)
+            ]
             whole = np.zeros((pairs, 5), np.int64)
-            pieces: list[Slice] = []
-            current = np.zeros((pairs, 5), np.int64)
+            current = whole if pieces[0] is not None else np.zeros((pairs, 5), np.int64)
             k = 0
             for bucket in range(span.last, span.first - 1, -1):
                 if span.interval_of(bucket) != k:
-                    pieces.append(take(current))
-                    whole += current
-                    current = np.zeros((pairs, 5), np.int64)
+                    if pieces[k] is None:
+                        pieces[k] = take(current)
+                        whole += current
                     k += 1
+                    current = whole if pieces[k] is not None else np.zeros((pairs, 5), np.int64)
                 held = self._buckets.get(bucket)
                 if held is not None:
                     current[held[0]] += held[1]  # each pair once per bucket
-            pieces.append(take(current))
-            whole += current
+            if pieces[k] is None:
+                pieces[k] = take(current)
+                whole += current
             version = self.version
+        done = [piece for piece in pieces if piece is not None]
+        assert len(done) == count
         if span.interval_ms is None:
-            return Reading(version, pieces[0], None)
-        assert len(pieces) == count
-        return Reading(version, take(whole), pieces)
+            assert isinstance(done[0], Slice)
+            return Reading(version, done[0], None)
+        return Reading(version, take(whole), done, stamps)
 
     def _read_totals(self, span: Span, count: int) -> Reading:
         totals = [[0, 0, 0, 0, 0] for _ in range(count)]
@@ -169,7 +200,7 @@ class AccountRollups:
                 acc = totals[span.interval_of(bucket)]
                 for i in range(5):
                     acc[i] += bucket_total[i]
-        pieces = [totals_only(t) for t in totals]
+        pieces: list[Slice | str] = [totals_only(t) for t in totals]
         whole = totals_only([sum(column) for column in zip(*totals, strict=True)])
         return Reading(self.version, whole, pieces if span.interval_ms is not None else None)
 
@@ -192,13 +223,18 @@ class MemoryRollups:
         found = self._accounts.get(account_id)
         return 0 if found is None else found.version
 
-    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
+    def read(
+        self,
+        account_id: str,
+        span: Span,
+        skills: Selection,
+        agents: Selection,
+        lookup: FragmentLookup | None = None,
+    ) -> Reading:
         found = self._accounts.get(account_id)
         if found is None:
-            whole = empty_slice()
-            count = span.interval_count if span.interval_ms is not None else 1
-            return Reading(0, whole, [whole] * count if span.interval_ms is not None else None)
-        return found.read(span, skills, agents)
+            found = AccountRollups()  # an account with no data: zero answers
+        return found.read(span, skills, agents, lookup)
 
     def drop_before(self, bucket: int) -> None:
         for account in list(self._accounts.values()):

@@ -32,7 +32,7 @@ from engactivity.store.base import (
     fold_rollups,
     retention_cutoff_bucket,
 )
-from engactivity.store.memory import MemoryRollups, Reading
+from engactivity.store.memory import FragmentLookup, MemoryRollups, Reading
 from engactivity.store.schema import (
     INSERT_SEEN,
     SCHEMA,
@@ -186,8 +186,15 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the store could not be read: {exc}") from exc
 
-    def read(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> Reading:
-        return self._memory.read(account_id, span, skills, agents)
+    def read(
+        self,
+        account_id: str,
+        span: Span,
+        skills: Selection,
+        agents: Selection,
+        lookup: FragmentLookup | None = None,
+    ) -> Reading:
+        return self._memory.read(account_id, span, skills, agents, lookup)
 
     def version(self, account_id: str) -> int:
         return self._memory.version(account_id)
