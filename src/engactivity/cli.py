@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -107,6 +109,14 @@ def serve(
         ),
     ] = "full",
     log_level: Annotated[str, typer.Option(envvar="ENGACTIVITY_LOG_LEVEL")] = "info",
+    shutdown_timeout: Annotated[
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_SHUTDOWN_TIMEOUT",
+            min=0,
+            help="Seconds requests in flight get to finish after SIGTERM/SIGINT.",
+        ),
+    ] = 10,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -139,6 +149,9 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     console.print(f"engactivity serving on http://{host}:{port} (store {store})")
+    # uvicorn drains on SIGTERM, then raises the signal again once it has stopped;
+    # with the default handler that would end the process before the store is closed.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         uvicorn.run(
             create_app(settings, clock, opened),
@@ -146,10 +159,22 @@ def serve(
             port=port,
             log_level=log_level.lower(),
             access_log=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=shutdown_timeout,
         )
+    except _Terminated:
+        pass
     finally:
         opened.close()
+        signal.signal(signal.SIGTERM, previous)
+        logging.getLogger("engactivity").info("store closed; stopped")
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop as after a normal shutdown (exit status 0)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 UrlOption = Annotated[
