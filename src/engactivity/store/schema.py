@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from engactivity.query import Selection
 from engactivity.timeframe import BUCKET_MS, Span
 
@@ -41,13 +43,39 @@ CREATE TABLE IF NOT EXISTS seen_event (
 CREATE INDEX IF NOT EXISTS seen_event_by_bucket ON seen_event (account_id, bucket);
 """
 
-INSERT_SEEN = "INSERT INTO seen_event (account_id, event_id, bucket) VALUES (?, ?, ?)"
+ROWS_PER_STATEMENT = 500
+"""Rows per multi-row statement: one statement does the work of many, well under the
+limit on bound parameters (32766 in SQLite)."""
 
-UPSERT_ROLLUP = """
+
+@functools.lru_cache(maxsize=64)
+def insert_new_ids(rows: int) -> str:
+    """Insert event ids; RETURNING names those that were new.
+
+    Deduplication and recording happen in one statement: an id already stored (or
+    earlier in the same statement) conflicts and is not returned.
+    """
+    values = ",".join(["(?, ?, ?)"] * rows)
+    return (
+        f"INSERT INTO seen_event (account_id, event_id, bucket) VALUES {values} "
+        "ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def upsert_rollups(rows: int) -> str:
+    """Add counters to rollup rows, creating the rows that do not exist yet."""
+    values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return _UPSERT_ROLLUP_HEAD + values + _UPSERT_ROLLUP_TAIL
+
+
+_UPSERT_ROLLUP_HEAD = """
 INSERT INTO rollup (account_id, bucket, skill_id, has_agent, agent_id,
                     interactive_chats, non_interactive_chats, handling_time,
                     non_interactive_handling_time, connected)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES """
+
+_UPSERT_ROLLUP_TAIL = """
 ON CONFLICT (account_id, bucket, skill_id, has_agent, agent_id) DO UPDATE SET
     interactive_chats = rollup.interactive_chats + excluded.interactive_chats,
     non_interactive_chats = rollup.non_interactive_chats + excluded.non_interactive_chats,

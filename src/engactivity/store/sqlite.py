@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +34,12 @@ from engactivity.store.base import (
 )
 from engactivity.store.memory import FragmentLookup, MemoryRollups, Reading
 from engactivity.store.schema import (
-    INSERT_SEEN,
+    ROWS_PER_STATEMENT,
     SCHEMA,
     SCHEMA_VERSION,
-    UPSERT_ROLLUP,
+    insert_new_ids,
     select_rollups,
+    upsert_rollups,
 )
 from engactivity.timeframe import BUCKET_MS, Span
 
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
-_LOOKUP_CHUNK = 500
-"""Event ids looked up per statement (well under SQLite's variable limit)."""
 _MAX_GROUP_EVENTS = 100_000
 """Most events committed in one group transaction."""
 _PURGE_EVERY_S = 30.0
@@ -85,11 +84,6 @@ class _CallJob:
 _STOP = object()
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class SQLiteStore:
     def __init__(
         self,
@@ -119,6 +113,8 @@ class SQLiteStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._state_lock = threading.Lock()
+        self._known_accounts: set[str] = set()
+        """Accounts already in the account table (touched by the writer thread only)."""
         self._writer = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -307,10 +303,15 @@ class SQLiteStore:
             for job in jobs:
                 results.append(self._stage(conn, job, rollups.setdefault(job.account_id, {})))
             for account_id, rows in rollups.items():
-                conn.executemany(
-                    UPSERT_ROLLUP,
-                    [(account_id, *key, *counters) for key, counters in rows.items()],
-                )
+                items = list(rows.items())
+                for start in range(0, len(items), ROWS_PER_STATEMENT):
+                    chunk = items[start : start + ROWS_PER_STATEMENT]
+                    flat: list[object] = []
+                    for key, counters in chunk:
+                        flat.append(account_id)
+                        flat.extend(key)
+                        flat.extend(counters)
+                    conn.execute(upsert_rollups(len(chunk)), flat)
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
@@ -334,30 +335,24 @@ class SQLiteStore:
         oldest_kept = job.now_ms - self.retention_ms
         live = [e for e in job.events if e.time_ms >= oldest_kept]
         expired = len(job.events) - len(live)
-        ids = list({e.event_id for e in live})
-        known: set[str] = set()
-        for chunk in _chunks(ids, _LOOKUP_CHUNK):
-            marks = ",".join("?" * len(chunk))
-            known.update(
-                row[0]
-                for row in conn.execute(
-                    "SELECT event_id FROM seen_event "
-                    f"WHERE account_id = ? AND event_id IN ({marks})",
-                    (job.account_id, *chunk),
-                )
-            )
+        if live and job.account_id not in self._known_accounts:
+            conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
+            self._known_accounts.add(job.account_id)
+        new_ids: set[str] = set()
+        for start in range(0, len(live), ROWS_PER_STATEMENT):
+            chunk = live[start : start + ROWS_PER_STATEMENT]
+            flat: list[object] = []
+            for event in chunk:
+                flat += (job.account_id, event.event_id, event.time_ms // BUCKET_MS)
+            new_ids.update(row[0] for row in conn.execute(insert_new_ids(len(chunk)), flat))
+        # An id new to the store was inserted by its first occurrence in the batch;
+        # later occurrences are duplicates.
         fresh: list[Event] = []
         for event in live:
-            if event.event_id not in known:
-                known.add(event.event_id)
+            if event.event_id in new_ids:
+                new_ids.discard(event.event_id)
                 fresh.append(event)
-        if fresh:
-            conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
-            conn.executemany(
-                INSERT_SEEN,
-                [(job.account_id, e.event_id, e.time_ms // BUCKET_MS) for e in fresh],
-            )
-            fold_rollups(fresh, rollups)
+        fold_rollups(fresh, rollups)
         return IngestResult(accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired)
 
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
