@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +15,7 @@ from starlette.responses import Response
 
 from engactivity import __version__
 from engactivity.account import check_account_id
-from engactivity.api.cache import AnswerCache, SingleFlight
+from engactivity.api.answers import Answers
 from engactivity.api.errors import error_response, install_error_handlers, invalid_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import (
@@ -33,8 +30,6 @@ from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
 from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED, parse_query
-from engactivity.response import render, render_section
-from engactivity.slices import Slice
 from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 
@@ -67,12 +62,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
-    # Whole answers, and the rendered intervals they are made of: after new data only
-    # the intervals whose buckets changed are rendered again.
-    answers: AnswerCache[bytes] = AnswerCache(settings.answer_cache_bytes // 2)
-    fragments: AnswerCache[str] = AnswerCache(settings.answer_cache_bytes // 2)
-    flights = SingleFlight()
-    renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
+    answers = Answers(settings.answer_cache_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,64 +100,7 @@ def create_app(
                 now = clock()
                 query = parse_query(params)
                 span = span_for(now, query.timeframe, query.interval)
-                engine: Store = app.state.store
-                key = (account_id, query, span.first, span.last)
-                cached = answers.get(key, engine.version(account_id))
-                if cached is not None:
-                    return _body(cached)
-
-                def fragment_key(k: int) -> Hashable:
-                    # What fixes an interval's content: the filters and its buckets
-                    # (the oldest interval also depends on where the span starts).
-                    oldest = span.first if k == span.interval_count - 1 else None
-                    return (
-                        account_id,
-                        query.skills,
-                        query.agents,
-                        span.end_ms,
-                        span.interval_ms,
-                        k,
-                        oldest,
-                    )
-
-                def lookup(k: int, stamp: int) -> str | None:
-                    return fragments.get(fragment_key(k), stamp)
-
-                def compute() -> bytes:
-                    filtered = query.skills is not None or query.agents is not None
-                    reading = engine.read(
-                        account_id,
-                        span,
-                        query.skills,
-                        query.agents,
-                        lookup if filtered and query.interval is not None else None,
-                    )
-                    pieces: list[Slice | str] | None = None
-                    if reading.intervals is not None:
-                        pieces = []
-                        for k, piece in enumerate(reading.intervals):
-                            if filtered and isinstance(piece, Slice):
-                                text = render_section(query, piece)
-                                if reading.stamps is not None:
-                                    fragments.put(fragment_key(k), reading.stamps[k], text)
-                                pieces.append(text)
-                            else:
-                                pieces.append(piece)
-                    body = render(query, span, reading.whole, pieces)
-                    answers.put(key, reading.version, body)
-                    return body
-
-                if query.skills is None and query.agents is None:
-                    return _body(compute())  # totals only: cheaper than a thread hop
-
-                async def compute_off_loop() -> bytes:
-                    # Off the event loop, so a large answer does not hold up other
-                    # requests; at most one render per core at a time, so a burst of
-                    # large distinct questions queues instead of thrashing memory.
-                    return await anyio.to_thread.run_sync(compute, limiter=renderers)
-
-                flight = (key, engine.version(account_id))
-                return _body(await flights.run(flight, compute_off_loop))
+                return _body(await answers.get(app.state.store, account_id, query, span))
         except TooManyRequests:
             return error_response(
                 429,
