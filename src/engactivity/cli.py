@@ -177,6 +177,66 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise _Terminated
 
 
+@app.command("backup")
+def backup_command(
+    dest: Annotated[
+        Path,
+        typer.Argument(help="The backup file to write (or a folder to write it in)."),
+    ],
+    store: StoreOption = DEFAULT_STORE_URL,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Copy the store into one file, while it runs (SQLite online backup)."""
+    from engactivity.backup import BackupError, backup
+
+    try:
+        summary = backup(store, dest, force=force)
+    except BackupError as exc:
+        raise fail(str(exc)) from exc
+    _print_summary("backed up", store, summary.as_json(), as_json)
+
+
+@app.command("restore")
+def restore_command(
+    backup_file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="A backup file."),
+    ],
+    store: StoreOption = DEFAULT_STORE_URL,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Restore even when another process (a running server) has the store open.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Replace the store's data by a backup. Stop the server first (or use --force)."""
+    from engactivity.backup import BackupError, restore
+
+    try:
+        summary = restore(backup_file, store, force=force)
+    except BackupError as exc:
+        raise fail(str(exc)) from exc
+    _print_summary(f"restored {backup_file} into", store, summary.as_json(), as_json)
+
+
+def _print_summary(what: str, store: str, summary: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    out = Console()
+    out.print(f"{what} {store}", markup=False)
+    for key, value in summary.items():
+        out.print(f"  {key:<16}{value}", markup=False)
+
+
 UrlOption = Annotated[
     str | None,
     typer.Option(
