@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 
 from engactivity.clock import clock_from_env
-from engactivity.config import DEFAULT_STORE_URL, Settings
+from engactivity.config import DEFAULT_STORE_URL, Settings, mask_url
+from engactivity.logs import setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreURLError, open_store
 from engactivity.timeframe import MINUTE_MS
 
@@ -109,6 +110,13 @@ def serve(
         ),
     ] = "full",
     log_level: Annotated[str, typer.Option(envvar="ENGACTIVITY_LOG_LEVEL")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="ENGACTIVITY_LOG_FORMAT",
+            help="text (human-readable lines) or json (one JSON object per line).",
+        ),
+    ] = "text",
     shutdown_timeout: Annotated[
         int,
         typer.Option(
@@ -125,6 +133,12 @@ def serve(
 
     if sync.lower() not in ("full", "normal"):
         raise fail("--sync must be 'full' or 'normal'")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise fail("--log-level must be debug, info, warning or error")
+    try:
+        setup_logging(log_level, log_format.lower())
+    except ValueError as exc:
+        raise fail(f"--log-format: {exc}") from exc
     clock, warning = clock_from_env()
     if warning:
         console.print(f"[bold yellow]warning:[/] {warning}")
@@ -145,10 +159,9 @@ def serve(
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
     except (StoreURLError, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.getLogger("engactivity").info(
+        "engactivity serving on http://%s:%s (store %s)", host, port, mask_url(store)
     )
-    console.print(f"engactivity serving on http://{host}:{port} (store {store})")
     # uvicorn drains on SIGTERM, then raises the signal again once it has stopped;
     # with the default handler that would end the process before the store is closed.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -159,6 +172,7 @@ def serve(
             port=port,
             log_level=log_level.lower(),
             access_log=False,
+            log_config=None,
             timeout_graceful_shutdown=shutdown_timeout,
         )
     except _Terminated:

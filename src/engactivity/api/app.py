@@ -24,6 +24,7 @@ from engactivity.api.openapi import (
     EVENTS_BODY,
     EVENTS_RESPONSES,
 )
+from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
 from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
@@ -34,6 +35,7 @@ from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 
 log = logging.getLogger(__name__)
+batch_log = logging.getLogger("engactivity.ingest")
 
 _NDJSON_TYPES = {
     "application/x-ndjson",
@@ -92,6 +94,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_wallboard(app)
+    app.add_middleware(RequestLogMiddleware)
 
     async def answer(account_id: str, params: dict[str, object]) -> Response:
         check_account_id(account_id)
@@ -192,8 +195,32 @@ def create_app(
         problems += more
         if problems:
             problems.sort(key=lambda p: -1 if p.index is None else p.index)
+            batch_log.info(
+                "batch rejected",
+                extra={
+                    "fields": {
+                        "request_id": request_id_of(request.scope),
+                        "account": accountId,
+                        "events": len(items),
+                        "problems": len(problems),
+                    }
+                },
+            )
             return invalid_response(problems)
         result = await asyncio.wrap_future(app.state.store.submit(accountId, events, now))
+        batch_log.info(
+            "batch stored",
+            extra={
+                "fields": {
+                    "request_id": request_id_of(request.scope),
+                    "account": accountId,
+                    "events": len(events),
+                    "accepted": result.accepted,
+                    "duplicates": result.duplicates,
+                    "expired": result.expired,
+                }
+            },
+        )
         return _json(result.as_json())
 
     @app.get(
