@@ -117,6 +117,14 @@ def serve(
             help="text (human-readable lines) or json (one JSON object per line).",
         ),
     ] = "text",
+    metrics_account_labels: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-account-labels",
+            envvar="ENGACTIVITY_METRICS_ACCOUNT_LABELS",
+            help="Label the 429 counter of /metrics by account (one series per account).",
+        ),
+    ] = False,
     shutdown_timeout: Annotated[
         int,
         typer.Option(
@@ -154,6 +162,7 @@ def serve(
         retention_ms=retention_minutes * MINUTE_MS,
         answer_cache_bytes=answer_cache_mb * 1024 * 1024,
         synchronous=sync.upper(),
+        metrics_account_labels=metrics_account_labels,
     )
     try:
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)

@@ -27,6 +27,8 @@ class Settings:
     """Memory for rendered answers served again while the data is unchanged; 0: none."""
     synchronous: str = "FULL"
     """SQLite durability: FULL survives power loss, NORMAL survives process crashes."""
+    metrics_account_labels: bool = False
+    """Label the 429 counter of /metrics by account (one series per account)."""
 
     @property
     def advertised_host(self) -> str:

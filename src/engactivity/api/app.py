@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from engactivity import __version__
 from engactivity.account import check_account_id
+from engactivity.api import prometheus as metrics
 from engactivity.api.answers import Answers
 from engactivity.api.errors import error_response, install_error_handlers, invalid_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
@@ -95,6 +96,7 @@ def create_app(
     install_error_handlers(app)
     install_wallboard(app)
     app.add_middleware(RequestLogMiddleware)
+    metrics.install_metrics(app, settings.store_url)
 
     async def answer(account_id: str, params: dict[str, object]) -> Response:
         check_account_id(account_id)
@@ -103,8 +105,11 @@ def create_app(
                 now = clock()
                 query = parse_query(params)
                 span = span_for(now, query.timeframe, query.interval)
-                return _body(await answers.get(app.state.store, account_id, query, span))
+                with metrics.timed("query"):
+                    body = await answers.get(app.state.store, account_id, query, span)
+                return _body(body)
         except TooManyRequests:
+            metrics.count_throttled(account_id, settings.metrics_account_labels)
             return error_response(
                 429,
                 "too_many_requests",
@@ -182,6 +187,7 @@ def create_app(
         check_account_id(accountId)
         body = await _read_body(request, settings.max_batch_bytes)
         if body is None:
+            metrics.count_refused("too_large", 0)
             return _too_large(settings)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         ndjson = media in _NDJSON_TYPES or (
@@ -189,6 +195,7 @@ def create_app(
         )
         items, problems = decode_batch(body, ndjson)
         if len(items) > settings.max_batch_events:
+            metrics.count_refused("too_large", 0)
             return _too_large(settings)
         now = clock()
         events, more = validate_batch(items, now)
@@ -206,8 +213,20 @@ def create_app(
                     }
                 },
             )
+            metrics.count_refused("rejected", len(items))
             return invalid_response(problems)
-        result = await asyncio.wrap_future(app.state.store.submit(accountId, events, now))
+        try:
+            with metrics.timed("commit"):
+                result = await asyncio.wrap_future(app.state.store.submit(accountId, events, now))
+        except Exception:
+            metrics.count_refused("failed", 0)
+            raise
+        metrics.count_batch(
+            result.accepted,
+            result.duplicates,
+            result.expired,
+            max((e.time_ms for e in events), default=0),
+        )
         batch_log.info(
             "batch stored",
             extra={
@@ -252,7 +271,8 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], summary="The store answers", response_class=Response)
     async def readyz() -> Response:
-        await run_in_threadpool(app.state.store.ping)
+        with metrics.timed("ping"):
+            await run_in_threadpool(app.state.store.ping)
         return _json({"status": "ready"})
 
     return app
