@@ -7,16 +7,18 @@ import logging
 import signal
 import sys
 import time
+import tomllib
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.main
 from rich.console import Console
 
 from engactivity.clock import clock_from_env
-from engactivity.config import DEFAULT_STORE_URL, Settings, mask_url
-from engactivity.logs import setup_logging
+from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
+from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreURLError, open_store
 from engactivity.timeframe import MINUTE_MS
 
@@ -50,8 +52,107 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+_NOT_SETTINGS = {"config_file", "print_config"}
+
+
+def _load_config_file(
+    ctx: typer.Context, param: typer.CallbackParam, value: Path | None
+) -> Path | None:
+    """Read the TOML file into click's default map: below flags and variables."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    try:
+        data = tomllib.loads(value.read_text())
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {value}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise typer.BadParameter(f"{value} is not valid TOML: {exc}") from exc
+    # Top-level keys and a [serve] table are both read; the table wins.
+    table = data.get("serve", {})
+    if not isinstance(table, dict):
+        raise typer.BadParameter(f"{value}: [serve] must be a table")
+    section = {**{k: v for k, v in data.items() if k != "serve"}, **table}
+    known = sorted(
+        str(p.name) for p in ctx.command.params if p.name and p.name not in _NOT_SETTINGS
+    )
+    values: dict[str, object] = {}
+    for key, setting in section.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise typer.BadParameter(
+                f"{value}: unknown setting {key!r}; known: "
+                + ", ".join(k.replace("_", "-") for k in known)
+            )
+        values[name] = setting
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return value
+
+
+def _print_config(ctx: typer.Context, config_file: Path | None) -> None:
+    """The effective settings of ``serve``, where each came from, secrets masked."""
+    sources = {
+        "COMMANDLINE": "flag",
+        "ENVIRONMENT": "environment",
+        "DEFAULT_MAP": f"file {config_file}",
+        "DEFAULT": "default",
+    }
+    rows: list[tuple[str, str, str, str]] = []
+    for param in ctx.command.params:
+        if not param.name or param.name in _NOT_SETTINGS or param.param_type_name != "option":
+            continue
+        shown = _masked(param.name, ctx.params.get(param.name))
+        source = ctx.get_parameter_source(param.name)
+        env = param.envvar if isinstance(param.envvar, str) else ""
+        origin = sources.get(source.name, "default") if source is not None else "default"
+        rows.append((param.opts[0], shown, origin, env))
+    rows.insert(0, ("setting", "value", "from", "variable"))
+    width = max(len(r[0]) for r in rows) + 2
+    vwidth = max(len(r[1]) for r in rows) + 2
+    owidth = max(len(r[2]) for r in rows) + 2
+    for flag, shown, origin, env in rows:
+        typer.echo(f"{flag:<{width}}{shown:<{vwidth}}{origin:<{owidth}}{env}".rstrip())
+
+
+def _masked(name: str, value: object) -> str:
+    if value is None:
+        return "(none)"
+    if name == "store":
+        return mask_url(str(value))
+    if is_secret_name(name):
+        return "***"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@app.command(
+    "config",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def config_command(ctx: typer.Context) -> None:
+    """Print the effective configuration of `serve`, secrets masked, and check it.
+
+    Takes the same flags, ENGACTIVITY_* variables and --config file as `serve`;
+    exits with status 2 and a message when the configuration is wrong.
+    """
+    group = typer.main.get_command(app)
+    serve_command = group.commands["serve"]  # type: ignore[attr-defined]
+    serve_command.main([*ctx.args, "--print-config"], prog_name="engactivity config")
+
+
 @app.command()
 def serve(
+    ctx: typer.Context,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="ENGACTIVITY_CONFIG",
+            dir_okay=False,
+            is_eager=True,
+            callback=_load_config_file,
+            help="TOML file of settings (the flag names as keys); flags and "
+            "ENGACTIVITY_* variables win over it.",
+        ),
+    ] = None,
     host: Annotated[
         str, typer.Option(envvar="ENGACTIVITY_HOST", help="Address to bind.")
     ] = "127.0.0.1",
@@ -133,6 +234,7 @@ def serve(
             help="Seconds requests in flight get to finish after SIGTERM/SIGINT.",
         ),
     ] = 10,
+    print_config: Annotated[bool, typer.Option("--print-config", hidden=True)] = False,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -164,6 +266,13 @@ def serve(
         synchronous=sync.upper(),
         metrics_account_labels=metrics_account_labels,
     )
+    if print_config:
+        try:
+            check_store_url(store)
+        except (StoreURLError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+        _print_config(ctx, config_file)
+        return
     try:
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
     except (StoreURLError, ValueError, OSError) as exc:

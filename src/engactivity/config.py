@@ -48,3 +48,20 @@ def mask_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def check_store_url(url: str) -> None:
+    """Raise ValueError when ``url`` cannot name a store (without opening it)."""
+    if url.startswith("sqlite:///"):
+        rest = url.removeprefix("sqlite:///")
+        if not rest or rest.startswith(":memory:"):
+            raise ValueError(
+                "a SQLite store needs a file path, e.g. sqlite:///./data/engactivity.db"
+            )
+        return
+    if url.startswith(("postgresql://", "postgres://")):
+        return  # checked when the engine opens it
+    raise ValueError(
+        f"unsupported store URL {mask_url(url)!r}: use sqlite:///relative/path.db "
+        "or sqlite:////absolute/path.db"
+    )
