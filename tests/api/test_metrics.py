@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from tests.api.test_ingest import NOW_MS, ack, closed, connected, sample_events
 from tests.conftest import MIN, Server
 
 MakeServer = Callable[..., Server]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -149,3 +152,23 @@ def test_multiprocess_mode(make_server: MakeServer, tmp_path: Path) -> None:
     assert value(samples, "engactivity_events_total", outcome="accepted") == 6
     assert value(samples, "engactivity_store_rollup_rows") > 0
     assert list(folder.glob("*.db")), "each process writes its values in the folder"
+
+
+def test_the_sample_dashboard_uses_only_exported_metrics(server: Server) -> None:
+    assert ack(server.send("acme", sample_events("d")))["accepted"] == 6
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    families = re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE)
+    names: set[str] = set()
+    for name, kind in families:
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+        names.add(name)
+        names.update(name + s for s in suffixes.get(kind, []))
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    used: set[str] = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used.update(re.findall(r"engactivity_[a-z_]+", target["expr"]))
+    assert used and used <= names, used - names
+    # And so do the alert rules of docs/operations.md.
+    rules = set(re.findall(r"engactivity_[a-z_]+", (DOCS / "operations.md").read_text()))
+    assert rules <= names | {"engactivity_store_"}, rules - names
