@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import orjson
@@ -19,6 +19,8 @@ import pytest
 from tests.api.test_durability import Batch, Senders
 from tests.api.test_ingest import ack, closed, connected, total_of, totals
 from tests.conftest import MIN, NOW_MS, Server
+
+MakeServer = Callable[..., Server]
 
 
 def distinct_batches(count: int, size: int, prefix: str) -> list[Batch]:
@@ -138,5 +140,64 @@ def test_sigterm_lets_a_request_in_flight_finish(server: Server) -> None:
     # New connections are refused once the server has stopped.
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.base_url}/healthz", timeout=2)
+    server.start()
+    assert totals(server, "crash") == total_of(batch)
+
+
+def test_shutdown_timeout_bounds_a_stuck_request(make_server: MakeServer) -> None:
+    """A client that never finishes its upload does not hold the server up for long,
+    and its batch is neither acknowledged nor stored."""
+    server = make_server(["--shutdown-timeout", "1"])
+    batch = distinct_batches(count=1, size=50, prefix="stuck")[0]
+    body = orjson.dumps(batch)
+    release = threading.Event()
+
+    def stuck_body() -> Iterator[bytes]:
+        yield body[:50]
+        release.wait(30)
+        yield body[50:]
+
+    result: list[httpx.Response | Exception] = []
+
+    def send() -> None:
+        try:
+            result.append(
+                httpx.post(
+                    f"{server.base_url}/api/v1/accounts/crash/events",
+                    content=stuck_body(),
+                    headers={"Content-Type": "application/json"},
+                    timeout=30,
+                )
+            )
+        except httpx.HTTPError as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    time.sleep(0.3)
+    assert server.proc is not None
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 6
+    server.proc = None
+    release.set()
+    thread.join()
+    (outcome,) = result
+    assert not (isinstance(outcome, httpx.Response) and outcome.status_code == 200)
+    assert "store closed" in server.log_path.read_text()
+    server.start()
+    assert totals(server, "crash") == (0, 0, 0, 0, 0)
+
+
+def test_ctrl_c_also_drains_and_closes_the_store(server: Server) -> None:
+    batch = distinct_batches(count=1, size=100, prefix="int")[0]
+    assert ack(server.send("crash", batch))["accepted"] == 100
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(timeout=20) == 0
+    server.proc = None
+    assert "store closed" in server.log_path.read_text()
+    assert not server.db.with_name(server.db.name + "-wal").exists()
     server.start()
     assert totals(server, "crash") == total_of(batch)
