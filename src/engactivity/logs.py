@@ -15,12 +15,12 @@ import orjson
 
 LOG_FORMATS = ("text", "json")
 
-_SECRET_WORDS = ("pass", "secret", "token", "key", "auth", "signature", "credential")
+SECRET_WORDS = ("pass", "secret", "token", "key", "auth", "signature", "credential")
 
 
 def is_secret_name(name: str) -> bool:
     lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return any(word in lowered for word in SECRET_WORDS)
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -80,6 +80,16 @@ def test_text_log_has_a_line_per_request_and_per_batch(server: Server) -> None:
     assert "sup3r-s3cret" not in text
     assert "t0ps3cret" not in text
 
+    # A secret-looking name written with percent-escapes is masked too.
+    sneaky = httpx.get(
+        f"{server.base_url}/operations/api/account/acme/engactivity?timeframe=60&v=1&%73ecret=hidden-value",
+        headers={"X-Request-ID": "query-two"},
+    )
+    assert sneaky.status_code == 200
+    text = log_text(server, "request_id=query-two")
+    assert "request_id=query-two" in text
+    assert "hidden-value" not in text
+
 
 def test_json_log_format(make_server: MakeServer) -> None:
     server = make_server(["--log-format", "json"])

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from engactivity.logs import is_secret_name
+from engactivity.logs import SECRET_WORDS, is_secret_name
 
 log = logging.getLogger("engactivity.access")
 
@@ -42,7 +42,11 @@ def masked_query(raw: bytes) -> str:
     """The query string with the values of secret-looking parameters replaced."""
     if not raw:
         return ""
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    text = raw.decode("latin-1")
+    lowered = text.lower()
+    if "%" not in text and "+" not in text and not any(w in lowered for w in SECRET_WORDS):
+        return text  # the usual case, without parsing
+    pairs = parse_qsl(text, keep_blank_values=True)
     return urlencode([(k, "***" if is_secret_name(k) else v) for k, v in pairs], safe=",*")
 
 
