@@ -172,3 +172,19 @@ def test_the_sample_dashboard_uses_only_exported_metrics(server: Server) -> None
     # And so do the alert rules of docs/operations.md.
     rules = set(re.findall(r"engactivity_[a-z_]+", (DOCS / "operations.md").read_text()))
     assert rules <= names | {"engactivity_store_"}, rules - names
+
+
+def test_retention_purges_are_counted(server: Server) -> None:
+    events = [connected(f"old{i}", NOW_MS - (60 + i) * MIN) for i in range(5)]
+    assert server.send("acme", events).status_code == 200
+    assert value(scrape(server), "engactivity_retention_purged_rows_total") == 0
+    # Two days on, the writer's first purge step (it runs at start) removes them.
+    server.stop()
+    server.set_now(NOW_MS + 2 * 24 * 60 * MIN)
+    server.start()
+    deadline = time.monotonic() + 10
+    purged = 0.0
+    while time.monotonic() < deadline and purged == 0:
+        purged = value(scrape(server), "engactivity_retention_purged_rows_total")
+        time.sleep(0.05)
+    assert purged > 0

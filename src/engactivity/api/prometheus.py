@@ -31,7 +31,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.responses import Response
@@ -191,6 +191,23 @@ class StoreFileCollector(Collector):
             )
 
 
+class StoreCountersCollector(Collector):
+    """Counters the store keeps itself (it knows nothing of Prometheus)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        store = getattr(self.app.state, "store", None)
+        purged = getattr(store, "purged_rows", None)
+        if purged is not None:
+            yield CounterMetricFamily(
+                "engactivity_retention_purged_rows",
+                "Rows (rollups and event ids) removed by retention since the process started.",
+                value=purged,
+            )
+
+
 class MetricsMiddleware:
     """Counts and times every HTTP request by route template and status."""
 
@@ -241,7 +258,7 @@ class _Default(Collector):
 
 def install_metrics(app: FastAPI, store_url: str) -> None:
     """Add the request metrics middleware and the ``GET /metrics`` route."""
-    extra: list[Collector] = []
+    extra: list[Collector] = [StoreCountersCollector(app)]
     if store_url.startswith("sqlite:///"):
         extra.append(StoreFileCollector(store_url.removeprefix("sqlite:///")))
     registry = _registry(extra)

@@ -40,6 +40,8 @@ class Store(Protocol):
     """
 
     retention_ms: int
+    purged_rows: int
+    """Rows removed by retention since the store was opened."""
 
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         """Store one batch atomically; the future resolves once it is durable."""

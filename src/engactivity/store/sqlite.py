@@ -113,6 +113,8 @@ class SQLiteStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._state_lock = threading.Lock()
+        self.purged_rows = 0
+        """Rows removed by retention since start (read by the metrics endpoint)."""
         self._known_accounts: set[str] = set()
         """Accounts already in the account table (touched by the writer thread only)."""
         self._writer = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
@@ -372,4 +374,5 @@ class SQLiteStore:
                         (account_id, oldest),
                     )
                     removed += cursor.rowcount
+        self.purged_rows += removed
         return removed
