@@ -41,6 +41,10 @@ StoreOption = Annotated[
     ),
 ]
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
+]
+
 
 @app.callback()
 def _root() -> None:
@@ -317,9 +321,7 @@ def backup_command(
     ],
     store: StoreOption = DEFAULT_STORE_URL,
     force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Copy the store into one file, while it runs (SQLite online backup)."""
     from engactivity.backup import BackupError, backup
@@ -345,9 +347,7 @@ def restore_command(
             help="Restore even when another process (a running server) has the store open.",
         ),
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Replace the store's data by a backup. Stop the server first (or use --force)."""
     from engactivity.backup import BackupError, restore
@@ -380,9 +380,6 @@ UrlOption = Annotated[
 ]
 AccountOption = Annotated[
     str, typer.Option("--account", envvar="ENGACTIVITY_ACCOUNT", help="The account id.")
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
 ]
 
 
