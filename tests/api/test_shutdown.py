@@ -98,6 +98,30 @@ def test_sigterm_under_load_loses_no_acknowledged_event(server: Server) -> None:
     assert totals(server, "crash") == total_of(all_sent)
 
 
+def post_in_background(
+    server: Server, body: Iterator[bytes]
+) -> tuple[threading.Thread, list[httpx.Response | Exception]]:
+    """POST a streamed batch from a thread; the list receives the answer or the error."""
+    result: list[httpx.Response | Exception] = []
+
+    def send() -> None:
+        try:
+            result.append(
+                httpx.post(
+                    f"{server.base_url}/api/v1/accounts/crash/events",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=30,
+                )
+            )
+        except httpx.HTTPError as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread, result
+
+
 def test_sigterm_lets_a_request_in_flight_finish(server: Server) -> None:
     """A batch whose upload has begun when SIGTERM arrives is still stored and answered."""
     batch = distinct_batches(count=1, size=2000, prefix="slow")[0]
@@ -110,23 +134,7 @@ def test_sigterm_lets_a_request_in_flight_finish(server: Server) -> None:
         time.sleep(0.3)  # the server is draining by now
         yield body[100:]
 
-    result: list[httpx.Response | Exception] = []
-
-    def send() -> None:
-        try:
-            result.append(
-                httpx.post(
-                    f"{server.base_url}/api/v1/accounts/crash/events",
-                    content=slow_body(),
-                    headers={"Content-Type": "application/json"},
-                    timeout=30,
-                )
-            )
-        except httpx.HTTPError as exc:
-            result.append(exc)
-
-    thread = threading.Thread(target=send)
-    thread.start()
+    thread, result = post_in_background(server, slow_body())
     time.sleep(0.3)  # the headers and the first bytes are on their way
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
@@ -157,23 +165,7 @@ def test_shutdown_timeout_bounds_a_stuck_request(make_server: MakeServer) -> Non
         release.wait(30)
         yield body[50:]
 
-    result: list[httpx.Response | Exception] = []
-
-    def send() -> None:
-        try:
-            result.append(
-                httpx.post(
-                    f"{server.base_url}/api/v1/accounts/crash/events",
-                    content=stuck_body(),
-                    headers={"Content-Type": "application/json"},
-                    timeout=30,
-                )
-            )
-        except httpx.HTTPError as exc:
-            result.append(exc)
-
-    thread = threading.Thread(target=send)
-    thread.start()
+    thread, result = post_in_background(server, stuck_body())
     time.sleep(0.3)
     assert server.proc is not None
     started = time.monotonic()
