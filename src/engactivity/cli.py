@@ -19,7 +19,7 @@ from rich.console import Console
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
 from engactivity.logs import is_secret_name, setup_logging
-from engactivity.store import MIN_RETENTION_MS, StoreURLError, open_store
+from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
 from engactivity.timeframe import MINUTE_MS
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         envvar="ENGACTIVITY_STORE",
-        help="Store URL: sqlite:///relative/path.db or sqlite:////absolute/path.db.",
+        help="Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+        "or postgresql://user:password@host:5432/database.",
     ),
 ]
 
@@ -238,6 +239,14 @@ def serve(
             help="Seconds requests in flight get to finish after SIGTERM/SIGINT.",
         ),
     ] = 10,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_WORKERS",
+            min=1,
+            help="Server processes sharing the port (more than 1 needs a PostgreSQL store).",
+        ),
+    ] = 1,
     print_config: Annotated[bool, typer.Option("--print-config", hidden=True)] = False,
 ) -> None:
     """Run the HTTP service."""
@@ -277,9 +286,12 @@ def serve(
             raise fail(str(exc)) from exc
         _print_config(ctx, config_file)
         return
+    if workers > 1:
+        _serve_workers(settings, workers, log_level, log_format, shutdown_timeout)
+        return
     try:
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
-    except (StoreURLError, ValueError, OSError) as exc:
+    except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     logging.getLogger("engactivity").info(
         "engactivity serving on http://%s:%s (store %s)", host, port, mask_url(store)
@@ -303,6 +315,45 @@ def serve(
         opened.close()
         signal.signal(signal.SIGTERM, previous)
         logging.getLogger("engactivity").info("store closed; stopped")
+
+
+def _serve_workers(
+    settings: Settings, workers: int, log_level: str, log_format: str, shutdown_timeout: int
+) -> None:
+    from engactivity.store.postgres import migrate
+    from engactivity.workers import WorkerOptions, serve_workers
+
+    if not settings.store_url.startswith(("postgresql://", "postgres://")):
+        raise fail(
+            "--workers above 1 needs a PostgreSQL store (--store postgresql://...): a SQLite "
+            "store has one writing process; one process already uses every core it can"
+        )
+    try:
+        migrate(settings.store_url)  # once here, not racing in every worker
+    except Exception as exc:
+        raise fail(f"cannot prepare the database {mask_url(settings.store_url)}: {exc}") from exc
+    logging.getLogger("engactivity").info(
+        "engactivity serving on http://%s:%s with %d workers (store %s)",
+        settings.host,
+        settings.port,
+        workers,
+        mask_url(settings.store_url),
+    )
+    serve_workers(
+        settings, workers, WorkerOptions(log_level, log_format.lower(), shutdown_timeout)
+    )
+
+
+@app.command("migrate")
+def migrate_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
+    """Create or upgrade the store's schema (also done at every start). Idempotent."""
+    from engactivity.store import migrate_store
+
+    try:
+        version = migrate_store(store)
+    except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"{mask_url(store)}: schema version {version}")
 
 
 class _Terminated(Exception):

@@ -41,7 +41,11 @@ class Answers:
         self, store: Store, account_id: str, query: EngActivityQuery, span: Span
     ) -> bytes:
         key = (account_id, query, span.first, span.last)
-        version = store.version(account_id)
+        if getattr(store, "shared", False):
+            # Other processes write too: the version comes from the database.
+            version = await anyio.to_thread.run_sync(store.version, account_id)
+        else:
+            version = store.version(account_id)
         cached = self._answers.get(key, version)
         if cached is not None:
             return cached

@@ -5,7 +5,14 @@ from __future__ import annotations
 from engactivity.clock import Clock
 from engactivity.store.base import MIN_RETENTION_MS, IngestResult, Store, StoreUnavailable
 
-__all__ = ["MIN_RETENTION_MS", "IngestResult", "Store", "StoreUnavailable", "open_store"]
+__all__ = [
+    "MIN_RETENTION_MS",
+    "IngestResult",
+    "Store",
+    "StoreUnavailable",
+    "migrate_store",
+    "open_store",
+]
 
 
 class StoreURLError(ValueError):
@@ -26,7 +33,21 @@ def open_store(
             "NORMAL" if synchronous.upper() == "NORMAL" else "FULL",
         )
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreURLError("the PostgreSQL engine is not available yet; use sqlite:///path.db")
+        from engactivity.store.postgres import PostgresStore
+
+        return PostgresStore(url, clock, retention_ms)
     raise StoreURLError(
         f"unsupported store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
     )
+
+
+def migrate_store(url: str) -> int:
+    """Create or upgrade the schema of the store named by ``url``; its schema version."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from engactivity.store.postgres import migrate
+
+        return migrate(url)
+    from engactivity.store.schema import SCHEMA_VERSION
+
+    open_store(url, lambda: 0).close()  # SQLite prepares its schema on opening
+    return SCHEMA_VERSION
