@@ -18,6 +18,7 @@ from rich.console import Console
 
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
+from engactivity.keys_cli import keys_app
 from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
 from engactivity.timeframe import MINUTE_MS
@@ -231,6 +232,31 @@ def serve(
             help="Label the 429 counter of /metrics by account (one series per account).",
         ),
     ] = False,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-no-auth",
+            envvar="ENGACTIVITY_INSECURE_NO_AUTH",
+            help="Serve without checking API keys: anyone reaching the port can read and "
+            "write every account. Local experiments only; warned at every start.",
+        ),
+    ] = False,
+    master_key_file: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ENGACTIVITY_MASTER_KEY_FILE",
+            help="File of the key that seals OAuth 1.0a secrets (default for SQLite: the "
+            "database path + .key). ENGACTIVITY_MASTER_KEY (base64) wins over it.",
+        ),
+    ] = None,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ENGACTIVITY_METRICS_TOKEN",
+            help="Bearer token GET /metrics requires. Without it /metrics is open when "
+            "the server binds loopback only, refused otherwise.",
+        ),
+    ] = None,
     shutdown_timeout: Annotated[
         int,
         typer.Option(
@@ -278,7 +304,12 @@ def serve(
         answer_cache_bytes=answer_cache_mb * 1024 * 1024,
         synchronous=sync.upper(),
         metrics_account_labels=metrics_account_labels,
+        auth=not insecure_no_auth,
+        master_key_file=master_key_file,
+        metrics_token=metrics_token or None,
     )
+    if demo and settings.auth and not print_config:
+        _demo_keys(settings)
     if print_config:
         try:
             check_store_url(store)
@@ -354,6 +385,16 @@ def migrate_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"{mask_url(store)}: schema version {version}")
+
+
+def _demo_keys(settings: Settings) -> None:
+    from engactivity.keys_cli import demo_keys
+
+    key_file = Path(settings.master_key_file) if settings.master_key_file else None
+    try:
+        demo_keys(settings.store_url, key_file, settings.host, settings.port)
+    except Exception as exc:
+        raise fail(f"cannot create the demo keys in {mask_url(settings.store_url)}: {exc}") from exc
 
 
 class _Terminated(Exception):
@@ -660,6 +701,9 @@ def simulate(
             out.print(f"    {key:<33}{value}")
     if report.rejected:
         raise typer.Exit(1)
+
+
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

@@ -29,6 +29,12 @@ class Settings:
     """SQLite durability: FULL survives power loss, NORMAL survives process crashes."""
     metrics_account_labels: bool = False
     """Label the 429 counter of /metrics by account (one series per account)."""
+    auth: bool = True
+    """Check API keys (docs/security.md); False only with serve --insecure-no-auth."""
+    master_key_file: str | None = None
+    """Key sealing OAuth 1.0a secrets; default ``<database>.key`` for SQLite."""
+    metrics_token: str | None = None
+    """Bearer token /metrics requires; without one, /metrics is open on loopback binds only."""
 
     @property
     def advertised_host(self) -> str:

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
     Page,
-    Request,
     Route,
     ViewportSize,
     expect,
@@ -27,6 +27,7 @@ from playwright.sync_api import (
 )
 
 from engactivity.simulate import DAY_MS, DEMO_CONFIG, generate_events
+from tests.auth.keyhelp import create_key
 from tests.conftest import MIN, NOW_MS, Server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -311,36 +312,44 @@ def test_skills_show_their_agents_sort_and_filter(page: Page, board: Server) -> 
     expect(page.locator("#skills + .empty")).to_have_text("No row matches the filter.")
 
 
-def test_invalid_key_shows_the_error(page: Page, board: Server) -> None:
-    # The server does not check keys yet (authentication is a later issue), so this stubs
-    # the auth failure in the browser: the API calls made with the key "bad-key" are
-    # answered 401 here, every other call goes through to the real server.
+@pytest.fixture
+def locked_board(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    """A server of its own with an hour of demo traffic and a read key for ``demo``:
+    from that key on, every API call needs credentials."""
+    srv = Server(tmp_path).start()
+    try:
+        events = list(generate_events(DEMO_CONFIG, NOW_MS - 60 * MIN, NOW_MS))
+        assert srv.send(ACCOUNT, events).status_code == 200
+        token = create_key(srv.store_url, ACCOUNT, "read", kind="bearer")["token"]
+        yield srv, token
+    finally:
+        srv.stop()
+
+
+def test_invalid_key_shows_the_error(page: Page, locked_board: tuple[Server, str]) -> None:
+    # Real refusals by the server: no key, then a bad one, then the good one.
+    srv, token = locked_board
     sent: list[str | None] = []
-
-    def auth(route: Route, request: Request) -> None:
-        key = request.headers.get("authorization")
-        sent.append(key)
-        if key == "Bearer bad-key":
-            route.fulfill(
-                status=401,
-                json={"error": "unauthorized", "message": "the key is not valid"},
-            )
-        else:
-            route.continue_()
-
-    page.route(API_GLOB, auth)
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.headers.get("authorization"))
+            if "/engactivity?" in request.url
+            else None
+        ),
+    )
     freeze_clock(page)
-    open_board(page, board)
+    page.goto(f"{srv.base_url}/?account={ACCOUNT}&timeframe=60&interval=15")
+    error = page.locator("#error")
+    expect(error).to_have_attribute("data-kind", "error-auth")
     assert set(sent) == {None}  # no key, no Authorization header
 
     page.locator("#key").fill("bad-key")
     page.locator("#settings button[type=submit]").click()
-    error = page.locator("#error")
     expect(error).to_be_visible()
     expect(error).to_have_attribute("data-kind", "error-auth")
     expect(error).to_contain_text("The key was refused (401)")
-    expect(error).to_contain_text("the key is not valid")
-    expect(page.locator("#updated")).to_contain_text("not current")
+    expect(error).to_contain_text("the credentials are not valid")
     assert "Bearer bad-key" in sent
     # The key is kept in the browser's local storage, never in the address.
     stored = page.evaluate("localStorage.getItem('engactivity.wallboard.key')")
@@ -351,25 +360,29 @@ def test_invalid_key_shows_the_error(page: Page, board: Server) -> None:
     page.clock.run_for(60_000)
     assert len(sent) == asked
 
-    page.locator("#key").fill("good-key")
+    page.locator("#key").fill(token)
     page.locator("#settings button[type=submit]").click()
     expect(error).to_be_hidden()
     wait_rendered(page, 60, 15)
-    assert sent[-1] == "Bearer good-key"
-    check_against_api(page, board, 60, 15)
-
-
-def test_forbidden_account_shows_the_error(page: Page, board: Server) -> None:
-    # As above: a browser-side stub of an authorization failure (403).
-    page.route(
-        API_GLOB,
-        lambda route: route.fulfill(
-            status=403, json={"error": "forbidden", "message": "not your account"}
-        ),
+    assert sent[-1] == f"Bearer {token}"
+    answer = httpx.get(
+        f"{srv.base_url}/operations/api/account/{ACCOUNT}/engactivity",
+        params={"timeframe": 60, "interval": 15, "v": 1},
+        headers={"Authorization": f"Bearer {token}"},
     )
-    page.goto(f"{board.base_url}/?account=other")
+    assert answer.status_code == 200
+    assert tiles(page) == expected_tiles(answer.json()["metricsTotals"])
+
+
+def test_forbidden_account_shows_the_error(page: Page, locked_board: tuple[Server, str]) -> None:
+    # A real 403: the key reads account demo, the page asks for account other.
+    srv, token = locked_board
+    page.goto(f"{srv.base_url}/?account={ACCOUNT}")
+    page.evaluate(f"localStorage.setItem('engactivity.wallboard.key', {token!r})")
+    page.goto(f"{srv.base_url}/?account=other")
     expect(page.locator("#error")).to_have_attribute("data-kind", "error-forbidden")
     expect(page.locator("#error")).to_contain_text("This key may not read account other")
+    expect(page.locator("#error")).to_contain_text("this key may not read account other")
 
 
 def test_too_many_requests_backs_off_then_recovers(page: Page, board: Server) -> None:

@@ -27,6 +27,7 @@ from engactivity.api.openapi import (
 )
 from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
+from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
@@ -95,6 +96,8 @@ def create_app(
     )
     install_error_handlers(app)
     install_wallboard(app)
+    # Inside the request log and metrics middlewares, so refusals are logged and counted.
+    install_auth(app, settings)
     app.add_middleware(RequestLogMiddleware)
     metrics.install_metrics(app, settings.store_url)
 

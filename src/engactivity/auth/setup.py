@@ -1,0 +1,68 @@
+"""Wiring authentication into the app from the settings, with the start-up warnings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.middleware import Authenticator, AuthMiddleware
+from engactivity.auth.policy import is_loopback_host
+from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
+from engactivity.config import Settings
+
+log = logging.getLogger("engactivity.auth")
+# oauthlib logs every refused signature at INFO, one line per check; our own line
+# (engactivity.auth) says why a request was refused, once.
+logging.getLogger("oauthlib").setLevel(logging.WARNING)
+
+
+def master_key_path(settings: Settings) -> Path | None:
+    if settings.master_key_file:
+        return Path(settings.master_key_file)
+    return default_key_file(settings.store_url)
+
+
+def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
+    """Add the middleware (unless authentication is off); the key store it opened."""
+    if not settings.auth:
+        log.warning(
+            "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
+            "and write every account. Use this for local experiments only.",
+            settings.host,
+            settings.port,
+        )
+        return None
+    keys = open_keystore(settings.store_url)
+    master = MasterKey(master_key_path(settings))
+    try:
+        box = master.box()
+    except MasterKeyError as exc:
+        log.error("%s: OAuth 1.0a keys will be refused (bearer keys work)", exc)
+        box = None
+    loopback = is_loopback_host(settings.host)
+    exception = loopback and not keys.any_key()
+    if exception:
+        log.warning(
+            "no API key exists yet and the server listens on loopback only, so requests "
+            "without credentials are served as if authentication were off, until the first "
+            "key is created: engactivity keys create --account ACCOUNT --scope read "
+            "--store STORE_URL"
+        )
+    if box is None and any(k.kind == "oauth1" and k.active for k in keys.list()):
+        log.warning(
+            "OAuth 1.0a keys exist but no master key is configured (%s or --master-key-file):"
+            " they will be refused",
+            "ENGACTIVITY_MASTER_KEY",
+        )
+    auth = Authenticator(
+        keys,
+        master,
+        localhost_exception=exception,
+        metrics_open=loopback,
+        metrics_token=settings.metrics_token,
+    )
+    app.add_middleware(AuthMiddleware, auth=auth)
+    return keys

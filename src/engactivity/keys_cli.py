@@ -1,0 +1,237 @@
+"""``engactivity keys``: create, list and revoke API keys in a store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from engactivity.auth.keys import (
+    KINDS,
+    READ,
+    KeyArgumentError,
+    NewKey,
+    format_scopes,
+    new_bearer,
+    new_oauth1,
+    parse_scopes,
+)
+from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.secretbox import MasterKeyError, default_key_file, load_master_key
+from engactivity.config import DEFAULT_STORE_URL, check_store_url, mask_url
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (docs/security.md).", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        envvar="ENGACTIVITY_STORE",
+        help="Store URL, the same the server uses: keys live in its database.",
+    ),
+]
+MasterKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--master-key-file",
+        envvar="ENGACTIVITY_MASTER_KEY_FILE",
+        dir_okay=False,
+        help="File holding the key that seals OAuth 1.0a secrets (default for SQLite: "
+        "the database path + .key, created when missing). ENGACTIVITY_MASTER_KEY "
+        "(base64) wins over it.",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(2)
+
+
+def _open(store: str) -> KeyStore:
+    try:
+        check_store_url(store)
+        return open_keystore(store)
+    except Exception as exc:
+        raise _fail(f"cannot open the store {mask_url(store)}: {exc}") from exc
+
+
+def create_key(
+    keys: KeyStore,
+    store_url: str,
+    account: str,
+    scopes: frozenset[str],
+    kind: str,
+    label: str | None,
+    master_key_file: Path | None,
+) -> NewKey:
+    """Make a key, store it, and return the credentials (shown once)."""
+    now_ms = int(time.time() * 1000)
+    if kind == "bearer":
+        made = new_bearer(account, scopes, now_ms, label)
+        keys.add(made.record)
+        return made
+    path = master_key_file or default_key_file(store_url)
+    box = load_master_key(path, create=True)
+    if box is None:
+        raise MasterKeyError(
+            "OAuth 1.0a keys need a master key to seal their secrets: set "
+            "ENGACTIVITY_MASTER_KEY or --master-key-file (the same for every server)"
+        )
+    record, secrets, shown = new_oauth1(account, scopes, now_ms, label)
+    sealed = box.seal(secrets.encode(), record.key_id)
+    keys.add(replace(record, sealed_secrets=sealed))
+    return NewKey(replace(record, sealed_secrets=sealed), shown)
+
+
+@keys_app.command("create")
+def create_command(
+    account: Annotated[str, typer.Option("--account", help="The account the key belongs to.")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="read (engactivity), write (ingestion) or read,write.")
+    ] = READ,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="oauth1 (app key, secret, access token and its secret) or bearer."
+        ),
+    ] = "oauth1",
+    label: Annotated[str | None, typer.Option("--label", help="A note shown by keys list.")] = None,
+    store: StoreOption = DEFAULT_STORE_URL,
+    master_key_file: MasterKeyOption = None,
+) -> None:
+    """Create a key and print its credentials once, as JSON on stdout."""
+    from engactivity.account import check_account_id
+    from engactivity.problems import InvalidRequest
+
+    try:
+        check_account_id(account)
+        scopes = parse_scopes(scope)
+    except (InvalidRequest, KeyArgumentError) as exc:
+        raise _fail(str(exc)) from exc
+    if kind not in KINDS:
+        raise _fail(f"--kind must be one of {', '.join(KINDS)}")
+    keys = _open(store)
+    try:
+        made = create_key(keys, store, account, scopes, kind, label, master_key_file)
+    except MasterKeyError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        keys.close()
+    typer.echo(json.dumps(made.credentials))
+    console.print(
+        "Keep these credentials now: the secrets are not stored in clear and cannot be "
+        "shown again.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@keys_app.command("list")
+def list_command(
+    account: Annotated[
+        str | None, typer.Option("--account", help="Only this account's keys.")
+    ] = None,
+    store: StoreOption = DEFAULT_STORE_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """List keys (ids, accounts, scopes, dates; never secrets)."""
+    keys = _open(store)
+    try:
+        records = keys.list(account)
+    finally:
+        keys.close()
+    if as_json:
+        typer.echo(json.dumps([r.listing() for r in records]))
+        return
+    typer.echo(f"{'key id':<34}{'account':<20}{'kind':<8}{'scopes':<12}{'status':<10}label")
+    for r in records:
+        status = "active" if r.active else "revoked"
+        typer.echo(
+            f"{r.key_id:<34}{r.account:<20}{r.kind:<8}{format_scopes(r.scopes):<12}"
+            f"{status:<10}{r.label or ''}".rstrip()
+        )
+
+
+@keys_app.command("revoke")
+def revoke_command(
+    key_id: Annotated[str, typer.Argument(help="The key id (keys list shows them).")],
+    store: StoreOption = DEFAULT_STORE_URL,
+) -> None:
+    """Revoke a key: every server using the store refuses it from its next request."""
+    keys = _open(store)
+    try:
+        record = keys.revoke(key_id, int(time.time() * 1000))
+    finally:
+        keys.close()
+    if record is None:
+        raise _fail(f"no key {key_id!r} in {mask_url(store)}")
+    typer.echo(json.dumps(record.listing()))
+
+
+def demo_keys(store_url: str, master_key_file: Path | None, host: str, port: int) -> None:
+    """For ``serve --demo``: fresh read keys for account 'demo', with examples to paste.
+
+    Keys a previous demo start made are revoked first, so they do not pile up.
+    """
+    keys = open_keystore(store_url)
+    try:
+        now_ms = int(time.time() * 1000)
+        for old in keys.list("demo"):
+            if old.active and old.label == DEMO_LABEL:
+                keys.revoke(old.key_id, now_ms)
+        scopes = frozenset({READ})
+        bearer = create_key(keys, store_url, "demo", scopes, "bearer", DEMO_LABEL, None)
+        try:
+            oauth = create_key(
+                keys, store_url, "demo", scopes, "oauth1", DEMO_LABEL, master_key_file
+            )
+        except MasterKeyError:
+            oauth = None
+    finally:
+        keys.close()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://{shown}:{port}"
+    url = (
+        f"{base}/operations/api/account/demo/engactivity?timeframe=60&skillIds=all&interval=15&v=1"
+    )
+    lines = [
+        "",
+        "Read keys for account 'demo' (made for this run; earlier demo keys are revoked):",
+        "",
+        "  curl -H 'Authorization: Bearer " + str(bearer.credentials["token"]) + "' \\",
+        f"    '{url}'",
+        "",
+    ]
+    if oauth is not None:
+        c = oauth.credentials
+        lines += [
+            "  python3 - <<'EOF'   # pip install requests requests-oauthlib",
+            "  import requests",
+            "  from requests_oauthlib import OAuth1",
+            f"  auth = OAuth1({c['appKey']!r}, client_secret={c['secret']!r},",
+            f"                resource_owner_key={c['accessToken']!r},",
+            f"                resource_owner_secret={c['accessTokenSecret']!r},",
+            "                signature_method='HMAC-SHA1', signature_type='auth_header')",
+            f"  print(requests.get({url!r}, auth=auth).json())",
+            "  EOF",
+            "",
+        ]
+    lines += [
+        f"  Wallboard: {base}/ (paste the bearer token into Key and press Show)",
+        "",
+    ]
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+
+
+DEMO_LABEL = "serve --demo"
