@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +23,65 @@ import pytest
 # 2026-11-24 13:29:00 UTC: the reference's "now 13:29" example, on a fixed day.
 NOW_MS = 1795526940000
 MIN = 60_000
+
+
+# The PostgreSQL engine's tests create one database per server through this URL (started
+# by scripts/start-test-postgres); without it they are skipped, except in CI.
+PG_URL = os.environ.get(
+    "ENGACTIVITY_TEST_PG_URL",
+    "postgresql://engactivity:engactivity@127.0.0.1:5432/engactivity_test",
+)
+ENGINES = ["sqlite", "postgresql"]
+"""Store engines of the parametrized suites; postgresql runs ``serve --workers 2``."""
+PG_WORKERS = 2
+_pg_databases: list[str] = []
+
+
+def new_pg_database() -> str:
+    """The URL of a new, empty database of the test server (dropped at the end)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        message = f"no PostgreSQL at {PG_URL} ({exc}); run scripts/start-test-postgres"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    _pg_databases.append(name)
+    return urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not _pg_databases:
+        return
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        for name in _pg_databases:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def store_rows(store_url: str, table: str, account: str) -> int:
+    """Rows of ``table`` for ``account`` in a store of either engine."""
+    sql = f"SELECT COUNT(*) FROM {table} WHERE account_id = ?"
+    if store_url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store_url) as conn:
+            row = conn.execute(sql.replace("?", "%s"), (account,)).fetchone()
+    else:
+        import sqlite3
+
+        conn2 = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=30)
+        try:
+            row = conn2.execute(sql, (account,)).fetchone()
+        finally:
+            conn2.close()
+    assert row is not None
+    return int(row[0])
 
 
 def free_port() -> int:
@@ -38,13 +99,17 @@ class Server:
         now_ms: int = NOW_MS,
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        engine: str = "sqlite",
     ) -> None:
         self.tmp = tmp
         self.db = tmp / "store.db"
-        self.store_url = f"sqlite:///{self.db}"
+        self.engine = engine
+        self.store_url = f"sqlite:///{self.db}" if engine == "sqlite" else new_pg_database()
         self.clock_file = tmp / "now_ms"
         self.set_now(now_ms)
         self.extra_args = extra_args or []
+        if engine == "postgresql":
+            self.extra_args += ["--workers", str(PG_WORKERS)]
         self.extra_env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -127,15 +192,22 @@ class Server:
         )
 
 
+@pytest.fixture(scope="module")
+def store_engine() -> str:
+    """The engine of ``server`` and ``make_server``; a module runs both by overriding this
+    with ``@pytest.fixture(scope="module", params=ENGINES)``."""
+    return "sqlite"
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path).start()
+def server(tmp_path: Path, store_engine: str) -> Iterator[Server]:
+    srv = Server(tmp_path, engine=store_engine).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[object]:
+def make_server(tmp_path: Path, store_engine: str) -> Iterator[object]:
     """Factory for servers with extra flags or environment; all stopped at the end."""
     made: list[Server] = []
 
@@ -147,7 +219,7 @@ def make_server(tmp_path: Path) -> Iterator[object]:
     ) -> Server:
         folder = tmp_path / f"{name}{len(made)}"
         folder.mkdir()
-        srv = Server(folder, now_ms, extra_args, env)
+        srv = Server(folder, now_ms, extra_args, env, engine=store_engine)
         made.append(srv)
         return srv.start()
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests import oracle
-from tests.conftest import MIN, NOW_MS, Server
+from tests.conftest import ENGINES, MIN, NOW_MS, Server
 
 B = 5 * MIN
 INT64_MAX = 2**63 - 1
@@ -120,9 +120,15 @@ class Loaded:
         return body
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    engine: str = request.param
+    return engine
+
+
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
-    server = Server(tmp_path_factory.mktemp("engactivity")).start()
+def loaded(tmp_path_factory: pytest.TempPathFactory, store_engine: str) -> Iterator[Loaded]:
+    server = Server(tmp_path_factory.mktemp("engactivity"), engine=store_engine).start()
     events = day_of_events(NOW_MS, 20261124, 1500, "acme")
     # a duplicate delivery is counted once
     events_sent = [*events, *events[:25]]
@@ -619,8 +625,8 @@ def test_random_queries(loaded: Loaded) -> None:
 # -- the span follows the server's clock -------------------------------------------------------
 
 
-def test_spans_follow_the_clock(tmp_path: Path) -> None:
-    server = Server(tmp_path).start()
+def test_spans_follow_the_clock(tmp_path: Path, store_engine: str) -> None:
+    server = Server(tmp_path, engine=store_engine).start()
     try:
         now = NOW_MS
         events = day_of_events(now, 99, 400, "clk")

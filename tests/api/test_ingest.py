@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +12,14 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import MIN, NOW_MS, Server
+from tests.conftest import ENGINES, MIN, NOW_MS, Server, store_rows
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    engine: str = request.param
+    return engine
+
 
 Counters = tuple[int, int, int, int, int]
 MakeServer = Callable[..., Server]
@@ -349,23 +355,18 @@ def test_events_within_retention_are_kept(server: Server) -> None:
     assert ack(server.send("acme", [event]))["duplicates"] == 1
 
 
-def rows(db: str, account: str) -> tuple[int, int]:
-    with sqlite3.connect(db, timeout=30) as conn:
-        (rollups,) = conn.execute(
-            "SELECT COUNT(*) FROM rollup WHERE account_id = ?", (account,)
-        ).fetchone()
-        (seen,) = conn.execute(
-            "SELECT COUNT(*) FROM seen_event WHERE account_id = ?", (account,)
-        ).fetchone()
-    conn.close()
-    return int(rollups), int(seen)
+def rows(server: Server, account: str) -> tuple[int, int]:
+    return (
+        store_rows(server.store_url, "rollup", account),
+        store_rows(server.store_url, "seen_event", account),
+    )
 
 
 def test_retention_purge(server: Server) -> None:
     old = [closed(f"p-{i}", NOW_MS - i * 7 * MIN, handling=i, agent=i % 3) for i in range(30)]
     assert ack(server.send("acme", old))["accepted"] == 30
     assert totals(server, "acme") == total_of(old)
-    assert rows(str(server.db), "acme")[1] == 30
+    assert rows(server, "acme")[1] == 30
 
     later = NOW_MS + 2 * DAY
     server.set_now(later)
@@ -379,9 +380,9 @@ def test_retention_purge(server: Server) -> None:
     # The writer purges on start and then periodically; a restart makes it happen now.
     server.restart()
     deadline = time.monotonic() + 20
-    while rows(str(server.db), "acme") != (2, 2) and time.monotonic() < deadline:
+    while rows(server, "acme") != (2, 2) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert rows(str(server.db), "acme") == (2, 2)
+    assert rows(server, "acme") == (2, 2)
     assert totals(server, "acme") == total_of(recent)
     assert ack(server.send("acme", recent))["duplicates"] == 2
 
