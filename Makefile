@@ -37,6 +37,7 @@ typecheck: $(VENV)/.dev-installed
 
 system-deps:
 	bash scripts/install-system-deps
+	bash scripts/start-test-postgres
 
 test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(PY) -m pytest -n 2 -q
