@@ -8,6 +8,7 @@ index they had in the batch given to :meth:`Sink.send`, and the rest is stored.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,10 @@ def _retry_after(response: httpx.Response) -> float:
     return min(max(seconds, 0.2), 10.0)
 
 
+TOKEN_ENV = "ENGACTIVITY_TOKEN"
+"""Bearer token (a write key of the account) the HTTP sink sends, when set."""
+
+
 class HttpSink:
     """POSTs batches as JSON arrays to ``{url}/api/v1/accounts/{account}/events``.
 
@@ -115,7 +120,11 @@ class HttpSink:
         self.account = account
         self.give_up_after_s = give_up_after_s
         self._path = f"/api/v1/accounts/{quote(account, safe='')}/events"
-        self._client = httpx.Client(base_url=self.url, timeout=timeout_s)
+        # A write key for the account, from the environment rather than a flag, so
+        # it does not show in process listings (docs/security.md).
+        token = os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
         self._reached = False
         """Whether the server ever answered; until then a network error fails fast."""
 
@@ -188,7 +197,10 @@ class HttpSink:
                 events = [events[i] for i in keep]
                 positions = [positions[i] for i in keep]
                 continue
-            raise SinkError(f"{self.url} answered {status}: {response.text[:300]}")
+            hint = ""
+            if status in (401, 403):
+                hint = f" (set {TOKEN_ENV} to a write key of the account)"
+            raise SinkError(f"{self.url} answered {status}{hint}: {response.text[:300]}")
         raise SinkError(f"{self.url} kept refusing the batch")
 
 

@@ -320,3 +320,19 @@ def test_insecure_no_auth_warns_and_serves_everyone(make_server: Callable[..., S
     r = requests.post(events_url(srv), json=batch("i"), timeout=30)
     assert r.status_code == 200
     assert totals(srv)["totalInteractiveChats"] == 3
+
+
+def test_simulate_over_http_sends_the_token(server: Server) -> None:
+    import os
+    import subprocess
+    import sys
+
+    key = create_key(server.store_url, ACCOUNT, "write", kind="bearer")
+    cmd = [sys.executable, "-m", "engactivity", "simulate", "--account", ACCOUNT]
+    cmd += ["--url", server.base_url, "--backfill", "0.1", "--duration", "0", "--json"]
+    env = {**os.environ, "ENGACTIVITY_FAKE_NOW_FILE": str(server.clock_file)}
+    refused = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and "ENGACTIVITY_TOKEN" in refused.stderr
+    env["ENGACTIVITY_TOKEN"] = key["token"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
