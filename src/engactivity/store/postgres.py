@@ -95,6 +95,9 @@ _PURGE_AGAIN_S = 0.05
 _CHANGES_KEPT = "5 minutes"
 """How long rollup deltas are kept for other processes to catch up from."""
 _WRITE_TRIES = 8
+_SUSPECT_S = 2.0
+_SUSPECT_WAIT_S = 0.25
+"""For this long after a connection failed, wait at most this long for a connection."""
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 _DELTA_DTYPE = np.dtype("<i8")
 _DELTA_COLUMNS = 9
@@ -218,6 +221,8 @@ class PostgresStore:
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailable(f"cannot connect to the database: {exc}") from exc
+        self._failed_at = -1e9
+        """When a connection last failed (time.monotonic)."""
         self._mirrors: dict[str, _Mirror] = {}
         self._mirrors_lock = threading.Lock()
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -233,11 +238,18 @@ class PostgresStore:
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        # Right after a failure the database is probably down: answer 503 soon rather
+        # than make every request wait the whole timeout for a connection.
+        suspect = time.monotonic() - self._failed_at < _SUSPECT_S
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=_SUSPECT_WAIT_S if suspect else None) as conn:
                 yield conn
         except PoolTimeout as exc:
+            self._failed_at = time.monotonic()
             raise _unavailable(exc) from exc
+        except psycopg.OperationalError:
+            self._failed_at = time.monotonic()
+            raise
 
     def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         """Run a read; a connection found broken (the server restarted) is replaced once."""
