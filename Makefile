@@ -22,9 +22,8 @@ $(VENV)/.dev-installed: $(VENV)/bin/python pyproject.toml constraints.txt
 
 run: $(VENV)/.run-installed
 	@echo
-	@echo "engactivity is starting on http://$(HOST):$(PORT) with live demo traffic for account 'demo'."
-	@echo "Try, in another terminal:"
-	@echo "  curl 'http://$(HOST):$(PORT)/operations/api/account/demo/engactivity?timeframe=60&skillIds=all&interval=15&v=1'"
+	@echo "engactivity is starting on http://$(HOST):$(PORT) with live demo traffic for account 'demo';"
+	@echo "it prints a read key for 'demo' with a curl line and a Python example to try."
 	@echo
 	$(VENV)/bin/engactivity serve --demo --host $(HOST) --port $(PORT)
 
