@@ -336,3 +336,10 @@ def test_simulate_over_http_sends_the_token(server: Server) -> None:
     env["ENGACTIVITY_TOKEN"] = key["token"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_oversized_headers_get_431(server: Server) -> None:
+    r = httpx.get(f"{server.base_url}/healthz", headers={"X-Big": "a" * 40_000})
+    assert r.status_code == 431
+    assert r.json()["error"] == "headers_too_large"
+    assert httpx.get(f"{server.base_url}/healthz", headers={"X-Ok": "a" * 8000}).status_code == 200

@@ -18,6 +18,7 @@ from engactivity.account import check_account_id
 from engactivity.api import prometheus as metrics
 from engactivity.api.answers import Answers
 from engactivity.api.errors import error_response, install_error_handlers, invalid_response
+from engactivity.api.headerlimit import HeaderLimitMiddleware
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import (
     ENGACTIVITY_BODY,
@@ -98,6 +99,7 @@ def create_app(
     install_wallboard(app)
     # Inside the request log and metrics middlewares, so refusals are logged and counted.
     install_auth(app, settings)
+    app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     metrics.install_metrics(app, settings.store_url)
 
