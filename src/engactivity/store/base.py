@@ -96,7 +96,7 @@ def retention_cutoff_bucket(now_ms: int, retention_ms: int) -> int:
 def fold_rollups(events: Iterable[Event], into: dict[RollupKey, list[int]]) -> None:
     """Add each event's counters to the rollup row of its bucket, skill and agent.
 
-    Rows are mutable lists: this runs once per ingested event, on the writer thread.
+    Rows are mutable lists: this runs once per ingested event.
     """
     for _, time_ms, skill_id, agent_id, counters in events:
         if agent_id is None:
@@ -112,3 +112,27 @@ def fold_rollups(events: Iterable[Event], into: dict[RollupKey, list[int]]) -> N
             row[2] += counters[2]
             row[3] += counters[3]
             row[4] += counters[4]
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch made ready for the writer by the thread that submits it.
+
+    The writer is the one serial step of ingestion, so per-event Python work is done
+    before the batch reaches it: expired events are set aside, and the rollup deltas
+    are folded as if no event were a duplicate. Duplicates are rare; when the writer
+    finds some, it folds the fresh events again (``fold_rollups``).
+    """
+
+    live: list[Event]
+    expired: int
+    rollups: dict[RollupKey, list[int]]
+
+
+def prepare_batch(events: list[Event], now_ms: int, retention_ms: int) -> PreparedBatch:
+    # Expired: older than the retention; acknowledged but not stored.
+    oldest_kept = now_ms - retention_ms
+    live = [e for e in events if e.time_ms >= oldest_kept]
+    rollups: dict[RollupKey, list[int]] = {}
+    fold_rollups(live, rollups)
+    return PreparedBatch(live, len(events) - len(live), rollups)

@@ -6,8 +6,8 @@ array of counters, so memory follows the rollup rows and summing a span is a few
 hundred vectorized additions however many agents there are. Account totals are also
 kept per bucket, so the answer without filters touches five integers per bucket.
 
-The store's writer applies each committed group of rollup deltas here right after
-COMMIT and before acknowledging it, so an acknowledged event is visible at once.
+The store applies each committed group of rollup deltas here once it is durable and
+before acknowledging it, so an acknowledged event is visible at once.
 Each account has a lock: a reader never sees half of a group, and a version number
 that changes with every change of the account's data (used to cache answers).
 """

@@ -1,14 +1,22 @@
 """The embedded engine: one SQLite file in WAL mode.
 
 One writer thread owns the only write connection and commits every pending batch in
-one transaction (group commit), so there is never lock contention between writers
-and one fsync serves many batches. Readers use their own connections, one per
-thread, and never wait for the writer.
+one transaction (group commit), so there is never lock contention between writers.
+Readers use their own connections, one per thread, and never wait for the writer.
+
+Making a commit durable is the job of a second thread, the completer. The writer
+commits without waiting for the disk (``synchronous=NORMAL``) and hands the group
+over; the completer fsyncs the write-ahead log, which makes every commit before it
+durable, then applies the groups to memory and acknowledges them, in commit order.
+So the disk flush of one group overlaps the SQL work of the next, and one fsync
+serves every group committed meanwhile. Nothing is acknowledged before its fsync:
+the guarantee is the same as ``synchronous=FULL``, which syncs the log at each commit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -27,9 +35,11 @@ from engactivity.response import Row
 from engactivity.store.base import (
     MIN_RETENTION_MS,
     IngestResult,
+    PreparedBatch,
     RollupKey,
     StoreUnavailable,
     fold_rollups,
+    prepare_batch,
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import FragmentLookup, MemoryRollups, Reading
@@ -68,9 +78,20 @@ def path_from_url(url: str) -> Path:
 @dataclass
 class _WriteJob:
     account_id: str
-    events: list[Event]
-    now_ms: int
+    batch: PreparedBatch
+    seen_params: list[list[object]]
+    """Bound parameters of the seen_event inserts, one list per statement."""
     future: Future[IngestResult] = field(default_factory=Future)
+
+
+def _seen_params(account_id: str, live: list[Event]) -> list[list[object]]:
+    statements: list[list[object]] = []
+    for start in range(0, len(live), ROWS_PER_STATEMENT):
+        flat: list[object] = []
+        for event in live[start : start + ROWS_PER_STATEMENT]:
+            flat += (account_id, event.event_id, event.time_ms // BUCKET_MS)
+        statements.append(flat)
+    return statements
 
 
 @dataclass
@@ -79,6 +100,23 @@ class _CallJob:
 
     fn: Callable[[sqlite3.Connection], Any]
     future: Future[Any] = field(default_factory=Future)
+
+
+@dataclass
+class _Task:
+    """Runs ``fn`` on the completer thread, in order with the groups."""
+
+    fn: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+@dataclass
+class _Committed:
+    """A group the writer committed: made durable, applied and acknowledged later."""
+
+    jobs: list[_WriteJob]
+    results: list[IngestResult]
+    deltas: list[dict[RollupKey, list[int]]]
 
 
 _STOP = object()
@@ -117,15 +155,20 @@ class SQLiteStore:
         """Rows removed by retention since start (read by the metrics endpoint)."""
         self._known_accounts: set[str] = set()
         """Accounts already in the account table (touched by the writer thread only)."""
+        self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._completer = threading.Thread(
+            target=self._run_completer, name="sqlite-completer", daemon=True
+        )
+        self._completer.start()
         self._writer = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
         self._writer.start()
 
     # -- connections -------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, synchronous: Synchronous | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA synchronous={synchronous or self._synchronous}")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -169,7 +212,9 @@ class SQLiteStore:
                 self._jobs.put(job)
 
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
-        job = _WriteJob(account_id, events, now_ms)
+        # The per-event work happens here, on the caller's thread, not the writer's.
+        batch = prepare_batch(events, now_ms, self.retention_ms)
+        job = _WriteJob(account_id, batch, _seen_params(account_id, batch.live))
         self._enqueue(job)
         return job.future
 
@@ -217,6 +262,7 @@ class SQLiteStore:
         job: _CallJob = _CallJob(purge_all)
         self._enqueue(job)
         result: int = job.future.result()
+        self._call_completer(lambda: None).result()  # memory has dropped them too
         return result
 
     def close(self) -> None:
@@ -226,6 +272,7 @@ class SQLiteStore:
             self._closed = True
             self._jobs.put(_STOP)
         self._writer.join()
+        self._completer.join()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
@@ -234,7 +281,14 @@ class SQLiteStore:
     # -- the writer thread -------------------------------------------------------------
 
     def _run_writer(self) -> None:
-        conn = self._connect()
+        try:
+            self._write_loop()
+        finally:
+            self._completions.put(_STOP)
+
+    def _write_loop(self) -> None:
+        # The completer makes commits durable (see the module's docstring).
+        conn = self._connect("NORMAL")
         conn.execute("PRAGMA cache_size=-262144")
         next_purge = time.monotonic()
         next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
@@ -255,7 +309,7 @@ class SQLiteStore:
                     stopping = True
                 elif isinstance(item, _WriteJob):
                     writes.append(item)
-                    pending_events += len(item.events)
+                    pending_events += len(item.batch.live)
                 elif isinstance(item, _CallJob):
                     calls.append(item)
                 if pending_events >= _MAX_GROUP_EVENTS:
@@ -277,6 +331,9 @@ class SQLiteStore:
                 if seen != data_version:
                     data_version = seen
                     log.info("the store file was changed by another process; reloading")
+                    # Every group handed over must be in memory before the copy is
+                    # replaced, or the new copy would get it twice.
+                    self._call_completer(lambda: None).result()
                     self._memory = self._load_memory()
                 next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
             if not stopping and time.monotonic() >= next_purge:
@@ -299,18 +356,21 @@ class SQLiteStore:
     def _write_group(self, conn: sqlite3.Connection, jobs: list[_WriteJob]) -> None:
         """Commit every job of the group in one transaction, then acknowledge them."""
         results: list[IngestResult] = []
-        rollups: dict[str, dict[RollupKey, list[int]]] = {}
+        deltas: list[dict[RollupKey, list[int]]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
-                results.append(self._stage(conn, job, rollups.setdefault(job.account_id, {})))
-            for account_id, rows in rollups.items():
-                items = list(rows.items())
+                result, rollups = self._stage(conn, job)
+                results.append(result)
+                deltas.append(rollups)
+                # A key may come again in a later job of the group: each statement
+                # adds to what the earlier ones wrote.
+                items = list(rollups.items())
                 for start in range(0, len(items), ROWS_PER_STATEMENT):
                     chunk = items[start : start + ROWS_PER_STATEMENT]
                     flat: list[object] = []
                     for key, counters in chunk:
-                        flat.append(account_id)
+                        flat.append(job.account_id)
                         flat.extend(key)
                         flat.extend(counters)
                     conn.execute(upsert_rollups(len(chunk)), flat)
@@ -322,45 +382,93 @@ class SQLiteStore:
             for job in jobs:
                 job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
             return
-        # Visible in memory before anyone is told the batch is stored.
-        for account_id, rows in rollups.items():
-            if rows:
-                self._memory.account(account_id).apply(rows.items())
-        for job, result in zip(jobs, results, strict=True):
-            job.future.set_result(result)
+        self._completions.put(_Committed(jobs, results, deltas))
+
+    def _call_completer(self, fn: Callable[[], Any]) -> Future[Any]:
+        """Run ``fn`` on the completer, after every group handed over before it."""
+        task = _Task(fn)
+        self._completions.put(task)
+        return task.future
+
+    # -- the completer thread ----------------------------------------------------------
+
+    def _run_completer(self) -> None:
+        wal = _WriteAheadLog(Path(f"{self.path}-wal"))
+        stopping = False
+        while not stopping:
+            items = [self._completions.get()]
+            while True:
+                try:
+                    items.append(self._completions.get_nowait())
+                except queue.Empty:
+                    break
+            failure: OSError | None = None
+            if self._synchronous == "FULL" and any(isinstance(i, _Committed) for i in items):
+                try:
+                    wal.sync()
+                except OSError as exc:
+                    log.exception("the write-ahead log could not be synced")
+                    failure = exc
+            for item in items:
+                if item is _STOP:
+                    stopping = True
+                elif isinstance(item, _Committed):
+                    self._complete(item, failure)
+                elif isinstance(item, _Task):
+                    try:
+                        item.future.set_result(item.fn())
+                    except Exception as exc:
+                        item.future.set_exception(exc)
+        wal.close()
+
+    def _complete(self, group: _Committed, failure: OSError | None) -> None:
+        # Committed rows go to memory even when the sync failed, so memory keeps
+        # matching the file; the senders are told to retry, and the retried events
+        # are then counted as duplicates.
+        for job, rollups in zip(group.jobs, group.deltas, strict=True):
+            if rollups:
+                self._memory.account(job.account_id).apply(rollups.items())
+        for job, result in zip(group.jobs, group.results, strict=True):
+            if failure is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(
+                    StoreUnavailable(f"the batch may not be durable: {failure}")
+                )
 
     def _stage(
-        self, conn: sqlite3.Connection, job: _WriteJob, rollups: dict[RollupKey, list[int]]
-    ) -> IngestResult:
-        """Record the new event ids of one batch and fold its fresh events into ``rollups``."""
-        # Expired: older than the retention; acknowledged but not stored.
-        oldest_kept = job.now_ms - self.retention_ms
-        live = [e for e in job.events if e.time_ms >= oldest_kept]
-        expired = len(job.events) - len(live)
+        self, conn: sqlite3.Connection, job: _WriteJob
+    ) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
+        """Record the new event ids of one batch; the rollup deltas of its fresh events."""
+        live = job.batch.live
         if live and job.account_id not in self._known_accounts:
             conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
             self._known_accounts.add(job.account_id)
-        new_ids: set[str] = set()
-        for start in range(0, len(live), ROWS_PER_STATEMENT):
-            chunk = live[start : start + ROWS_PER_STATEMENT]
-            flat: list[object] = []
-            for event in chunk:
-                flat += (job.account_id, event.event_id, event.time_ms // BUCKET_MS)
-            new_ids.update(row[0] for row in conn.execute(insert_new_ids(len(chunk)), flat))
-        # An id new to the store was inserted by its first occurrence in the batch;
-        # later occurrences are duplicates.
-        fresh: list[Event] = []
-        for event in live:
-            if event.event_id in new_ids:
-                new_ids.discard(event.event_id)
-                fresh.append(event)
-        fold_rollups(fresh, rollups)
-        return IngestResult(accepted=len(fresh), duplicates=len(live) - len(fresh), expired=expired)
+        returned: list[tuple[str]] = []
+        for flat in job.seen_params:
+            returned += conn.execute(insert_new_ids(len(flat) // 3), flat).fetchall()
+        if len(returned) == len(live):
+            # Every id was new: the deltas folded before the writer are the right ones.
+            rollups = job.batch.rollups
+        else:
+            # An id new to the store was inserted by its first occurrence in the batch;
+            # later occurrences are duplicates.
+            new_ids = {row[0] for row in returned}
+            fresh: list[Event] = []
+            for event in live:
+                if event.event_id in new_ids:
+                    new_ids.discard(event.event_id)
+                    fresh.append(event)
+            rollups = {}
+            fold_rollups(fresh, rollups)
+        accepted = len(returned)
+        result = IngestResult(accepted, len(live) - accepted, job.batch.expired)
+        return result, rollups
 
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
         """Delete the oldest expired bucket of each account and table; rows removed."""
         cutoff = retention_cutoff_bucket(now_ms, self.retention_ms)
-        self._memory.drop_before(cutoff)
+        self._call_completer(lambda: self._memory.drop_before(cutoff))
         removed = 0
         accounts = [row[0] for row in conn.execute("SELECT account_id FROM account")]
         for account_id in accounts:
@@ -376,3 +484,30 @@ class SQLiteStore:
                     removed += cursor.rowcount
         self.purged_rows += removed
         return removed
+
+
+class _WriteAheadLog:
+    """The ``-wal`` file of the store, opened for fsync.
+
+    Syncing the file flushes every frame written to it, whichever connection wrote
+    them. SQLite keeps the file while a connection is open, but the inode is checked
+    before each sync so that a replaced file is never synced by a stale descriptor.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._inode = -1
+
+    def sync(self) -> None:
+        inode = os.stat(self.path).st_ino
+        if self._fd is None or inode != self._inode:
+            self.close()
+            self._fd = os.open(self.path, os.O_RDONLY)
+            self._inode = os.fstat(self._fd).st_ino
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
