@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from tests.conftest import NOW_MS, Server
 
@@ -258,16 +261,24 @@ def test_serve_demo_shows_traffic(tmp_path: Path) -> None:
     """The demo backfills a day in the background, so the latest hour is busy soon."""
     srv = Server(tmp_path, extra_args=["--demo"]).start()
     try:
+        # The demo prints a read key for 'demo' (and a curl line using it).
+        token = re.search(r"Bearer (ea_[\w-]+)", srv.log_path.read_text())
+        assert token is not None, srv.log_path.read_text()
+        auth = {"Authorization": f"Bearer {token.group(1)}"}
+        url = f"{srv.base_url}/operations/api/account/demo/engactivity"
+        assert httpx.get(url, params={"timeframe": 60, "v": 1}).status_code == 401
         deadline = time.monotonic() + 15
         per_skill: dict[str, object] = {}
         while time.monotonic() < deadline:
-            answer = srv.query("demo", timeframe=60, skillIds="all").json()
+            params = {"timeframe": 60, "skillIds": "all", "v": 1}
+            answer = httpx.get(url, params=params, headers=auth).json()
             per_skill = answer["skillsMetricsPerAgent"]["metricsPerSkill"]
             if len(per_skill) >= 8:
                 break
             time.sleep(0.2)
         assert len(per_skill) >= 8
-        totals = day_totals(srv, "demo")
+        day = httpx.get(url, params={"timeframe": 1440, "v": 1}, headers=auth)
+        totals = day.json()["metricsTotals"]
         assert all(totals[key] > 0 for key in KEYS), totals
         assert totals["connectedEngagements"] > 10_000
     finally:
