@@ -465,12 +465,28 @@ def test_demo_numbers_move(page: Page, tmp_path: Path) -> None:
     """`make run`: the demo account shows numbers at once, and they move as time goes on."""
     srv = Server(tmp_path, extra_args=["--demo"]).start()
     try:
+        # The demo prints a read key for 'demo'; the page gets it as a user would give it.
+        found = re.search(r"Bearer (ea_[\w-]+)", srv.log_path.read_text())
+        assert found is not None
+        token = found.group(1)
+
+        def api(srv: Server, **params: object) -> Any:
+            answer = httpx.get(
+                f"{srv.base_url}/operations/api/account/{ACCOUNT}/engactivity",
+                params={"v": 1, **params},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
         # The backfill takes about a second; it has reached now when the latest bucket has chats.
         deadline = time.monotonic() + 20
         while not api(srv, timeframe=1)["metricsTotals"]["connectedEngagements"]:
             assert time.monotonic() < deadline, "the demo backfill did not finish"
             time.sleep(0.1)
         freeze_clock(page)
+        page.goto(f"{srv.base_url}/")
+        page.evaluate(f"localStorage.setItem('engactivity.wallboard.key', {token!r})")
         page.goto(f"{srv.base_url}/")  # no parameters: account demo, 1 h, 15 min
         wait_rendered(page, 60, 15)
         connected = page.locator("#total-connected")
