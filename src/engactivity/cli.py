@@ -370,9 +370,7 @@ def _serve_workers(
         workers,
         mask_url(settings.store_url),
     )
-    serve_workers(
-        settings, workers, WorkerOptions(log_level, log_format.lower(), shutdown_timeout)
-    )
+    serve_workers(settings, workers, WorkerOptions(log_level, log_format.lower(), shutdown_timeout))
 
 
 @app.command("migrate")
