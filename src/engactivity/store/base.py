@@ -114,6 +114,14 @@ def fold_rollups(events: Iterable[Event], into: dict[RollupKey, list[int]]) -> N
             row[4] += counters[4]
 
 
+def add_rollups(deltas: dict[RollupKey, list[int]], into: dict[RollupKey, list[int]]) -> None:
+    """Add rollup deltas to ``into``; ``deltas`` is left as it was (rows are copied)."""
+    for key, counters in deltas.items():
+        row = into.setdefault(key, [0, 0, 0, 0, 0])
+        for i, value in enumerate(counters):
+            row[i] += value
+
+
 @dataclass(slots=True)
 class PreparedBatch:
     """A batch made ready for the writer by the thread that submits it.

@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -48,19 +46,13 @@ from engactivity.store.base import (
     IngestResult,
     RollupKey,
     StoreUnavailable,
-    fold_rollups,
+    add_rollups,
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import AccountRollups, FragmentLookup, Reading
-from engactivity.store.schema import (
-    ROWS_PER_STATEMENT,
-    SCHEMA,
-    SCHEMA_VERSION,
-    insert_new_ids,
-    select_rollups,
-    upsert_rollups,
-)
-from engactivity.timeframe import BUCKET_MS, Span
+from engactivity.store.schema import SCHEMA, SCHEMA_VERSION, rollup_upserts, select_rollups
+from engactivity.store.writer import JobQueue, WriteJob
+from engactivity.timeframe import Span
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +81,6 @@ MIGRATIONS: list[tuple[int, str]] = [
 _MIGRATION_LOCK = 0x656E6761_6D696772  # "engamigr": one migrating process at a time
 _PURGE_LOCK = 0x656E6761_70757267  # "engapurg": one purging process at a time
 
-_MAX_GROUP_EVENTS = 100_000
 _PURGE_EVERY_S = 30.0
 _PURGE_AGAIN_S = 0.05
 _CHANGES_KEPT = "5 minutes"
@@ -164,17 +155,6 @@ def migrate(conninfo: str) -> int:
     return POSTGRES_SCHEMA_VERSION
 
 
-@dataclass
-class _WriteJob:
-    account_id: str
-    events: list[Event]
-    now_ms: int
-    future: Future[IngestResult] = field(default_factory=Future)
-
-
-_STOP = object()
-
-
 class _Mirror:
     """This process's copy of one account's rollups and the database version it reflects."""
 
@@ -225,9 +205,7 @@ class PostgresStore:
         """When a connection last failed (time.monotonic)."""
         self._mirrors: dict[str, _Mirror] = {}
         self._mirrors_lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._state_lock = threading.Lock()
-        self._closed = False
+        self._jobs = JobQueue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._run_writer, name="pg-writer", daemon=True)
         self._writer.start()
@@ -267,12 +245,9 @@ class PostgresStore:
     # -- the public interface ----------------------------------------------------------
 
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
-        job = _WriteJob(account_id, events, now_ms)
-        with self._state_lock:
-            if self._closed:
-                job.future.set_exception(StoreUnavailable("the store is closed"))
-            else:
-                self._jobs.put(job)
+        # The per-event work happens here, on the caller's thread, not the writer's.
+        job = WriteJob.prepare(account_id, events, now_ms, self.retention_ms, _db_event_id)
+        self._jobs.put(job)
         return job.future
 
     def query(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> list[Row]:
@@ -320,11 +295,8 @@ class PostgresStore:
         return total
 
     def close(self) -> None:
-        with self._state_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._jobs.put(_STOP)
+        if not self._jobs.close():
+            return
         self._stop.set()
         self._writer.join()
         self._purger.join()
@@ -396,32 +368,13 @@ class PostgresStore:
     def _run_writer(self) -> None:
         stopping = False
         while not stopping:
-            item: object = self._jobs.get()
-            writes: list[_WriteJob] = []
-            pending = 0
-            while item is not None:
-                if item is _STOP:
-                    stopping = True
-                elif isinstance(item, _WriteJob):
-                    writes.append(item)
-                    pending += len(item.events)
-                if pending >= _MAX_GROUP_EVENTS:
-                    break
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    item = None
-            if writes:
-                self._write_group(writes)
-        while True:
-            try:
-                item = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, _WriteJob):
-                item.future.set_exception(StoreUnavailable("the store is closed"))
+            group = self._jobs.take_group()
+            stopping = group.stopping
+            if group.writes:
+                self._write_group(group.writes)
+        self._jobs.refuse_rest()
 
-    def _write_group(self, jobs: list[_WriteJob]) -> None:
+    def _write_group(self, jobs: list[WriteJob]) -> None:
         """Commit every job of the group in one transaction, then acknowledge them."""
         for attempt in range(1, _WRITE_TRIES + 1):
             committing = False
@@ -455,20 +408,16 @@ class PostgresStore:
             job.future.set_result(result)
         return None
 
-    def _fail(self, jobs: list[_WriteJob], exc: BaseException) -> None:
+    def _fail(self, jobs: list[WriteJob], exc: BaseException) -> None:
         log.warning("a write transaction failed; its batches were not stored: %s", exc)
         for job in jobs:
             job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
 
     def _stage_group(
-        self, conn: psycopg.Connection[Any], jobs: list[_WriteJob]
+        self, conn: psycopg.Connection[Any], jobs: list[WriteJob]
     ) -> tuple[list[IngestResult], dict[str, dict[RollupKey, list[int]]], dict[str, int]]:
-        live_by_job: list[list[Event]] = []
-        for job in jobs:
-            oldest_kept = job.now_ms - self.retention_ms
-            live_by_job.append([e for e in job.events if e.time_ms >= oldest_kept])
         # Lock the accounts written to, in one order for every process: no deadlock.
-        accounts = sorted({j.account_id for j, live in zip(jobs, live_by_job, strict=True) if live})
+        accounts = sorted({job.account_id for job in jobs if job.batch.live})
         versions: dict[str, int] = {}
         for account_id in accounts:
             row = conn.execute(
@@ -480,53 +429,25 @@ class PostgresStore:
             assert row is not None
             versions[account_id] = int(row[0])
         results: list[IngestResult] = []
+        # Fresh dicts each try: a retried transaction must not add a job's deltas twice.
         rollups: dict[str, dict[RollupKey, list[int]]] = {a: {} for a in accounts}
-        for job, live in zip(jobs, live_by_job, strict=True):
-            results.append(self._stage(conn, job, live, rollups.get(job.account_id, {})))
+        for job in jobs:
+            returned: list[tuple[str]] = []
+            for sql, params in job.id_inserts:
+                returned += conn.execute(pg(sql), params).fetchall()
+            result, deltas = job.staged(returned)
+            results.append(result)
+            if deltas:
+                add_rollups(deltas, rollups[job.account_id])
         for account_id in accounts:
             items = sorted(rollups[account_id].items())
-            for start in range(0, len(items), ROWS_PER_STATEMENT):
-                chunk = items[start : start + ROWS_PER_STATEMENT]
-                flat: list[object] = []
-                for key, counters in chunk:
-                    flat.append(account_id)
-                    flat.extend(key)
-                    flat.extend(counters)
-                conn.execute(pg(upsert_rollups(len(chunk))), flat)
+            for sql, params in rollup_upserts(account_id, items):
+                conn.execute(pg(sql), params)
             conn.execute(
                 "INSERT INTO rollup_change (account_id, version, deltas) VALUES (%s, %s, %s)",
                 (account_id, versions[account_id], _encode(items)),
             )
         return results, rollups, versions
-
-    def _stage(
-        self,
-        conn: psycopg.Connection[Any],
-        job: _WriteJob,
-        live: list[Event],
-        rollups: dict[RollupKey, list[int]],
-    ) -> IngestResult:
-        """Record the new event ids of one batch and fold its fresh events into ``rollups``."""
-        new_ids: set[str] = set()
-        for start in range(0, len(live), ROWS_PER_STATEMENT):
-            chunk = live[start : start + ROWS_PER_STATEMENT]
-            flat: list[object] = []
-            for event in chunk:
-                flat += (job.account_id, _db_event_id(event.event_id), event.time_ms // BUCKET_MS)
-            cursor = conn.execute(pg(insert_new_ids(len(chunk))), flat)
-            new_ids.update(row[0] for row in cursor.fetchall())
-        fresh: list[Event] = []
-        for event in live:
-            db_id = _db_event_id(event.event_id)
-            if db_id in new_ids:
-                new_ids.discard(db_id)
-                fresh.append(event)
-        fold_rollups(fresh, rollups)
-        return IngestResult(
-            accepted=len(fresh),
-            duplicates=len(live) - len(fresh),
-            expired=len(job.events) - len(live),
-        )
 
     # -- retention ---------------------------------------------------------------------
 

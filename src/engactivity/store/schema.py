@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
 
+from engactivity.events import Event
 from engactivity.query import Selection
+from engactivity.store.base import RollupKey
 from engactivity.timeframe import BUCKET_MS, Span
 
 SCHEMA_VERSION = 1
@@ -62,11 +65,43 @@ def insert_new_ids(rows: int) -> str:
     )
 
 
+def new_id_inserts(
+    account_id: str, events: list[Event], stored_id: Callable[[str], str] | None = None
+) -> list[tuple[str, list[object]]]:
+    """The insert_new_ids statements recording the ids of ``events``, with parameters.
+
+    ``stored_id`` maps an event id to the form the database can hold, if it differs.
+    """
+    statements: list[tuple[str, list[object]]] = []
+    for start in range(0, len(events), ROWS_PER_STATEMENT):
+        chunk = events[start : start + ROWS_PER_STATEMENT]
+        flat: list[object] = []
+        for event in chunk:
+            event_id = event.event_id if stored_id is None else stored_id(event.event_id)
+            flat += (account_id, event_id, event.time_ms // BUCKET_MS)
+        statements.append((insert_new_ids(len(chunk)), flat))
+    return statements
+
+
 @functools.lru_cache(maxsize=64)
 def upsert_rollups(rows: int) -> str:
     """Add counters to rollup rows, creating the rows that do not exist yet."""
     values = ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
     return _UPSERT_ROLLUP_HEAD + values + _UPSERT_ROLLUP_TAIL
+
+
+def rollup_upserts(
+    account_id: str, items: list[tuple[RollupKey, list[int]]]
+) -> Iterator[tuple[str, list[object]]]:
+    """The upsert_rollups statements adding ``items`` to the account's rows, with parameters."""
+    for start in range(0, len(items), ROWS_PER_STATEMENT):
+        chunk = items[start : start + ROWS_PER_STATEMENT]
+        flat: list[object] = []
+        for key, counters in chunk:
+            flat.append(account_id)
+            flat.extend(key)
+            flat.extend(counters)
+        yield upsert_rollups(len(chunk)), flat
 
 
 _UPSERT_ROLLUP_HEAD = """

@@ -35,30 +35,19 @@ from engactivity.response import Row
 from engactivity.store.base import (
     MIN_RETENTION_MS,
     IngestResult,
-    PreparedBatch,
     RollupKey,
     StoreUnavailable,
-    fold_rollups,
-    prepare_batch,
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import FragmentLookup, MemoryRollups, Reading
-from engactivity.store.schema import (
-    ROWS_PER_STATEMENT,
-    SCHEMA,
-    SCHEMA_VERSION,
-    insert_new_ids,
-    select_rollups,
-    upsert_rollups,
-)
-from engactivity.timeframe import BUCKET_MS, Span
+from engactivity.store.schema import SCHEMA, SCHEMA_VERSION, rollup_upserts, select_rollups
+from engactivity.store.writer import JobQueue, WriteJob
+from engactivity.timeframe import Span
 
 log = logging.getLogger(__name__)
 
 Synchronous = Literal["FULL", "NORMAL"]
 
-_MAX_GROUP_EVENTS = 100_000
-"""Most events committed in one group transaction."""
 _PURGE_EVERY_S = 30.0
 _PURGE_AGAIN_S = 0.05
 """When old data remains after one purge step, the next step comes this soon."""
@@ -73,25 +62,6 @@ def path_from_url(url: str) -> Path:
     if not rest or rest.startswith(":memory:"):
         raise ValueError("a SQLite store needs a file path, e.g. sqlite:///./data/engactivity.db")
     return Path(rest)
-
-
-@dataclass
-class _WriteJob:
-    account_id: str
-    batch: PreparedBatch
-    seen_params: list[list[object]]
-    """Bound parameters of the seen_event inserts, one list per statement."""
-    future: Future[IngestResult] = field(default_factory=Future)
-
-
-def _seen_params(account_id: str, live: list[Event]) -> list[list[object]]:
-    statements: list[list[object]] = []
-    for start in range(0, len(live), ROWS_PER_STATEMENT):
-        flat: list[object] = []
-        for event in live[start : start + ROWS_PER_STATEMENT]:
-            flat += (account_id, event.event_id, event.time_ms // BUCKET_MS)
-        statements.append(flat)
-    return statements
 
 
 @dataclass
@@ -114,7 +84,7 @@ class _Task:
 class _Committed:
     """A group the writer committed: made durable, applied and acknowledged later."""
 
-    jobs: list[_WriteJob]
+    jobs: list[WriteJob]
     results: list[IngestResult]
     deltas: list[dict[RollupKey, list[int]]]
 
@@ -145,12 +115,10 @@ class SQLiteStore:
                 (str(SCHEMA_VERSION),),
             )
         self._memory = self._load_memory()
-        self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._jobs = JobQueue()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self._closed = False
-        self._state_lock = threading.Lock()
         self.purged_rows = 0
         """Rows removed by retention since start (read by the metrics endpoint)."""
         self._known_accounts: set[str] = set()
@@ -202,20 +170,10 @@ class SQLiteStore:
 
     # -- the public interface ----------------------------------------------------------
 
-    def _enqueue(self, job: _WriteJob | _CallJob) -> None:
-        # Checked and queued under the lock that close() takes, so a job is either ahead
-        # of the writer's stop mark (and handled) or refused here; none is left hanging.
-        with self._state_lock:
-            if self._closed:
-                job.future.set_exception(StoreUnavailable("the store is closed"))
-            else:
-                self._jobs.put(job)
-
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         # The per-event work happens here, on the caller's thread, not the writer's.
-        batch = prepare_batch(events, now_ms, self.retention_ms)
-        job = _WriteJob(account_id, batch, _seen_params(account_id, batch.live))
-        self._enqueue(job)
+        job = WriteJob.prepare(account_id, events, now_ms, self.retention_ms)
+        self._jobs.put(job)
         return job.future
 
     def query(self, account_id: str, span: Span, skills: Selection, agents: Selection) -> list[Row]:
@@ -260,17 +218,14 @@ class SQLiteStore:
             return total
 
         job: _CallJob = _CallJob(purge_all)
-        self._enqueue(job)
+        self._jobs.put(job)
         result: int = job.future.result()
         self._call_completer(lambda: None).result()  # memory has dropped them too
         return result
 
     def close(self) -> None:
-        with self._state_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._jobs.put(_STOP)
+        if not self._jobs.close():
+            return
         self._writer.join()
         self._completer.join()
         with self._readers_lock:
@@ -296,31 +251,12 @@ class SQLiteStore:
         stopping = False
         while not stopping:
             timeout = max(0.0, min(next_purge, next_external_check) - time.monotonic())
-            try:
-                first: object = self._jobs.get(timeout=timeout)
-            except queue.Empty:
-                first = None
-            writes: list[_WriteJob] = []
-            calls: list[_CallJob] = []
-            item = first
-            pending_events = 0
-            while item is not None:
-                if item is _STOP:
-                    stopping = True
-                elif isinstance(item, _WriteJob):
-                    writes.append(item)
-                    pending_events += len(item.batch.live)
-                elif isinstance(item, _CallJob):
-                    calls.append(item)
-                if pending_events >= _MAX_GROUP_EVENTS:
-                    break
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    item = None
-            if writes:
-                self._write_group(conn, writes)
-            for call in calls:
+            group = self._jobs.take_group(timeout)
+            stopping = group.stopping
+            if group.writes:
+                self._write_group(conn, group.writes)
+            for call in group.others:
+                assert isinstance(call, _CallJob)
                 try:
                     call.future.set_result(call.fn(conn))
                 except Exception as exc:
@@ -344,16 +280,10 @@ class SQLiteStore:
                     removed = 0
                 next_purge = time.monotonic() + (_PURGE_AGAIN_S if removed else _PURGE_EVERY_S)
         # Jobs that raced with close() are refused rather than left hanging.
-        while True:
-            try:
-                item = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, _WriteJob | _CallJob):
-                item.future.set_exception(StoreUnavailable("the store is closed"))
+        self._jobs.refuse_rest()
         conn.close()
 
-    def _write_group(self, conn: sqlite3.Connection, jobs: list[_WriteJob]) -> None:
+    def _write_group(self, conn: sqlite3.Connection, jobs: list[WriteJob]) -> None:
         """Commit every job of the group in one transaction, then acknowledge them."""
         results: list[IngestResult] = []
         deltas: list[dict[RollupKey, list[int]]] = []
@@ -365,15 +295,8 @@ class SQLiteStore:
                 deltas.append(rollups)
                 # A key may come again in a later job of the group: each statement
                 # adds to what the earlier ones wrote.
-                items = list(rollups.items())
-                for start in range(0, len(items), ROWS_PER_STATEMENT):
-                    chunk = items[start : start + ROWS_PER_STATEMENT]
-                    flat: list[object] = []
-                    for key, counters in chunk:
-                        flat.append(job.account_id)
-                        flat.extend(key)
-                        flat.extend(counters)
-                    conn.execute(upsert_rollups(len(chunk)), flat)
+                for sql, params in rollup_upserts(job.account_id, list(rollups.items())):
+                    conn.execute(sql, params)
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
@@ -437,33 +360,16 @@ class SQLiteStore:
                 )
 
     def _stage(
-        self, conn: sqlite3.Connection, job: _WriteJob
+        self, conn: sqlite3.Connection, job: WriteJob
     ) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
         """Record the new event ids of one batch; the rollup deltas of its fresh events."""
-        live = job.batch.live
-        if live and job.account_id not in self._known_accounts:
+        if job.batch.live and job.account_id not in self._known_accounts:
             conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
             self._known_accounts.add(job.account_id)
         returned: list[tuple[str]] = []
-        for flat in job.seen_params:
-            returned += conn.execute(insert_new_ids(len(flat) // 3), flat).fetchall()
-        if len(returned) == len(live):
-            # Every id was new: the deltas folded before the writer are the right ones.
-            rollups = job.batch.rollups
-        else:
-            # An id new to the store was inserted by its first occurrence in the batch;
-            # later occurrences are duplicates.
-            new_ids = {row[0] for row in returned}
-            fresh: list[Event] = []
-            for event in live:
-                if event.event_id in new_ids:
-                    new_ids.discard(event.event_id)
-                    fresh.append(event)
-            rollups = {}
-            fold_rollups(fresh, rollups)
-        accepted = len(returned)
-        result = IngestResult(accepted, len(live) - accepted, job.batch.expired)
-        return result, rollups
+        for sql, params in job.id_inserts:
+            returned += conn.execute(sql, params).fetchall()
+        return job.staged(returned)
 
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
         """Delete the oldest expired bucket of each account and table; rows removed."""

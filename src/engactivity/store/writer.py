@@ -1,0 +1,160 @@
+"""The writer thread of an engine: its queue of jobs, and the write jobs it commits.
+
+Each engine has one writer thread that commits every pending batch in one transaction
+(group commit). Batches are prepared on the submitting threads (``prepare_batch``), so
+the writer only runs the statements and, when some events were duplicates, folds the
+rollups of the fresh ones again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from engactivity.events import Event
+from engactivity.store.base import (
+    IngestResult,
+    PreparedBatch,
+    RollupKey,
+    StoreUnavailable,
+    fold_rollups,
+    prepare_batch,
+)
+from engactivity.store.schema import new_id_inserts
+
+MAX_GROUP_EVENTS = 100_000
+"""Most events committed in one group transaction."""
+
+
+class Job(Protocol):
+    """Anything queued for the writer: it answers through its future."""
+
+    @property
+    def future(self) -> Future[Any]: ...
+
+
+@dataclass
+class WriteJob:
+    """One submitted batch, ready for the writer."""
+
+    account_id: str
+    batch: PreparedBatch
+    id_inserts: list[tuple[str, list[object]]]
+    """The statements recording the ids of the live events, with their parameters."""
+    stored_id: Callable[[str], str] | None
+    """How the database holds an event id, when not as it is."""
+    future: Future[IngestResult] = field(default_factory=Future)
+
+    @classmethod
+    def prepare(
+        cls,
+        account_id: str,
+        events: list[Event],
+        now_ms: int,
+        retention_ms: int,
+        stored_id: Callable[[str], str] | None = None,
+    ) -> WriteJob:
+        """The job of a batch, built on the submitting thread (the per-event work)."""
+        batch = prepare_batch(events, now_ms, retention_ms)
+        return cls(account_id, batch, new_id_inserts(account_id, batch.live, stored_id), stored_id)
+
+    def staged(self, returned: list[Any]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
+        """The result and rollup deltas, given the rows the id inserts returned."""
+        live = self.batch.live
+        if len(returned) == len(live):
+            # Every id was new: the deltas folded before the writer are the right ones.
+            rollups = self.batch.rollups
+        else:
+            # An id new to the store was inserted by its first occurrence in the batch;
+            # later occurrences are duplicates.
+            new_ids = {row[0] for row in returned}
+            stored_id = self.stored_id
+            fresh: list[Event] = []
+            for event in live:
+                event_id = event.event_id if stored_id is None else stored_id(event.event_id)
+                if event_id in new_ids:
+                    new_ids.discard(event_id)
+                    fresh.append(event)
+            rollups = {}
+            fold_rollups(fresh, rollups)
+        accepted = len(returned)
+        return IngestResult(accepted, len(live) - accepted, self.batch.expired), rollups
+
+
+@dataclass
+class Group:
+    """What the writer took from its queue in one go."""
+
+    writes: list[WriteJob]
+    others: list[object]
+    """Jobs of other kinds, in queue order."""
+    stopping: bool
+    """The store is closing: this is the last group."""
+
+
+_STOP = object()
+
+
+class JobQueue:
+    """The jobs waiting for a writer thread; once closed, jobs are refused."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def put(self, job: Job) -> None:
+        # Checked and queued under the lock that close() takes, so a job is either ahead
+        # of the writer's stop mark (and handled) or refused here; none is left hanging.
+        with self._lock:
+            if self._closed:
+                job.future.set_exception(StoreUnavailable("the store is closed"))
+            else:
+                self._items.put(job)
+
+    def close(self) -> bool:
+        """Queue the writer's stop mark; False when the queue was already closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            self._items.put(_STOP)
+        return True
+
+    def take_group(self, timeout: float | None = None) -> Group:
+        """Every job queued, up to MAX_GROUP_EVENTS events; waits ``timeout`` for one."""
+        group = Group([], [], False)
+        try:
+            item = self._items.get(timeout=timeout)
+        except queue.Empty:
+            return group
+        pending_events = 0
+        while True:
+            if item is _STOP:
+                group.stopping = True
+            elif isinstance(item, WriteJob):
+                group.writes.append(item)
+                pending_events += len(item.batch.live)
+            else:
+                group.others.append(item)
+            if pending_events >= MAX_GROUP_EVENTS:
+                return group
+            try:
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return group
+
+    def refuse_rest(self) -> None:
+        """Refuse the jobs still queued (the writer's last step)."""
+        while True:
+            try:
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                job = cast(Job, item)
+                job.future.set_exception(StoreUnavailable("the store is closed"))
