@@ -44,6 +44,16 @@ def invalid_response(problems: list[Problem]) -> Response:
     )
 
 
+def store_unavailable_response() -> Response:
+    """503 ``store_unavailable``: the store (or the key store) did not answer; retry."""
+    return error_response(
+        503,
+        "store_unavailable",
+        "the store is not available; try again shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -68,12 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def on_store(request: Request, exc: StoreUnavailable) -> Response:
         log.warning("store unavailable: %s", exc)
-        return error_response(
-            503,
-            "store_unavailable",
-            "the store is not available; try again shortly",
-            headers={"Retry-After": "1"},
-        )
+        return store_unavailable_response()
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> Response:

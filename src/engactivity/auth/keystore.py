@@ -10,11 +10,23 @@ from __future__ import annotations
 from typing import Protocol
 
 from engactivity.auth.keys import KeyRecord
+from engactivity.store import StoreUnavailable
+
+
+class KeyStoreUnavailable(StoreUnavailable):
+    """The key store did not answer (database down, file locked): the API answers 503.
+
+    Engines raise it instead of their driver's errors, so the middleware can tell "we
+    could not check the key" (503, retry) from "the key is wrong" (401). A subclass of
+    StoreUnavailable, so one that escapes anywhere still gets the API's 503.
+    """
 
 
 class KeyStore(Protocol):
     blocking: bool
     """True when a lookup is a network round trip: call it off the event loop."""
+
+    # Every method raises KeyStoreUnavailable when the keys cannot be read or written.
 
     def add(self, record: KeyRecord) -> None: ...
 

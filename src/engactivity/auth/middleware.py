@@ -7,7 +7,9 @@ authorized requests.
 
 Answers: 401 with a JSON body and ``WWW-Authenticate`` when credentials are missing
 or do not check out (the body never says which part failed; the log does), 403 when
-a good key asks for another account or lacks the scope.
+a good key asks for another account or lacks the scope, and the API's 503
+``store_unavailable`` (with ``Retry-After``) when the keys cannot be read: a key that
+could not be checked is neither refused nor let through.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any, TypeVar
 import orjson
 from starlette.concurrency import run_in_threadpool
 
+from engactivity.api.errors import store_unavailable_response
 from engactivity.api.requestlog import ASGIApp, Message, Receive, Scope, Send, request_id_of
 from engactivity.auth.keys import bearer_id, bearer_matches
-from engactivity.auth.keystore import KeyStore
+from engactivity.auth.keystore import KeyStore, KeyStoreUnavailable
 from engactivity.auth.oauth1 import Outcome, verify_oauth1
 from engactivity.auth.policy import Need, need_for
 from engactivity.auth.secretbox import MasterKey, MasterKeyError
@@ -123,7 +126,12 @@ class AuthMiddleware:
             return
         oauth_in_query = b"oauth_signature" in scope.get("query_string", b"")
         if not authorization and not oauth_in_query:
-            if await self.auth.still_open():
+            try:
+                still_open = await self.auth.still_open()
+            except KeyStoreUnavailable as exc:
+                await self._unavailable(scope, receive, send, exc)
+                return
+            if still_open:
                 await self.app(scope, receive, send)
                 return
             await _unauthorized(send, "credentials are required")
@@ -136,7 +144,11 @@ class AuthMiddleware:
                 await _send_json(send, 413, "payload_too_large", "the form body is too large")
                 return
             receive = _replay(body, receive)
-        outcome = await self.auth.verify(scope, authorization, body)
+        try:
+            outcome = await self.auth.verify(scope, authorization, body)
+        except KeyStoreUnavailable as exc:
+            await self._unavailable(scope, receive, send, exc)
+            return
         record = outcome.record
         if record is None:
             self._log(scope, need, outcome.reason, None)
@@ -170,6 +182,16 @@ class AuthMiddleware:
             return
         self._log(scope, METRICS_NEED, "metrics token", None)
         await _unauthorized(send, "/metrics needs the metrics token (--metrics-token)")
+
+    async def _unavailable(
+        self, scope: Scope, receive: Receive, send: Send, exc: KeyStoreUnavailable
+    ) -> None:
+        log.warning(
+            "key store unavailable: %s",
+            exc,
+            extra={"fields": {"request_id": request_id_of(scope), "path": scope.get("path", "")}},
+        )
+        await store_unavailable_response()(scope, receive, send)
 
     def _log(self, scope: Scope, need: Need, reason: str, key_id: str | None) -> None:
         log.info(

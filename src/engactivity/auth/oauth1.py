@@ -20,7 +20,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, RequestV
 from oauthlib.oauth1.rfc5849.endpoints.resource import ResourceEndpoint
 
 from engactivity.auth.keys import KeyRecord, OAuth1Secrets
-from engactivity.auth.keystore import NONCE_WINDOW_S, KeyStore
+from engactivity.auth.keystore import NONCE_WINDOW_S, KeyStore, KeyStoreUnavailable
 from engactivity.auth.secretbox import SecretBox
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,8 @@ def verify_oauth1(
         valid, request = ResourceEndpoint(validator).validate_protected_resource_request(
             uri, http_method=method, body=body, headers=headers
         )
+    except KeyStoreUnavailable:
+        raise  # the key could not be looked up: not the client's fault (503, not 401)
     except Exception:  # malformed input oauthlib did not anticipate: refuse it
         log.debug("OAuth 1.0a request could not be parsed", exc_info=True)
         return Outcome(None, "malformed")
