@@ -281,6 +281,9 @@ class SQLiteStore:
                 next_purge = time.monotonic() + (_PURGE_AGAIN_S if removed else _PURGE_EVERY_S)
         # Jobs that raced with close() are refused rather than left hanging.
         self._jobs.refuse_rest()
+        # SQLite deletes the write-ahead log when its last connection closes, and the
+        # completer may not have synced it yet: it would fail groups already committed.
+        self._call_completer(lambda: None).result()
         conn.close()
 
     def _write_group(self, conn: sqlite3.Connection, jobs: list[WriteJob]) -> None:
