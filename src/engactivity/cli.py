@@ -278,8 +278,6 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    from engactivity.api import create_app
-
     if sync.lower() not in ("full", "normal"):
         raise fail("--sync must be 'full' or 'normal'")
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -320,6 +318,10 @@ def serve(
     if workers > 1:
         _serve_workers(settings, workers, log_level, log_format, shutdown_timeout)
         return
+    # Imported only here: with --workers, prometheus_client must not be imported
+    # before workers.py has set PROMETHEUS_MULTIPROC_DIR (it picks its mode at import).
+    from engactivity.api import create_app
+
     try:
         opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
     except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:

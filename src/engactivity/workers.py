@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from multiprocessing.process import BaseProcess
@@ -75,6 +76,27 @@ def _worker(settings: Settings, sock: socket.socket, options: WorkerOptions) -> 
         store.close()
 
 
+def _multiprocess_metrics_dir() -> str | None:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` (unless given); the folder made here, if any.
+
+    prometheus_client decides at import whether values live in memory (one process)
+    or in files under that folder, which /metrics sums over the workers. Imported
+    before the variable is set, the workers would count in memory while /metrics reads
+    only the files: no request metric at all. The check makes that mistake loud.
+    """
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="engactivity-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
+        raise RuntimeError(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: "
+            "the workers' request metrics would not be shared"
+        )
+    return metrics_dir
+
+
 def serve_workers(settings: Settings, workers: int, options: WorkerOptions) -> None:
     """Run ``workers`` server processes until SIGTERM or SIGINT; restart any that dies."""
     import uvicorn
@@ -83,11 +105,8 @@ def serve_workers(settings: Settings, workers: int, options: WorkerOptions) -> N
         app="engactivity:unused", host=settings.host, port=settings.port
     ).bind_socket()
     sock.set_inheritable(True)
-    metrics_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # /metrics sums the values every worker writes here.
-        metrics_dir = tempfile.mkdtemp(prefix="engactivity-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # /metrics sums the values every worker writes there.
+    metrics_dir = _multiprocess_metrics_dir()
     # Forked from a parent that has imported everything and holds no store and no
     # threads: workers start at once instead of importing the world again each.
     import engactivity.api  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.test_ingest import NOW_MS, ack, closed, connected, sample_events
@@ -152,6 +154,90 @@ def test_multiprocess_mode(make_server: MakeServer, tmp_path: Path) -> None:
     assert value(samples, "engactivity_events_total", outcome="accepted") == 6
     assert value(samples, "engactivity_store_rollup_rows") > 0
     assert list(folder.glob("*.db")), "each process writes its values in the folder"
+
+
+def _connection_to_each_worker(server: Server) -> list[http.client.HTTPConnection]:
+    """One kept-alive connection served by each worker process (psutil tells which)."""
+    assert server.proc is not None
+    workers = psutil.Process(server.proc.pid).children()
+    assert len(workers) == 2
+    found: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(200):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.connect()
+        assert conn.sock is not None
+        port = conn.sock.getsockname()[1]
+        deadline = time.monotonic() + 5
+        owner = None
+        while owner is None and time.monotonic() < deadline:
+            owner = next(
+                (
+                    w.pid
+                    for w in workers
+                    for c in w.net_connections(kind="tcp")
+                    if c.raddr and c.raddr.port == port
+                ),
+                None,
+            )
+        if owner is None or owner in found:
+            conn.close()
+        else:
+            found[owner] = conn
+        if len(found) == len(workers):
+            return list(found.values())
+    raise AssertionError("the kernel never handed a connection to one of the workers")
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def _scrape_through(conn: http.client.HTTPConnection) -> Samples:
+    status, body = _get(conn, "/metrics")
+    assert status == 200
+    out: Samples = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_workers_on_postgresql_sum_their_request_metrics(tmp_path: Path) -> None:
+    """serve --workers 2 (no PROMETHEUS_MULTIPROC_DIR given): whichever worker answers
+    /metrics reports the requests, latencies and events of both."""
+    server = Server(tmp_path, engine="postgresql").start()
+    try:
+        first, second = _connection_to_each_worker(server)
+        events = "/api/v1/accounts/acme/events"
+        for n, (conn, count) in enumerate(((first, 3), (second, 5))):
+            for _ in range(count):
+                assert _get(conn, "/healthz")[0] == 200
+            batch = [connected(f"w{n}-{i}") for i in range(n + 2)]  # 2, then 3 events
+            conn.request("POST", events, json.dumps(batch), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+            query = "/operations/api/account/acme/engactivity?timeframe=60&v=1"
+            assert _get(conn, query)[0] == 200
+        for conn in (first, second):
+            samples = _scrape_through(conn)
+            requests = "engactivity_http_requests_total"
+            assert value(samples, requests, endpoint="/healthz", method="GET", status="200") == 8
+            assert value(samples, requests, endpoint=EVENTS_ROUTE, method="POST", status="200") == 2
+            latency = "engactivity_http_request_duration_seconds_count"
+            assert value(samples, latency, endpoint=QUERY_ROUTE, status="200") == 2
+            assert value(samples, "engactivity_events_total", outcome="accepted") == 5
+            assert value(samples, "engactivity_batches_total", outcome="stored") == 2
+        # Scrapes are counted too, whichever worker served them.
+        for earlier, conn in enumerate((first, second), start=2):
+            samples = _scrape_through(conn)
+            scrapes = value(samples, requests, endpoint="/metrics", method="GET", status="200")
+            assert scrapes == earlier
+            conn.close()
+    finally:
+        server.stop()
 
 
 def test_the_sample_dashboard_uses_only_exported_metrics(server: Server) -> None:
