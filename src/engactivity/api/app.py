@@ -28,6 +28,7 @@ from engactivity.api.openapi import (
 )
 from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
+from engactivity.auth.openapi import describe_security
 from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
@@ -99,6 +100,7 @@ def create_app(
     install_wallboard(app)
     # Inside the request log and metrics middlewares, so refusals are logged and counted.
     install_auth(app, settings)
+    describe_security(app)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     metrics.install_metrics(app, settings.store_url)

@@ -1,0 +1,100 @@
+"""Authentication in the OpenAPI description: the schemes, and which operations need them.
+
+Which operations need which credentials is read from the path policy (policy.py), the
+one the middleware enforces, so the description cannot promise an open endpoint that
+is not, or miss one added later. The description is the same whether or not
+authentication is on (``--insecure-no-auth`` is for local experiments).
+
+OpenAPI has no OAuth 1.0a scheme type (its ``oauth2`` is another protocol), so OAuth
+1.0a is declared as what it looks like on the wire, an ``apiKey`` in the
+``Authorization`` header, and its description says how that header is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from engactivity.auth.policy import need_for
+
+BEARER = "bearerKey"
+OAUTH1 = "oauth1"
+METRICS_TOKEN = "metricsToken"
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "ea_<key id>_<secret>",
+        "description": "A bearer key made with `engactivity keys create --kind bearer`: "
+        "`Authorization: Bearer ea_...`. A key belongs to one account and has the `read` "
+        "scope (engactivity queries), `write` (ingestion) or both.",
+    },
+    OAUTH1: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "OAuth 1.0a (RFC 5849), as the hosted API: the request is signed "
+        "with HMAC-SHA1 or HMAC-SHA256 using the app key and secret and the access token "
+        "and secret of a key made with `engactivity keys create` (the default kind), and "
+        'sent as `Authorization: OAuth oauth_consumer_key="...", oauth_token="...", '
+        'oauth_signature_method="HMAC-SHA1", oauth_timestamp="...", oauth_nonce="...", '
+        'oauth_signature="..."` (or with the same parameters in the query string). Use an '
+        "OAuth 1.0a client library: the header is not a fixed value. Each nonce is "
+        "accepted once; timestamps within 10 minutes of the server's clock.",
+    },
+    METRICS_TOKEN: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The token given with `--metrics-token`, as `Authorization: Bearer "
+        "<token>`. Without `--metrics-token`, /metrics is open when the server listens "
+        "on loopback only and refused otherwise.",
+    },
+}
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
+
+
+def add_security(description: dict[str, Any]) -> None:
+    """Declare the schemes and put them on every operation the policy protects."""
+    description.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in description.get("paths", {}).items():
+        need = need_for(path)
+        if need.kind == "open":
+            continue
+        if need.kind == "metrics":
+            requirement: list[dict[str, list[str]]] = [{METRICS_TOKEN: []}]
+        else:
+            requirement = [{BEARER: []}, {OAUTH1: []}]  # either one
+        for operation in operations.values():
+            operation["security"] = requirement
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", _error("Credentials missing or not valid"))
+            if need.kind == "account":
+                responses.setdefault(
+                    "403", _error(f"The key is of another account or lacks the {need.scope} scope")
+                )
+
+
+def describe_security(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (and so /openapi.json and /docs) include the security."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            described = build()
+            add_security(described)
+            app.openapi_schema = described
+            return described
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,80 @@
+"""The OpenAPI description says how to authenticate, and says it truthfully.
+
+Checked against a real server that has a key: every operation the description marks
+as secured is refused without credentials and served with the declared ones; every
+other operation is served without any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.auth.keyhelp import bearer, create_key
+from tests.conftest import Server
+
+ACCOUNT = "acme"
+METRICS_TOKEN = "metrics-s3cret"
+
+
+@pytest.fixture
+def locked(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
+    srv = Server(tmp_path, extra_args=["--metrics-token", METRICS_TOKEN]).start()
+    key = create_key(srv.store_url, ACCOUNT, "read,write", kind="bearer")
+    yield srv, key
+    srv.stop()
+
+
+def _call(srv: Server, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    url = srv.base_url + path.replace("{accountId}", ACCOUNT)
+    params = {"timeframe": 60, "v": 1} if path.endswith("/engactivity") else None
+    body = "[]" if method == "post" and path.endswith("/events") else None
+    return httpx.request(method, url, params=params, content=body, headers=headers, timeout=30)
+
+
+def test_security_schemes_are_declared_and_true(
+    locked: tuple[Server, dict[str, Any]],
+) -> None:
+    srv, key = locked
+    served = httpx.get(f"{srv.base_url}/openapi.json", timeout=30).json()
+    schemes = served["components"]["securitySchemes"]
+    assert schemes["bearerKey"]["type"] == "http"
+    assert schemes["bearerKey"]["scheme"] == "bearer"
+    oauth1 = schemes["oauth1"]
+    assert (oauth1["type"], oauth1["in"], oauth1["name"]) == ("apiKey", "header", "Authorization")
+    assert "OAuth 1.0a" in oauth1["description"]
+
+    credentials = {
+        "bearerKey": bearer(key),
+        "metricsToken": {"Authorization": f"Bearer {METRICS_TOKEN}"},
+    }
+    secured: set[tuple[str, str]] = set()
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            refused = _call(srv, method, path, {})
+            if "security" not in operation:
+                assert refused.status_code != 401, (method, path)
+                continue
+            secured.add((method, path))
+            assert refused.status_code == 401, (method, path, refused.text)
+            assert "401" in operation["responses"]
+            names = {name for requirement in operation["security"] for name in requirement}
+            usable = names & credentials.keys()
+            assert usable, (method, path, names)
+            for name in usable:
+                served_ok = _call(srv, method, path, credentials[name])
+                assert served_ok.status_code == 200, (method, path, name, served_ok.text)
+    assert secured == {
+        ("get", "/operations/api/account/{accountId}/engactivity"),
+        ("post", "/operations/api/account/{accountId}/engactivity"),
+        ("post", "/api/v1/accounts/{accountId}/events"),
+        ("get", "/metrics"),
+    }
+    # OAuth 1.0a is offered wherever a bearer key is.
+    for method, path in secured - {("get", "/metrics")}:
+        security = served["paths"][path][method]["security"]
+        assert {"bearerKey": []} in security and {"oauth1": []} in security
