@@ -100,6 +100,7 @@ class Server:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         engine: str = "sqlite",
+        workers: int = PG_WORKERS,
     ) -> None:
         self.tmp = tmp
         self.db = tmp / "store.db"
@@ -109,7 +110,7 @@ class Server:
         self.set_now(now_ms)
         self.extra_args = extra_args or []
         if engine == "postgresql":
-            self.extra_args += ["--workers", str(PG_WORKERS)]
+            self.extra_args += ["--workers", str(workers)]
         self.extra_env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -199,15 +200,22 @@ def store_engine() -> str:
     return "sqlite"
 
 
+@pytest.fixture(scope="module")
+def pg_workers() -> int:
+    """``serve --workers`` of the PostgreSQL servers of ``server`` and ``make_server``; a
+    module whose tests need no second process may lower it (each starts faster)."""
+    return PG_WORKERS
+
+
 @pytest.fixture
-def server(tmp_path: Path, store_engine: str) -> Iterator[Server]:
-    srv = Server(tmp_path, engine=store_engine).start()
+def server(tmp_path: Path, store_engine: str, pg_workers: int) -> Iterator[Server]:
+    srv = Server(tmp_path, engine=store_engine, workers=pg_workers).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, store_engine: str) -> Iterator[object]:
+def make_server(tmp_path: Path, store_engine: str, pg_workers: int) -> Iterator[object]:
     """Factory for servers with extra flags or environment; all stopped at the end."""
     made: list[Server] = []
 
@@ -219,7 +227,7 @@ def make_server(tmp_path: Path, store_engine: str) -> Iterator[object]:
     ) -> Server:
         folder = tmp_path / f"{name}{len(made)}"
         folder.mkdir()
-        srv = Server(folder, now_ms, extra_args, env, engine=store_engine)
+        srv = Server(folder, now_ms, extra_args, env, engine=store_engine, workers=pg_workers)
         made.append(srv)
         return srv.start()
 

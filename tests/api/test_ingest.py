@@ -21,6 +21,24 @@ def store_engine(request: pytest.FixtureRequest) -> str:
     return engine
 
 
+@pytest.fixture(scope="module")
+def pg_workers() -> int:
+    # Ingestion through two processes on one database is tested in test_scaleout.py.
+    return 1
+
+
+@pytest.fixture(scope="module")
+def refusing(
+    tmp_path_factory: pytest.TempPathFactory, store_engine: str, pg_workers: int
+) -> Iterator[Server]:
+    """One server for the tests that only send what is refused: nothing is ever stored
+    in it, so each of them sees an empty store, as a fresh server would show."""
+    folder = tmp_path_factory.mktemp("refusing")
+    srv = Server(folder, engine=store_engine, workers=pg_workers).start()
+    yield srv
+    srv.stop()
+
+
 Counters = tuple[int, int, int, int, int]
 MakeServer = Callable[..., Server]
 KEYS = [
@@ -164,11 +182,11 @@ def test_ndjson_is_ingested(server: Server) -> None:
 @pytest.mark.parametrize(
     "content_type", ["application/x-ndjson; charset=utf-8", "application/x-ndjson"]
 )
-def test_ndjson_starting_with_array_line_is_ndjson(server: Server, content_type: str) -> None:
+def test_ndjson_starting_with_array_line_is_ndjson(refusing: Server, content_type: str) -> None:
     body = b"[1]\n" + orjson.dumps(connected("z"))
-    error = assert_client_error(post(server, "acme", body, {"Content-Type": content_type}))
+    error = assert_client_error(post(refusing, "acme", body, {"Content-Type": content_type}))
     assert [(p["index"], p["field"]) for p in error["problems"]] == [(0, "event")]
-    assert totals(server, "acme") == ZERO
+    assert totals(refusing, "acme") == ZERO
 
 
 def test_iso_times_are_accepted(server: Server) -> None:
@@ -263,10 +281,10 @@ def test_a_bad_ndjson_line_rejects_the_whole_batch(server: Server) -> None:
     assert ack(post(server, "acme", ndjson(good), NDJSON))["accepted"] == 2
 
 
-def test_future_event_is_refused(server: Server) -> None:
-    error = assert_client_error(server.send("acme", [connected("f", NOW_MS + 5 * MIN + 1)]))
+def test_future_event_is_refused(refusing: Server) -> None:
+    error = assert_client_error(refusing.send("acme", [connected("f", NOW_MS + 5 * MIN + 1)]))
     assert [(p["index"], p["field"]) for p in error["problems"]] == [(0, "time")]
-    assert totals(server, "acme") == ZERO
+    assert totals(refusing, "acme") == ZERO
 
 
 def test_event_five_minutes_ahead_is_accepted(server: Server) -> None:
@@ -303,11 +321,11 @@ def test_future_limit_follows_the_server_clock(server: Server) -> None:
         (b"this is not json", ""),
     ],
 )
-def test_unusable_bodies_get_a_clear_400(server: Server, body: bytes, content_type: str) -> None:
-    response = post(server, "acme", body, {"Content-Type": content_type})
+def test_unusable_bodies_get_a_clear_400(refusing: Server, body: bytes, content_type: str) -> None:
+    response = post(refusing, "acme", body, {"Content-Type": content_type})
     error = assert_client_error(response)
     assert error["field"] and error["allowed"]
-    assert totals(server, "acme") == ZERO
+    assert totals(refusing, "acme") == ZERO
 
 
 def test_wrong_content_type_is_never_a_server_error(server: Server) -> None:
@@ -322,15 +340,15 @@ def test_wrong_content_type_is_never_a_server_error(server: Server) -> None:
     assert totals(server, "acme") == total_of([connected("ct")])
 
 
-def test_non_object_events_are_listed(server: Server) -> None:
-    error = assert_client_error(post(server, "acme", b'[1, "x", null, [], {}]'))
+def test_non_object_events_are_listed(refusing: Server) -> None:
+    error = assert_client_error(post(refusing, "acme", b'[1, "x", null, [], {}]'))
     fields = {(p["index"], p["field"]) for p in error["problems"]}
     assert {(0, "event"), (1, "event"), (2, "event"), (3, "event")} <= fields
     assert {p["index"] for p in error["problems"]} == {0, 1, 2, 3, 4}
 
 
-def test_bad_account_id_is_400(server: Server) -> None:
-    response = server.send("bad account!", [connected("a")])
+def test_bad_account_id_is_400(refusing: Server) -> None:
+    response = refusing.send("bad account!", [connected("a")])
     assert_client_error(response)
 
 
@@ -518,6 +536,6 @@ def test_configured_retention_is_honoured(make_server: MakeServer) -> None:
     assert ack(srv.send("acme", [closed("oldest", NOW_MS - 4 * DAY)]))["expired"] == 1
 
 
-def test_other_methods_get_json_errors(server: Server) -> None:
-    response = httpx.get(f"{server.base_url}/api/v1/accounts/acme/events", timeout=30)
+def test_other_methods_get_json_errors(refusing: Server) -> None:
+    response = httpx.get(f"{refusing.base_url}/api/v1/accounts/acme/events", timeout=30)
     assert_client_error(response, 405)
