@@ -50,7 +50,13 @@ from engactivity.store.base import (
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import AccountRollups, FragmentLookup, Reading
-from engactivity.store.schema import SCHEMA, SCHEMA_VERSION, rollup_upserts, select_rollups
+from engactivity.store.schema import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEEN_EVENT_BY_BUCKET,
+    rollup_upserts,
+    select_rollups,
+)
 from engactivity.store.writer import JobQueue, WriteJob
 from engactivity.timeframe import Span
 
@@ -104,7 +110,7 @@ def pg(sql: str) -> str:
 
 def pg_schema() -> str:
     """The shared schema in PostgreSQL's dialect (it has no WITHOUT ROWID tables)."""
-    return SCHEMA.replace(") WITHOUT ROWID;", ");")
+    return SCHEMA.replace(") WITHOUT ROWID;", ");") + SEEN_EVENT_BY_BUCKET
 
 
 def _db_event_id(event_id: str) -> str:

@@ -43,8 +43,14 @@ CREATE TABLE IF NOT EXISTS seen_event (
     bucket     BIGINT NOT NULL,
     PRIMARY KEY (account_id, event_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_event_by_bucket ON seen_event (account_id, bucket);
 """
+
+SEEN_EVENT_BY_BUCKET = (
+    "CREATE INDEX IF NOT EXISTS seen_event_by_bucket ON seen_event (account_id, bucket);"
+)
+"""PostgreSQL purges event ids bucket by bucket through this index. SQLite has none:
+the index was as large as the table and doubled the pages written per event, so
+SQLite sweeps the table for expired ids instead (``SQLiteStore._sweep_ids``)."""
 
 ROWS_PER_STATEMENT = 500
 """Rows per multi-row statement: one statement does the work of many, well under the

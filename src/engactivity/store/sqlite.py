@@ -54,6 +54,8 @@ _PURGE_AGAIN_S = 0.05
 _EXTERNAL_CHECK_S = 1.0
 """How often the writer looks for commits by other processes (e.g. ``import --store``)."""
 _LOAD_CHUNK = 50_000
+_SWEEP_IDS = 20_000
+"""Event ids looked at per retention step (a few milliseconds of the writer's time)."""
 
 
 def path_from_url(url: str) -> Path:
@@ -109,6 +111,8 @@ class SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(SCHEMA)
+            # Files made by earlier versions have it; ids are swept instead (schema.py).
+            conn.execute("DROP INDEX IF EXISTS seen_event_by_bucket")
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -123,6 +127,10 @@ class SQLiteStore:
         """Rows removed by retention since start (read by the metrics endpoint)."""
         self._known_accounts: set[str] = set()
         """Accounts already in the account table (touched by the writer thread only)."""
+        self._swept_to: dict[str, int] = {}
+        """Per account, the cutoff bucket of its last complete sweep of event ids."""
+        self._sweeps: dict[str, str] = {}
+        """Per account with a sweep under way, the last event id swept."""
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._completer = threading.Thread(
             target=self._run_completer, name="sqlite-completer", daemon=True
@@ -212,8 +220,9 @@ class SQLiteStore:
         """Remove everything older than the retention now (on the writer thread)."""
 
         def purge_all(conn: sqlite3.Connection) -> int:
-            total = 0
-            while (removed := self._purge_step(conn, now_ms)) > 0:
+            total, more = 0, True
+            while more:
+                removed, more = self._purge_step(conn, now_ms)
                 total += removed
             return total
 
@@ -274,11 +283,11 @@ class SQLiteStore:
                 next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
             if not stopping and time.monotonic() >= next_purge:
                 try:
-                    removed = self._purge_step(conn, self._clock())
+                    _, more = self._purge_step(conn, self._clock())
                 except sqlite3.Error:
                     log.exception("retention purge failed; will try again")
-                    removed = 0
-                next_purge = time.monotonic() + (_PURGE_AGAIN_S if removed else _PURGE_EVERY_S)
+                    more = False
+                next_purge = time.monotonic() + (_PURGE_AGAIN_S if more else _PURGE_EVERY_S)
         # Jobs that raced with close() are refused rather than left hanging.
         self._jobs.refuse_rest()
         # SQLite deletes the write-ahead log when its last connection closes, and the
@@ -374,25 +383,55 @@ class SQLiteStore:
             returned += conn.execute(sql, params).fetchall()
         return job.staged(returned)
 
-    def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> int:
-        """Delete the oldest expired bucket of each account and table; rows removed."""
+    def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> tuple[int, bool]:
+        """One small step of retention for each account: (rows removed, more to do).
+
+        Rollups go by their oldest expired bucket (their key starts with the bucket).
+        Event ids are keyed by id alone, so they are swept: one slice of the account's
+        ids per step, each time a bucket has expired since the last sweep.
+        """
         cutoff = retention_cutoff_bucket(now_ms, self.retention_ms)
         self._call_completer(lambda: self._memory.drop_before(cutoff))
-        removed = 0
+        removed, more = 0, False
         accounts = [row[0] for row in conn.execute("SELECT account_id FROM account")]
         for account_id in accounts:
-            for table in ("rollup", "seen_event"):
-                (oldest,) = conn.execute(
-                    f"SELECT MIN(bucket) FROM {table} WHERE account_id = ?", (account_id,)
-                ).fetchone()
-                if oldest is not None and oldest < cutoff:
-                    cursor = conn.execute(
-                        f"DELETE FROM {table} WHERE account_id = ? AND bucket = ?",
-                        (account_id, oldest),
-                    )
-                    removed += cursor.rowcount
+            (oldest,) = conn.execute(
+                "SELECT MIN(bucket) FROM rollup WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            if oldest is not None and oldest < cutoff:
+                removed += conn.execute(
+                    "DELETE FROM rollup WHERE account_id = ? AND bucket = ?",
+                    (account_id, oldest),
+                ).rowcount
+                more = True
+            if account_id in self._sweeps or self._swept_to.get(account_id, -1) < cutoff:
+                swept, done = self._sweep_ids(conn, account_id, cutoff)
+                removed += swept
+                more = more or not done
         self.purged_rows += removed
-        return removed
+        return removed, more
+
+    def _sweep_ids(
+        self, conn: sqlite3.Connection, account_id: str, cutoff: int
+    ) -> tuple[int, bool]:
+        """Delete the expired ids of the account's next slice: (rows removed, sweep done)."""
+        start = self._sweeps.get(account_id, "")  # every id sorts after ''
+        (end,) = conn.execute(
+            "SELECT MAX(event_id) FROM (SELECT event_id FROM seen_event "
+            "WHERE account_id = ? AND event_id > ? ORDER BY event_id LIMIT ?)",
+            (account_id, start, _SWEEP_IDS),
+        ).fetchone()
+        if end is None:
+            self._sweeps.pop(account_id, None)
+            self._swept_to[account_id] = cutoff
+            return 0, True
+        self._sweeps[account_id] = end
+        cursor = conn.execute(
+            "DELETE FROM seen_event WHERE account_id = ? AND event_id > ? AND event_id <= ? "
+            "AND bucket < ?",
+            (account_id, start, end, cutoff),
+        )
+        return cursor.rowcount, False
 
 
 class _WriteAheadLog:
