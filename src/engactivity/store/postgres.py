@@ -244,6 +244,9 @@ class PostgresStore:
             except psycopg.OperationalError as exc:
                 if attempt == 2 or not conn.broken:
                     raise _unavailable(exc) from exc
+                # The server restarted: the other idle connections of the pool are
+                # broken too. Replace them all now, not one failed request at a time.
+                self._pool.check()
             except psycopg.Error as exc:
                 raise _unavailable(exc) from exc
         raise AssertionError("unreachable")
@@ -400,6 +403,7 @@ class PostgresStore:
                 # and the producer's resend is deduplicated.
                 if committing or attempt == _WRITE_TRIES or not conn.broken:
                     return self._fail(jobs, exc)
+                self._pool.check()
             except (psycopg.Error, StoreUnavailable) as exc:
                 return self._fail(jobs, exc)
         # Applied here when nothing else changed the account meanwhile; otherwise the
