@@ -129,6 +129,8 @@ class SQLiteStore:
         """Accounts already in the account table (touched by the writer thread only)."""
         self._swept_to: dict[str, int] = {}
         """Per account, the cutoff bucket of its last complete sweep of event ids."""
+        self._memory_cutoff: int | None = None
+        """The cutoff bucket memory last dropped buckets before (writer thread only)."""
         self._sweeps: dict[str, str] = {}
         """Per account with a sweep under way, the last event id swept."""
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -280,6 +282,7 @@ class SQLiteStore:
                     # replaced, or the new copy would get it twice.
                     self._call_completer(lambda: None).result()
                     self._memory = self._load_memory()
+                    self._memory_cutoff = None
                 next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
             if not stopping and time.monotonic() >= next_purge:
                 try:
@@ -391,7 +394,10 @@ class SQLiteStore:
         ids per step, each time a bucket has expired since the last sweep.
         """
         cutoff = retention_cutoff_bucket(now_ms, self.retention_ms)
-        self._call_completer(lambda: self._memory.drop_before(cutoff))
+        if cutoff != self._memory_cutoff:
+            # Only when it moved: a step comes every 50 ms while a sweep goes on.
+            self._call_completer(lambda: self._memory.drop_before(cutoff))
+            self._memory_cutoff = cutoff
         removed, more = 0, False
         accounts = [row[0] for row in conn.execute("SELECT account_id FROM account")]
         for account_id in accounts:
