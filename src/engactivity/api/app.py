@@ -25,6 +25,7 @@ from engactivity.api.openapi import (
     ENGACTIVITY_RESPONSES,
     EVENTS_BODY,
     EVENTS_RESPONSES,
+    engactivity_parameters,
 )
 from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
@@ -132,21 +133,9 @@ def create_app(
         summary="Engagement activity metrics for an account",
         responses=ENGACTIVITY_RESPONSES,
         response_class=Response,
+        openapi_extra={"parameters": engactivity_parameters(TIMEFRAME_ALLOWED, IDS_ALLOWED)},
     )
-    async def engactivity_get(
-        request: Request,
-        accountId: AccountId,
-        timeframe: Annotated[
-            str | None, Query(description=f"Required: {TIMEFRAME_ALLOWED}.")
-        ] = None,
-        v: Annotated[str | None, Query(description="Required: API version, 1.")] = None,
-        skillIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
-        agentIds: Annotated[str | None, Query(description=f"Optional: {IDS_ALLOWED}.")] = None,
-        interval: Annotated[
-            str | None,
-            Query(description="Optional: minutes per interval, 5..timeframe, dividing timeframe."),
-        ] = None,
-    ) -> Response:
+    async def engactivity_get(request: Request, accountId: AccountId) -> Response:
         return await answer(accountId, dict(request.query_params))
 
     @app.post(
