@@ -231,7 +231,7 @@ class SQLiteStore:
         job: _CallJob = _CallJob(purge_all)
         self._jobs.put(job)
         result: int = job.future.result()
-        self._call_completer(lambda: None).result()  # memory has dropped them too
+        self._completer_caught_up()  # memory has dropped them too
         return result
 
     def close(self) -> None:
@@ -280,7 +280,7 @@ class SQLiteStore:
                     log.info("the store file was changed by another process; reloading")
                     # Every group handed over must be in memory before the copy is
                     # replaced, or the new copy would get it twice.
-                    self._call_completer(lambda: None).result()
+                    self._completer_caught_up()
                     self._memory = self._load_memory()
                     self._memory_cutoff = None
                 next_external_check = time.monotonic() + _EXTERNAL_CHECK_S
@@ -295,7 +295,7 @@ class SQLiteStore:
         self._jobs.refuse_rest()
         # SQLite deletes the write-ahead log when its last connection closes, and the
         # completer may not have synced it yet: it would fail groups already committed.
-        self._call_completer(lambda: None).result()
+        self._completer_caught_up()
         conn.close()
 
     def _write_group(self, conn: sqlite3.Connection, jobs: list[WriteJob]) -> None:
@@ -321,6 +321,10 @@ class SQLiteStore:
                 job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
             return
         self._completions.put(_Committed(jobs, results, deltas))
+
+    def _completer_caught_up(self) -> None:
+        """Wait until the completer has handled everything handed to it so far."""
+        self._call_completer(lambda: None).result()
 
     def _call_completer(self, fn: Callable[[], Any]) -> Future[Any]:
         """Run ``fn`` on the completer, after every group handed over before it."""
