@@ -221,21 +221,48 @@ def test_workers_on_postgresql_sum_their_request_metrics(tmp_path: Path) -> None
             response.read()
             query = "/operations/api/account/acme/engactivity?timeframe=60&v=1"
             assert _get(conn, query)[0] == 200
+        # A worker counts a request just after answering it, so a scrape through the
+        # other worker may come a moment early: look again until the counts are in.
+        scrapes = 0
+        requests = "engactivity_http_requests_total"
+        latency = "engactivity_http_request_duration_seconds_count"
+
+        def settled(
+            conn: http.client.HTTPConnection, check: Callable[[Samples, int], bool]
+        ) -> None:
+            nonlocal scrapes
+            deadline = time.monotonic() + 10
+            while True:
+                before = scrapes  # answered scrapes; a scrape never counts itself
+                samples = _scrape_through(conn)
+                scrapes += 1
+                if check(samples, before):
+                    return
+                assert time.monotonic() < deadline, samples
+                time.sleep(0.05)
+
+        def all_counted(samples: Samples, _before: int) -> bool:
+            return (
+                value(samples, requests, endpoint="/healthz", method="GET", status="200") == 8
+                and value(samples, requests, endpoint=EVENTS_ROUTE, method="POST", status="200")
+                == 2
+                and value(samples, latency, endpoint=QUERY_ROUTE, status="200") == 2
+                and value(samples, "engactivity_events_total", outcome="accepted") == 5
+                and value(samples, "engactivity_batches_total", outcome="stored") == 2
+            )
+
+        def scrapes_counted(samples: Samples, before: int) -> bool:
+            return (
+                value(samples, requests, endpoint="/metrics", method="GET", status="200") == before
+            )
+
         for conn in (first, second):
-            samples = _scrape_through(conn)
-            requests = "engactivity_http_requests_total"
-            assert value(samples, requests, endpoint="/healthz", method="GET", status="200") == 8
-            assert value(samples, requests, endpoint=EVENTS_ROUTE, method="POST", status="200") == 2
-            latency = "engactivity_http_request_duration_seconds_count"
-            assert value(samples, latency, endpoint=QUERY_ROUTE, status="200") == 2
-            assert value(samples, "engactivity_events_total", outcome="accepted") == 5
-            assert value(samples, "engactivity_batches_total", outcome="stored") == 2
+            settled(conn, all_counted)
         # Scrapes are counted too, whichever worker served them.
-        for earlier, conn in enumerate((first, second), start=2):
-            samples = _scrape_through(conn)
-            scrapes = value(samples, requests, endpoint="/metrics", method="GET", status="200")
-            assert scrapes == earlier
-            conn.close()
+        for conn in (first, second):
+            settled(conn, scrapes_counted)
+        first.close()
+        second.close()
     finally:
         server.stop()
 
