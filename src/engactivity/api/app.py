@@ -22,10 +22,10 @@ from engactivity.api.headerlimit import HeaderLimitMiddleware
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import (
     ENGACTIVITY_BODY,
+    ENGACTIVITY_PARAMETERS,
     ENGACTIVITY_RESPONSES,
     EVENTS_BODY,
     EVENTS_RESPONSES,
-    engactivity_parameters,
 )
 from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
@@ -35,7 +35,7 @@ from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
 from engactivity.events import decode_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
-from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED, parse_query
+from engactivity.query import parse_query
 from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 
@@ -133,7 +133,7 @@ def create_app(
         summary="Engagement activity metrics for an account",
         responses=ENGACTIVITY_RESPONSES,
         response_class=Response,
-        openapi_extra={"parameters": engactivity_parameters(TIMEFRAME_ALLOWED, IDS_ALLOWED)},
+        openapi_extra={"parameters": ENGACTIVITY_PARAMETERS},
     )
     async def engactivity_get(request: Request, accountId: AccountId) -> Response:
         return await answer(accountId, dict(request.query_params))
