@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from engactivity.events import (
     UNPARSABLE,
     Event,
     decode_batch,
+    decode_plain_batch,
     parse_time,
     validate_batch,
     validate_event,
@@ -585,3 +587,111 @@ def test_plain_events_take_the_fast_path() -> None:
     ]
     for raw in plain:
         assert module._fast_event(raw, NOW_MS) == module._validate_fully(raw, 0, NOW_MS)
+
+
+# -- the plain-batch path agrees with decode_batch + validate_batch -------------------
+
+
+def full_path(body: bytes) -> list[Event] | None:
+    """The events of ``body`` by the full path; None when it has any problem."""
+    items, problems = decode_batch(body, False)
+    events, more = validate_batch(items, NOW_MS)
+    return None if problems or more else events
+
+
+def assert_plain_agrees(body: bytes) -> list[Event] | None:
+    plain = decode_plain_batch(body, NOW_MS)
+    if plain is not None:
+        assert plain == full_path(body)
+    return plain
+
+
+_event_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "eventId": st.one_of(st.text(max_size=130), _field_values),
+        "type": st.one_of(st.sampled_from(["connected", "closed", "other"]), _field_values),
+        "time": st.one_of(
+            st.integers(min_value=NOW_MS - 10**9, max_value=NOW_MS + 10 * 60_000),
+            st.just(NOW_ISO),
+            _field_values,
+        ),
+        "skillId": _field_values,
+        "agentId": _field_values,
+        "interactive": _field_values,
+        "handlingTime": _field_values,
+        "x": _field_values,
+    },
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_event_fields, max_size=6))
+def test_plain_batch_path_matches_the_full_path(batch: list[dict[str, object]]) -> None:
+    # The json module writes integers of any size (and "Infinity", which is not JSON).
+    assert_plain_agrees(json.dumps(batch).encode())
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from([connected(), closed(), closed(interactive=False)]), max_size=4),
+    st.integers(min_value=0, max_value=10_000),
+    st.binary(min_size=1, max_size=3),
+)
+def test_plain_batch_path_matches_the_full_path_on_damaged_bodies(
+    batch: list[dict[str, object]], at: int, junk: bytes
+) -> None:
+    body = orjson.dumps(batch)
+    at %= len(body)
+    assert_plain_agrees(body[:at] + junk + body[at + 1 :])
+    assert_plain_agrees(body[:at] + junk + body[at:])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Bodies the full path refuses (or reads otherwise) where a lenient decoder
+        # could accept: the plain path must decline them all.
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":1,"x":1e400}]',
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":1,"x":"\xff"}]',
+        b'[{"eventId":"\xff","type":"connected","time":1,"agentId":1}]',
+        b'[{"eventId":"\xed\xa0\x80","type":"connected","time":1,"agentId":1}]',
+        b'[{"eventId":"\\ud800","type":"connected","time":1,"agentId":1}]',
+        b'[{"eventId":"a","type":"connected","time":-9223372036854775809,"agentId":1}]',
+        b'[{"eventId":"a","type":"connected","time":9223372036854775808,"agentId":1}]',
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":18446744073709551615}]',
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":1.0}]',
+        b'[{"eventId":"a","type":"connected","type":"closed","interactive":true,"time":1}]',
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":1,"interactive":true}]',
+        b'[{"eventId":"a","type":"closed","time":1,"interactive":null}]',
+        b'[{"eventId":"a","type":"connected","time":1,"agentId":1,"x":'
+        + b"[" * 3000
+        + b"]" * 3000
+        + b"}]",
+        b"\xef\xbb\xbf[]",
+        b'{"eventId":"a","type":"connected","time":1,"agentId":1}',
+        b"[" * 3000 + b"]" * 3000,
+        b'[{"eventId":"a","type":"connected","time":"2026-11-24T13:29:00Z","agentId":1}]',
+    ],
+)
+def test_the_plain_path_declines_what_it_does_not_know(body: bytes) -> None:
+    assert decode_plain_batch(body, NOW_MS) is None
+    full_path(body)  # decides, without raising
+
+
+def test_plain_batches_take_the_plain_path() -> None:
+    batch = [
+        connected(),
+        closed(),
+        closed(eventId="y", interactive=False, handlingTime=0, skillId=None, agentId=None),
+        without(closed(eventId="z"), "handlingTime"),
+        connected(eventId="a\x00b", time=NOW_MS + 5 * 60_000, skillId=-(2**63), agentId=2**63 - 1),
+        {**connected(eventId="w"), "interactive": None, "handlingTime": None},
+        {**connected(eventId="v"), "eventId": "v2"},  # a repeated key: the last one counts
+    ]
+    body = orjson.dumps(batch)
+    plain = decode_plain_batch(body, NOW_MS)
+    assert plain is not None and len(plain) == len(batch)
+    assert plain == full_path(body)
+    assert plain[-1].event_id == "v2"
+    assert decode_plain_batch(b"[]", NOW_MS) == []
