@@ -231,6 +231,28 @@ def test_event_ids_are_exact(store: SQLiteStore) -> None:
     assert ingest(store, "acme", [ev(i) for i in ids]) == IngestResult(0, len(ids), 0)
 
 
+def test_duplicates_switch_the_writer_to_careful_and_back(store: SQLiteStore) -> None:
+    # The writer inserts ids optimistically and counts them; a batch with duplicates
+    # is done again with a look-up first, and later groups stay careful until one
+    # meets no duplicate. Every step must count exactly.
+    a, b, nul = ev("a"), ev("b", counters=closed(True, 30)), ev("n\x00ul", agent=7)
+    assert ingest(store, "acct", [a, nul]) == IngestResult(2, 0, 0)
+    assert not store._careful
+    c = ev("c", agent=None)
+    assert ingest(store, "acct", [b, a, c, b, nul]) == IngestResult(2, 3, 0)
+    assert store._careful
+    assert ingest(store, "acct", [nul, ev("d")]) == IngestResult(1, 1, 0)
+    assert store._careful
+    assert ingest(store, "acct", [ev("e"), ev("f")]) == IngestResult(2, 0, 0)
+    assert not store._careful
+    assert ingest(store, "acct", [ev("g"), ev("g")]) == IngestResult(1, 1, 0)
+    assert store._careful
+    kept = [a, nul, b, c, ev("d"), ev("e"), ev("f"), ev("g")]
+    assert store_total(store, "acct") == total(kept)
+    memory = store.read("acct", span_for(NOW_MS, 1440), None, None).whole.totals
+    assert tuple(memory) == total(kept)
+
+
 def counts(db: Path) -> dict[str, set[tuple[str, int]]]:
     with conn_to(db) as conn:
         out = {

@@ -52,40 +52,47 @@ SEEN_EVENT_BY_BUCKET = (
 the index was as large as the table and doubled the pages written per event, so
 SQLite sweeps the table for expired ids instead (``SQLiteStore._sweep_ids``)."""
 
-ROWS_PER_STATEMENT = 500
-"""Rows per multi-row statement: one statement does the work of many, well under the
-limit on bound parameters (32766 in SQLite)."""
+PARAMS_PER_STATEMENT = 30_000
+"""Bound parameters per multi-row statement, under the limits of SQLite (32,766) and
+PostgreSQL (65,535). Statements are few and large: each one is a round trip, and on
+SQLite a moment when the writer thread gives up the GIL and must win it back."""
+
+ID_ROWS_PER_STATEMENT = PARAMS_PER_STATEMENT // 3
+ROLLUP_ROWS_PER_STATEMENT = PARAMS_PER_STATEMENT // 10
 
 
 @functools.lru_cache(maxsize=64)
-def insert_new_ids(rows: int) -> str:
-    """Insert event ids; RETURNING names those that were new.
+def insert_new_ids(rows: int, returning: bool = True) -> str:
+    """Insert event ids, skipping those already stored (or earlier in the statement).
 
-    Deduplication and recording happen in one statement: an id already stored (or
-    earlier in the same statement) conflicts and is not returned.
+    With ``returning``, the statement names the ids that were new, so deduplication
+    and recording happen in one statement; without it, the row count tells how many.
     """
     values = ",".join(["(?, ?, ?)"] * rows)
     return (
         f"INSERT INTO seen_event (account_id, event_id, bucket) VALUES {values} "
-        "ON CONFLICT DO NOTHING RETURNING event_id"
+        "ON CONFLICT DO NOTHING" + (" RETURNING event_id" if returning else "")
     )
 
 
 def new_id_inserts(
-    account_id: str, events: list[Event], stored_id: Callable[[str], str] | None = None
+    account_id: str,
+    events: list[Event],
+    stored_id: Callable[[str], str] | None = None,
+    returning: bool = True,
 ) -> list[tuple[str, list[object]]]:
     """The insert_new_ids statements recording the ids of ``events``, with parameters.
 
     ``stored_id`` maps an event id to the form the database can hold, if it differs.
     """
     statements: list[tuple[str, list[object]]] = []
-    for start in range(0, len(events), ROWS_PER_STATEMENT):
-        chunk = events[start : start + ROWS_PER_STATEMENT]
+    for start in range(0, len(events), ID_ROWS_PER_STATEMENT):
+        chunk = events[start : start + ID_ROWS_PER_STATEMENT]
         flat: list[object] = []
         for event in chunk:
             event_id = event.event_id if stored_id is None else stored_id(event.event_id)
             flat += (account_id, event_id, event.time_ms // BUCKET_MS)
-        statements.append((insert_new_ids(len(chunk)), flat))
+        statements.append((insert_new_ids(len(chunk), returning), flat))
     return statements
 
 
@@ -100,8 +107,8 @@ def rollup_upserts(
     account_id: str, items: list[tuple[RollupKey, list[int]]]
 ) -> Iterator[tuple[str, list[object]]]:
     """The upsert_rollups statements adding ``items`` to the account's rows, with parameters."""
-    for start in range(0, len(items), ROWS_PER_STATEMENT):
-        chunk = items[start : start + ROWS_PER_STATEMENT]
+    for start in range(0, len(items), ROLLUP_ROWS_PER_STATEMENT):
+        chunk = items[start : start + ROLLUP_ROWS_PER_STATEMENT]
         flat: list[object] = []
         for key, counters in chunk:
             flat.append(account_id)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from engactivity.clock import Clock
 from engactivity.events import Event
 from engactivity.metrics import Counters
@@ -40,7 +42,14 @@ from engactivity.store.base import (
     retention_cutoff_bucket,
 )
 from engactivity.store.memory import FragmentLookup, MemoryRollups, Reading
-from engactivity.store.schema import SCHEMA, SCHEMA_VERSION, rollup_upserts, select_rollups
+from engactivity.store.schema import (
+    ID_ROWS_PER_STATEMENT,
+    SCHEMA,
+    SCHEMA_VERSION,
+    new_id_inserts,
+    rollup_upserts,
+    select_rollups,
+)
 from engactivity.store.writer import JobQueue, WriteJob
 from engactivity.timeframe import Span
 
@@ -131,6 +140,8 @@ class SQLiteStore:
         """Per account, the cutoff bucket of its last complete sweep of event ids."""
         self._memory_cutoff: int | None = None
         """The cutoff bucket memory last dropped buckets before (writer thread only)."""
+        self._careful = False
+        """The last group met duplicates: look up stored ids before inserting (writer only)."""
         self._sweeps: dict[str, str] = {}
         """Per account with a sweep under way, the last event id swept."""
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -182,7 +193,7 @@ class SQLiteStore:
 
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         # The per-event work happens here, on the caller's thread, not the writer's.
-        job = WriteJob.prepare(account_id, events, now_ms, self.retention_ms)
+        job = WriteJob.prepare(account_id, events, now_ms, self.retention_ms, returning=False)
         self._jobs.put(job)
         return job.future
 
@@ -299,20 +310,19 @@ class SQLiteStore:
         conn.close()
 
     def _write_group(self, conn: sqlite3.Connection, jobs: list[WriteJob]) -> None:
-        """Commit every job of the group in one transaction, then acknowledge them."""
-        results: list[IngestResult] = []
-        deltas: list[dict[RollupKey, list[int]]] = []
+        """Commit every job of the group in one transaction, then hand it to the completer.
+
+        The ids of a batch are first inserted optimistically, counting the new ones
+        without naming them. When a batch had duplicates, the count says so but not
+        which; the transaction is then rolled back and the group done again with a
+        look-up of the stored ids first (careful). Groups stay careful while they keep
+        meeting duplicates, so a stream that resends a lot pays no second attempt.
+        """
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                result, rollups = self._stage(conn, job)
-                results.append(result)
-                deltas.append(rollups)
-                # A key may come again in a later job of the group: each statement
-                # adds to what the earlier ones wrote.
-                for sql, params in rollup_upserts(job.account_id, list(rollups.items())):
-                    conn.execute(sql, params)
-            conn.execute("COMMIT")
+            staged = None if self._careful else self._try_group(conn, jobs, careful=False)
+            if staged is None:
+                staged = self._try_group(conn, jobs, careful=True)
+                assert staged is not None
         except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -320,7 +330,47 @@ class SQLiteStore:
             for job in jobs:
                 job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
             return
+        results, deltas = staged
+        self._careful = any(result.duplicates for result in results)
         self._completions.put(_Committed(jobs, results, deltas))
+
+    def _try_group(
+        self, conn: sqlite3.Connection, jobs: list[WriteJob], careful: bool
+    ) -> tuple[list[IngestResult], list[dict[RollupKey, list[int]]]] | None:
+        """Commit the group; None (rolled back) when an optimistic try met a duplicate."""
+        results: list[IngestResult] = []
+        deltas: list[dict[RollupKey, list[int]]] = []
+        new_accounts: set[str] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        for job in jobs:
+            account_id = job.account_id
+            live = job.batch.live
+            if live and account_id not in self._known_accounts and account_id not in new_accounts:
+                conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (account_id,))
+                new_accounts.add(account_id)
+            if careful:
+                stored = _stored_ids(conn, account_id, [event.event_id for event in live])
+                fresh = job.fresh_except(stored)
+                inserts = new_id_inserts(account_id, fresh, returning=False)
+                inserted = sum(conn.execute(sql, params).rowcount for sql, params in inserts)
+                if inserted != len(fresh):
+                    raise RuntimeError(f"{inserted} event ids recorded of {len(fresh)} expected")
+                result, rollups = job.all_fresh() if len(fresh) == len(live) else job.only(fresh)
+            else:
+                inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
+                if inserted != len(live):
+                    conn.execute("ROLLBACK")
+                    return None
+                result, rollups = job.all_fresh()
+            results.append(result)
+            deltas.append(rollups)
+            # A key may come again in a later job of the group: each statement adds to
+            # what the earlier ones wrote.
+            for sql, params in rollup_upserts(account_id, list(rollups.items())):
+                conn.execute(sql, params)
+        conn.execute("COMMIT")
+        self._known_accounts |= new_accounts
+        return results, deltas
 
     def _completer_caught_up(self) -> None:
         """Wait until the completer has handled everything handed to it so far."""
@@ -378,18 +428,6 @@ class SQLiteStore:
                     StoreUnavailable(f"the batch may not be durable: {failure}")
                 )
 
-    def _stage(
-        self, conn: sqlite3.Connection, job: WriteJob
-    ) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
-        """Record the new event ids of one batch; the rollup deltas of its fresh events."""
-        if job.batch.live and job.account_id not in self._known_accounts:
-            conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (job.account_id,))
-            self._known_accounts.add(job.account_id)
-        returned: list[tuple[str]] = []
-        for sql, params in job.id_inserts:
-            returned += conn.execute(sql, params).fetchall()
-        return job.staged(returned)
-
     def _purge_step(self, conn: sqlite3.Connection, now_ms: int) -> tuple[int, bool]:
         """One small step of retention for each account: (rows removed, more to do).
 
@@ -442,6 +480,24 @@ class SQLiteStore:
             (account_id, start, end, cutoff),
         )
         return cursor.rowcount, False
+
+
+def _stored_ids(conn: sqlite3.Connection, account_id: str, event_ids: list[str]) -> set[str]:
+    """Which of ``event_ids`` the account has stored already.
+
+    Each statement answers with one row (a JSON array): the writer gives up the GIL
+    for each row it steps through, and must win it back from the event loop.
+    """
+    stored: set[str] = set()
+    for start in range(0, len(event_ids), ID_ROWS_PER_STATEMENT):
+        chunk = event_ids[start : start + ID_ROWS_PER_STATEMENT]
+        (found,) = conn.execute(
+            "SELECT json_group_array(event_id) FROM seen_event "
+            f"WHERE account_id = ? AND event_id IN ({','.join('?' * len(chunk))})",
+            [account_id, *chunk],
+        ).fetchone()
+        stored.update(orjson.loads(found))
+    return stored
 
 
 class _WriteAheadLog:

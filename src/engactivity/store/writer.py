@@ -57,32 +57,56 @@ class WriteJob:
         now_ms: int,
         retention_ms: int,
         stored_id: Callable[[str], str] | None = None,
+        returning: bool = True,
     ) -> WriteJob:
-        """The job of a batch, built on the submitting thread (the per-event work)."""
+        """The job of a batch, built on the submitting thread (the per-event work).
+
+        ``returning``: the id inserts name the new ids (else they only count them).
+        """
         batch = prepare_batch(events, now_ms, retention_ms)
-        return cls(account_id, batch, new_id_inserts(account_id, batch.live, stored_id), stored_id)
+        inserts = new_id_inserts(account_id, batch.live, stored_id, returning)
+        return cls(account_id, batch, inserts, stored_id)
 
     def staged(self, returned: list[Any]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
         """The result and rollup deltas, given the rows the id inserts returned."""
-        live = self.batch.live
-        if len(returned) == len(live):
-            # Every id was new: the deltas folded before the writer are the right ones.
-            rollups = self.batch.rollups
-        else:
-            # An id new to the store was inserted by its first occurrence in the batch;
-            # later occurrences are duplicates.
-            new_ids = {row[0] for row in returned}
-            stored_id = self.stored_id
-            fresh: list[Event] = []
-            for event in live:
-                event_id = event.event_id if stored_id is None else stored_id(event.event_id)
-                if event_id in new_ids:
-                    new_ids.discard(event_id)
-                    fresh.append(event)
-            rollups = {}
-            fold_rollups(fresh, rollups)
-        accepted = len(returned)
-        return IngestResult(accepted, len(live) - accepted, self.batch.expired), rollups
+        if len(returned) == len(self.batch.live):
+            return self.all_fresh()
+        # An id new to the store was inserted by its first occurrence in the batch;
+        # later occurrences are duplicates.
+        new_ids = {row[0] for row in returned}
+        stored_id = self.stored_id
+        fresh: list[Event] = []
+        for event in self.batch.live:
+            event_id = event.event_id if stored_id is None else stored_id(event.event_id)
+            if event_id in new_ids:
+                new_ids.discard(event_id)
+                fresh.append(event)
+        return self.only(fresh)
+
+    def all_fresh(self) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
+        """The result and rollup deltas when no live event was a duplicate."""
+        # The deltas folded before the writer are the right ones.
+        return IngestResult(len(self.batch.live), 0, self.batch.expired), self.batch.rollups
+
+    def fresh_except(self, stored: set[str]) -> list[Event]:
+        """The live events to record, given the ids among them already stored.
+
+        The first occurrence of an id wins; later ones in the batch are duplicates.
+        """
+        fresh: list[Event] = []
+        taken = set(stored)
+        for event in self.batch.live:
+            if event.event_id not in taken:
+                taken.add(event.event_id)
+                fresh.append(event)
+        return fresh
+
+    def only(self, fresh: list[Event]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
+        """The result and rollup deltas when only ``fresh`` of the live events are new."""
+        rollups: dict[RollupKey, list[int]] = {}
+        fold_rollups(fresh, rollups)
+        live, expired = len(self.batch.live), self.batch.expired
+        return IngestResult(len(fresh), live - len(fresh), expired), rollups
 
 
 @dataclass
