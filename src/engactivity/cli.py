@@ -18,6 +18,7 @@ from rich.console import Console
 
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
+from engactivity.gcpolicy import settle_after_startup
 from engactivity.keys_cli import keys_app
 from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
@@ -332,9 +333,11 @@ def serve(
     # uvicorn drains on SIGTERM, then raises the signal again once it has stopped;
     # with the default handler that would end the process before the store is closed.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    app = create_app(settings, clock, opened)
+    settle_after_startup()
     try:
         uvicorn.run(
-            create_app(settings, clock, opened),
+            app,
             host=host,
             port=port,
             log_level=log_level.lower(),

@@ -53,14 +53,17 @@ def _worker(settings: Settings, sock: socket.socket, options: WorkerOptions) -> 
 
     from engactivity.api import create_app
     from engactivity.clock import clock_from_env
+    from engactivity.gcpolicy import settle_after_startup
     from engactivity.logs import setup_logging
     from engactivity.store import open_store
 
     setup_logging(options.log_level, options.log_format)
     clock, _ = clock_from_env()
     store = open_store(settings.store_url, clock, settings.retention_ms, settings.synchronous)
+    app = create_app(settings, clock, store)
+    settle_after_startup()
     config = uvicorn.Config(
-        create_app(settings, clock, store),
+        app,
         log_level=options.log_level.lower(),
         access_log=False,
         log_config=None,
