@@ -83,30 +83,50 @@ class AccountRollups:
         return index
 
     def apply(self, rows: Iterable[tuple[RollupKey, Sequence[int]]]) -> None:
-        """Add rollup deltas (each (bucket, pair) at most once per call)."""
-        by_bucket: dict[int, tuple[list[int], list[Sequence[int]]]] = {}
+        """Add rollup deltas (each (bucket, pair) at most once per call).
+
+        The rows are gathered into three arrays and sorted by bucket and pair once, so
+        each bucket then costs a few vector operations however many rows it has: a
+        batch of a small account can touch dozens of buckets.
+        """
+        buckets: list[int] = []
+        pairs: list[int] = []
+        values: list[int] = []
         with self.lock:
+            known = self._pair_index.get
             for (bucket, skill, has_agent, agent), counters in rows:
-                indexes, values = by_bucket.setdefault(bucket, ([], []))
-                indexes.append(self._index(skill, has_agent, agent))
-                values.append(counters)
-            if not by_bucket:
+                index = known((skill, has_agent, agent))
+                if index is None:
+                    index = self._index(skill, has_agent, agent)
+                buckets.append(bucket)
+                pairs.append(index)
+                values.extend(counters)
+            if not buckets:
                 return
+            bucket_of = np.array(buckets, np.int64)
+            pair_of = np.array(pairs, np.int64)
+            order = np.lexsort((pair_of, bucket_of))
+            bucket_of, pair_of = bucket_of[order], pair_of[order]
+            delta = np.array(values, np.int64).reshape(-1, 5)[order]
+            starts = np.flatnonzero(np.diff(bucket_of, prepend=bucket_of[0] - 1))
+            sums = np.add.reduceat(delta, starts, axis=0).tolist()
+            ends = [*starts[1:].tolist(), len(bucket_of)]
             version = next(_versions)
-            for bucket, (indexes, values) in by_bucket.items():
-                self._add_to_bucket(bucket, np.array(indexes, np.int64), np.array(values, np.int64))
+            for bucket, start, end, bucket_sum in zip(
+                bucket_of[starts].tolist(), starts.tolist(), ends, sums, strict=True
+            ):
+                total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
+                for i, value in enumerate(bucket_sum):
+                    total[i] += value
+                self._add_to_bucket(bucket, pair_of[start:end], delta[start:end])
                 self._bucket_versions[bucket] = version
             self.version = version
 
     def _add_to_bucket(self, bucket: int, pairs: Int64s, delta: Int64s) -> None:
-        total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
-        for i, value in enumerate(delta.sum(axis=0).tolist()):
-            total[i] += value
+        """Add counters to the bucket's pairs; ``pairs`` is sorted, each pair at most once."""
         held = self._buckets.get(bucket)
-        order = np.argsort(pairs)
-        pairs, delta = pairs[order], delta[order]
         if held is None:
-            self._buckets[bucket] = (pairs, delta)
+            self._buckets[bucket] = (pairs.copy(), delta.copy())
             return
         known, counts = held
         at = np.searchsorted(known, pairs)
