@@ -194,6 +194,7 @@ class SQLiteStore:
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         # The per-event work happens here, on the caller's thread, not the writer's.
         job = WriteJob.prepare(account_id, events, now_ms, self.retention_ms, returning=False)
+        job.rollup_inserts = list(rollup_upserts(account_id, list(job.batch.rollups.items())))
         self._jobs.put(job)
         return job.future
 
@@ -366,7 +367,10 @@ class SQLiteStore:
             deltas.append(rollups)
             # A key may come again in a later job of the group: each statement adds to
             # what the earlier ones wrote.
-            for sql, params in rollup_upserts(account_id, list(rollups.items())):
+            upserts = job.rollup_inserts
+            if upserts is None or rollups is not job.batch.rollups:
+                upserts = list(rollup_upserts(account_id, list(rollups.items())))
+            for sql, params in upserts:
                 conn.execute(sql, params)
         conn.execute("COMMIT")
         self._known_accounts |= new_accounts

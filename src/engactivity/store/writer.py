@@ -47,6 +47,8 @@ class WriteJob:
     """The statements recording the ids of the live events, with their parameters."""
     stored_id: Callable[[str], str] | None
     """How the database holds an event id, when not as it is."""
+    rollup_inserts: list[tuple[str, list[object]]] | None = None
+    """The statements adding the prepared rollups, if the engine built them beforehand."""
     future: Future[IngestResult] = field(default_factory=Future)
 
     @classmethod
