@@ -46,7 +46,6 @@ from engactivity.store.schema import (
     ID_ROWS_PER_STATEMENT,
     SCHEMA,
     SCHEMA_VERSION,
-    new_id_inserts,
     rollup_upserts,
     select_rollups,
 )
@@ -351,12 +350,14 @@ class SQLiteStore:
                 new_accounts.add(account_id)
             if careful:
                 stored = _stored_ids(conn, account_id, [event.event_id for event in live])
-                fresh = job.fresh_except(stored)
-                inserts = new_id_inserts(account_id, fresh, returning=False)
-                inserted = sum(conn.execute(sql, params).rowcount for sql, params in inserts)
-                if inserted != len(fresh):
-                    raise RuntimeError(f"{inserted} event ids recorded of {len(fresh)} expected")
-                result, rollups = job.all_fresh() if len(fresh) == len(live) else job.only(fresh)
+                duplicates = job.duplicates_given(stored)
+                # All the batch's ids go in: the duplicates' are skipped by the conflict.
+                inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
+                if inserted != len(live) - len(duplicates):
+                    raise RuntimeError(
+                        f"{inserted} event ids recorded of {len(live) - len(duplicates)} expected"
+                    )
+                result, rollups = job.without(duplicates)
             else:
                 inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
                 if inserted != len(live):

@@ -25,6 +25,7 @@ from engactivity.store.base import (
     prepare_batch,
 )
 from engactivity.store.schema import new_id_inserts
+from engactivity.timeframe import BUCKET_MS
 
 MAX_GROUP_EVENTS = 100_000
 """Most events committed in one group transaction."""
@@ -90,18 +91,48 @@ class WriteJob:
         # The deltas folded before the writer are the right ones.
         return IngestResult(len(self.batch.live), 0, self.batch.expired), self.batch.rollups
 
-    def fresh_except(self, stored: set[str]) -> list[Event]:
-        """The live events to record, given the ids among them already stored.
+    def duplicates_given(self, stored: set[str]) -> list[Event]:
+        """The live events that are duplicates, given the ids among them already stored.
 
-        The first occurrence of an id wins; later ones in the batch are duplicates.
+        The first occurrence of an id not stored is new; later ones in the batch are
+        duplicates.
         """
-        fresh: list[Event] = []
-        taken = set(stored)
+        duplicates: list[Event] = []
+        seen: set[str] = set()
         for event in self.batch.live:
-            if event.event_id not in taken:
-                taken.add(event.event_id)
-                fresh.append(event)
-        return fresh
+            event_id = event.event_id
+            if event_id in stored or event_id in seen:
+                duplicates.append(event)
+            else:
+                seen.add(event_id)
+        return duplicates
+
+    def without(self, duplicates: list[Event]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
+        """The result and rollup deltas when ``duplicates`` of the live events are not new.
+
+        The duplicates' counters are taken off the deltas folded before the writer (they
+        are the fewer). Every event counts at least one chat or connection, so a row
+        falls to zero exactly when all its events were duplicates, and is dropped.
+        """
+        if not duplicates:
+            return self.all_fresh()
+        prepared = self.batch.rollups
+        rollups = dict(prepared)  # rows are copied before they change
+        for _, time_ms, skill_id, agent_id, counters in duplicates:
+            if agent_id is None:
+                key = (time_ms // BUCKET_MS, skill_id, 0, 0)
+            else:
+                key = (time_ms // BUCKET_MS, skill_id, 1, agent_id)
+            row = rollups[key]
+            if row is prepared[key]:
+                row = rollups[key] = row.copy()
+            for i, value in enumerate(counters):
+                row[i] -= value
+            if not any(row):
+                del rollups[key]
+        live, expired = len(self.batch.live), self.batch.expired
+        fresh = live - len(duplicates)
+        return IngestResult(fresh, len(duplicates), expired), rollups
 
     def only(self, fresh: list[Event]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
         """The result and rollup deltas when only ``fresh`` of the live events are new."""

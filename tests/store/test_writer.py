@@ -1,0 +1,54 @@
+"""The write jobs shared by the engines: which events of a batch are new, and their deltas."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engactivity.events import Event
+from engactivity.metrics import closed, connected
+from engactivity.store import MIN_RETENTION_MS
+from engactivity.store.writer import WriteJob
+from tests.conftest import MIN, NOW_MS
+
+batches = st.lists(
+    st.builds(
+        lambda event_id, minutes_ago, skill, agent, kind, seconds: Event(
+            event_id,
+            NOW_MS - minutes_ago * MIN,
+            skill,
+            7 if kind == "connected" and agent is None else agent,
+            connected() if kind == "connected" else closed(kind == "interactive", seconds),
+        ),
+        st.sampled_from(["a", "b", "c", "d", "e", "f", "a\x00"]),
+        st.integers(0, 20),
+        st.sampled_from([-1, 1, 2]),
+        st.sampled_from([None, 0, 7]),
+        st.sampled_from(["connected", "interactive", "non-interactive"]),
+        st.integers(0, 3),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(live=batches, stored=st.sets(st.sampled_from(["a", "c", "e", "x", "a\x00"])))
+def test_taking_duplicates_off_equals_folding_the_new_events(
+    live: list[Event], stored: set[str]
+) -> None:
+    job = WriteJob.prepare("acct", live, NOW_MS, MIN_RETENTION_MS, returning=False)
+    duplicates = job.duplicates_given(stored)
+    # The new events: the first occurrence of each id not stored, in batch order.
+    fresh: list[Event] = []
+    taken = set(stored)
+    for event in live:
+        if event.event_id not in taken:
+            taken.add(event.event_id)
+            fresh.append(event)
+    assert len(duplicates) + len(fresh) == len(live)
+    result, rollups = job.without(duplicates)
+    assert (result, rollups) == job.only(fresh)
+    assert result.accepted == len(fresh) and result.duplicates == len(duplicates)
+    assert all(any(row) for row in rollups.values())
+    # The deltas folded before the writer are left as they were.
+    assert job.without([]) == job.only(live)
