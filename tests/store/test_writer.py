@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from engactivity.events import Event
 from engactivity.metrics import closed, connected
 from engactivity.store import MIN_RETENTION_MS
+from engactivity.store.schema import recorded_ids
 from engactivity.store.writer import WriteJob
 from tests.conftest import MIN, NOW_MS
 
@@ -37,7 +38,9 @@ def test_taking_duplicates_off_equals_folding_the_new_events(
     live: list[Event], stored: set[str]
 ) -> None:
     job = WriteJob.prepare("acct", live, NOW_MS, MIN_RETENTION_MS, returning=False)
-    duplicates = job.duplicates_given(stored)
+    ids = recorded_ids(job.id_inserts)
+    assert ids == [event.event_id for event in job.batch.live]
+    duplicates = job.duplicates_given(stored, ids)
     # The new events: the first occurrence of each id not stored, in batch order.
     fresh: list[Event] = []
     taken = set(stored)
@@ -52,3 +55,10 @@ def test_taking_duplicates_off_equals_folding_the_new_events(
     assert all(any(row) for row in rollups.values())
     # The deltas folded before the writer are left as they were.
     assert job.without([]) == job.only(live)
+
+
+def test_recorded_ids_span_every_statement() -> None:
+    live = [Event(f"e{i}", NOW_MS - MIN, 1, 7, connected()) for i in range(25_000)]
+    job = WriteJob.prepare("acct", live, NOW_MS, MIN_RETENTION_MS, returning=False)
+    assert len(job.id_inserts) == 3
+    assert recorded_ids(job.id_inserts) == [event.event_id for event in live]

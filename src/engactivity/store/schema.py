@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from engactivity.events import Event
 from engactivity.query import Selection
@@ -94,6 +95,15 @@ def new_id_inserts(
             flat += (account_id, event_id, event.time_ms // BUCKET_MS)
         statements.append((insert_new_ids(len(chunk), returning), flat))
     return statements
+
+
+def recorded_ids(statements: list[tuple[str, list[object]]]) -> list[str]:
+    """The event ids that new_id_inserts statements record, in order."""
+    # Each row binds (account_id, event_id, bucket): the ids are every third parameter.
+    ids: list[str] = []
+    for _, params in statements:
+        ids += cast(list[str], params[1::3])
+    return ids
 
 
 @functools.lru_cache(maxsize=64)

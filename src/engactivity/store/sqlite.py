@@ -46,6 +46,7 @@ from engactivity.store.schema import (
     ID_ROWS_PER_STATEMENT,
     SCHEMA,
     SCHEMA_VERSION,
+    recorded_ids,
     rollup_upserts,
     select_rollups,
 )
@@ -349,8 +350,8 @@ class SQLiteStore:
                 conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (account_id,))
                 new_accounts.add(account_id)
             if careful:
-                stored = _stored_ids(conn, account_id, [event.event_id for event in live])
-                duplicates = job.duplicates_given(stored)
+                ids = recorded_ids(job.id_inserts)
+                duplicates = job.duplicates_given(_stored_ids(conn, account_id, ids), ids)
                 # All the batch's ids go in: the duplicates' are skipped by the conflict.
                 inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
                 if inserted != len(live) - len(duplicates):

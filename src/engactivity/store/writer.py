@@ -91,16 +91,18 @@ class WriteJob:
         # The deltas folded before the writer are the right ones.
         return IngestResult(len(self.batch.live), 0, self.batch.expired), self.batch.rollups
 
-    def duplicates_given(self, stored: set[str]) -> list[Event]:
+    def duplicates_given(self, stored: set[str], ids: list[str]) -> list[Event]:
         """The live events that are duplicates, given the ids among them already stored.
 
-        The first occurrence of an id not stored is new; later ones in the batch are
-        duplicates.
+        ``ids`` are the live events' ids, in order. The first occurrence of an id not
+        stored is new; later ones in the batch are duplicates.
         """
+        live = self.batch.live
+        if len(set(ids)) == len(ids):  # no id comes twice: only stored ones are duplicates
+            return [event for event, event_id in zip(live, ids, strict=True) if event_id in stored]
         duplicates: list[Event] = []
         seen: set[str] = set()
-        for event in self.batch.live:
-            event_id = event.event_id
+        for event, event_id in zip(live, ids, strict=True):
             if event_id in stored or event_id in seen:
                 duplicates.append(event)
             else:
