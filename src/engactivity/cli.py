@@ -18,7 +18,7 @@ from rich.console import Console
 
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
-from engactivity.gcpolicy import settle_after_startup
+from engactivity.interpreter import settle_after_startup
 from engactivity.keys_cli import keys_app
 from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store

@@ -53,7 +53,7 @@ def _worker(settings: Settings, sock: socket.socket, options: WorkerOptions) -> 
 
     from engactivity.api import create_app
     from engactivity.clock import clock_from_env
-    from engactivity.gcpolicy import settle_after_startup
+    from engactivity.interpreter import settle_after_startup
     from engactivity.logs import setup_logging
     from engactivity.store import open_store
 

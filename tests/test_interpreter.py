@@ -1,4 +1,4 @@
-"""The garbage-collector settings of a serving process (run in a child process: they are
+"""The interpreter settings of a serving process (checked in a child process: they are
 process-wide, and the test process must keep its own)."""
 
 from __future__ import annotations
@@ -8,19 +8,20 @@ import sys
 
 import orjson
 
-from engactivity.gcpolicy import YOUNG_THRESHOLD
+from engactivity.interpreter import SWITCH_INTERVAL_S, YOUNG_THRESHOLD
 
 _PROBE = """
-import gc, orjson
+import gc, sys, orjson
 before = gc.get_threshold()
-from engactivity.gcpolicy import settle_after_startup
+from engactivity.interpreter import settle_after_startup
 settle_after_startup()
 print(orjson.dumps({"before": before, "after": gc.get_threshold(),
-                    "frozen": gc.get_freeze_count()}).decode())
+                    "frozen": gc.get_freeze_count(),
+                    "switch": sys.getswitchinterval()}).decode())
 """
 
 
-def test_settling_freezes_start_up_and_makes_young_collections_rarer() -> None:
+def test_settling_freezes_start_up_and_makes_collections_and_waits_rarer() -> None:
     out = subprocess.run(
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
     ).stdout
@@ -28,3 +29,4 @@ def test_settling_freezes_start_up_and_makes_young_collections_rarer() -> None:
     assert seen["after"] == [YOUNG_THRESHOLD, *seen["before"][1:]]
     assert seen["after"][0] > seen["before"][0]
     assert seen["frozen"] > 1000  # the imported modules at least
+    assert seen["switch"] == SWITCH_INTERVAL_S < 0.005
