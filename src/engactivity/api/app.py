@@ -87,6 +87,11 @@ def create_app(
                 demo.stop()
             if owned:
                 app.state.store.close()
+            # Closed here, not left to the garbage collector: the SQLite key store shares
+            # the store's file, which is checkpointed and tidied when its last connection
+            # closes.
+            if app.state.keys is not None:
+                app.state.keys.close()
 
     app = FastAPI(
         title="engactivity",
@@ -100,7 +105,7 @@ def create_app(
     install_error_handlers(app)
     install_wallboard(app)
     # Inside the request log and metrics middlewares, so refusals are logged and counted.
-    install_auth(app, settings)
+    app.state.keys = install_auth(app, settings)
     describe_security(app)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
