@@ -349,22 +349,11 @@ class SQLiteStore:
             if live and account_id not in self._known_accounts and account_id not in new_accounts:
                 conn.execute("INSERT OR IGNORE INTO account(account_id) VALUES (?)", (account_id,))
                 new_accounts.add(account_id)
-            if careful:
-                ids = recorded_ids(job.id_inserts)
-                duplicates = job.duplicates_given(_stored_ids(conn, account_id, ids), ids)
-                # All the batch's ids go in: the duplicates' are skipped by the conflict.
-                inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
-                if inserted != len(live) - len(duplicates):
-                    raise RuntimeError(
-                        f"{inserted} event ids recorded of {len(live) - len(duplicates)} expected"
-                    )
-                result, rollups = job.without(duplicates)
-            else:
-                inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
-                if inserted != len(live):
-                    conn.execute("ROLLBACK")
-                    return None
-                result, rollups = job.all_fresh()
+            staged = _record_ids(conn, job, careful)
+            if staged is None:
+                conn.execute("ROLLBACK")
+                return None
+            result, rollups = staged
             results.append(result)
             deltas.append(rollups)
             # A key may come again in a later job of the group: each statement adds to
@@ -486,6 +475,25 @@ class SQLiteStore:
             (account_id, start, end, cutoff),
         )
         return cursor.rowcount, False
+
+
+def _record_ids(
+    conn: sqlite3.Connection, job: WriteJob, careful: bool
+) -> tuple[IngestResult, dict[RollupKey, list[int]]] | None:
+    """Insert the batch's ids: its result and rollup deltas, or None when an optimistic
+    insert met a duplicate (the count falls short without saying which)."""
+    live = job.batch.live
+    if careful:
+        ids = recorded_ids(job.id_inserts)
+        duplicates = job.duplicates_given(_stored_ids(conn, job.account_id, ids), ids)
+    # Every id of the batch goes in; those already stored, or earlier in the batch, are
+    # skipped by the conflict clause, and the row count says how many were new.
+    inserted = sum(conn.execute(sql, params).rowcount for sql, params in job.id_inserts)
+    if not careful:
+        return job.all_fresh() if inserted == len(live) else None
+    if inserted != len(live) - len(duplicates):
+        raise RuntimeError(f"{inserted} event ids recorded of {len(live) - len(duplicates)}")
+    return job.without(duplicates)
 
 
 def _stored_ids(conn: sqlite3.Connection, account_id: str, event_ids: list[str]) -> set[str]:
