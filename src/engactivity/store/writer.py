@@ -2,8 +2,8 @@
 
 Each engine has one writer thread that commits every pending batch in one transaction
 (group commit). Batches are prepared on the submitting threads (``prepare_batch``), so
-the writer only runs the statements and, when some events were duplicates, folds the
-rollups of the fresh ones again.
+the writer only runs the statements and, when some events were duplicates, corrects
+the rollup deltas (``WriteJob.without`` or ``WriteJob.staged``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from engactivity.store.base import (
     prepare_batch,
 )
 from engactivity.store.schema import new_id_inserts
-from engactivity.timeframe import BUCKET_MS
 
 MAX_GROUP_EVENTS = 100_000
 """Most events committed in one group transaction."""
@@ -118,19 +117,15 @@ class WriteJob:
         """
         if not duplicates:
             return self.all_fresh()
+        taken: dict[RollupKey, list[int]] = {}
+        fold_rollups(duplicates, taken)
         prepared = self.batch.rollups
-        rollups = dict(prepared)  # rows are copied before they change
-        for _, time_ms, skill_id, agent_id, counters in duplicates:
-            if agent_id is None:
-                key = (time_ms // BUCKET_MS, skill_id, 0, 0)
+        rollups = dict(prepared)  # its rows are lists shared with prepared: replaced, not changed
+        for key, minus in taken.items():
+            row = [have - less for have, less in zip(prepared[key], minus, strict=True)]
+            if any(row):
+                rollups[key] = row
             else:
-                key = (time_ms // BUCKET_MS, skill_id, 1, agent_id)
-            row = rollups[key]
-            if row is prepared[key]:
-                row = rollups[key] = row.copy()
-            for i, value in enumerate(counters):
-                row[i] -= value
-            if not any(row):
                 del rollups[key]
         live, expired = len(self.batch.live), self.batch.expired
         fresh = live - len(duplicates)
