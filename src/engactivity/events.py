@@ -287,11 +287,10 @@ def decode_plain_batch(body: bytes, now_ms: int) -> list[Event] | None:
         if time_ms > latest:
             return None
         skill = item.skillId
-        if type(item) is _Connected:
+        if isinstance(item, _Connected):
             counters = _CONNECTED
         else:
-            seconds = item.handlingTime or 0
-            counters = (1, 0, seconds, 0, 0) if item.interactive else (0, 1, 0, seconds, 0)
+            counters = closed(item.interactive, item.handlingTime or 0)
         append(
             _new_event(
                 Event,
