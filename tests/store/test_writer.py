@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from engactivity.events import Event
 from engactivity.metrics import closed, connected
-from engactivity.store import MIN_RETENTION_MS
+from engactivity.store import MIN_RETENTION_MS, IngestResult
+from engactivity.store.base import RollupKey, fold_rollups
 from engactivity.store.schema import recorded_ids
 from engactivity.store.writer import WriteJob
 from tests.conftest import MIN, NOW_MS
@@ -49,12 +50,32 @@ def test_taking_duplicates_off_equals_folding_the_new_events(
             taken.add(event.event_id)
             fresh.append(event)
     assert len(duplicates) + len(fresh) == len(live)
-    result, rollups = job.without(duplicates)
-    assert (result, rollups) == job.only(fresh)
-    assert result.accepted == len(fresh) and result.duplicates == len(duplicates)
-    assert all(any(row) for row in rollups.values())
+    expected: dict[RollupKey, list[int]] = {}
+    fold_rollups(fresh, expected)
+    assert job.without(duplicates) == (IngestResult(len(fresh), len(duplicates), 0), expected)
+    assert all(any(row) for row in expected.values())
     # The deltas folded before the writer are left as they were.
-    assert job.without([]) == job.only(live)
+    everything: dict[RollupKey, list[int]] = {}
+    fold_rollups(live, everything)
+    assert job.without([]) == (IngestResult(len(live), 0, 0), everything)
+
+
+@settings(max_examples=200, deadline=None)
+@given(live=batches, new=st.sets(st.sampled_from(["a", "b", "c", "e", "a\x00"])))
+def test_returned_ids_give_the_same_deltas(live: list[Event], new: set[str]) -> None:
+    # PostgreSQL names the new ids (RETURNING): each one was new at its first occurrence.
+    job = WriteJob.prepare("acct", live, NOW_MS, MIN_RETENTION_MS)
+    returned = [(i,) for i in new if any(e.event_id == i for e in live)]
+    fresh: list[Event] = []
+    left = {row[0] for row in returned}
+    for event in live:
+        if event.event_id in left:
+            left.discard(event.event_id)
+            fresh.append(event)
+    expected: dict[RollupKey, list[int]] = {}
+    fold_rollups(fresh, expected)
+    result = IngestResult(len(fresh), len(live) - len(fresh), 0)
+    assert job.staged(returned) == (result, expected)
 
 
 def test_recorded_ids_span_every_statement() -> None:

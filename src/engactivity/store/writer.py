@@ -77,13 +77,14 @@ class WriteJob:
         # later occurrences are duplicates.
         new_ids = {row[0] for row in returned}
         stored_id = self.stored_id
-        fresh: list[Event] = []
+        duplicates: list[Event] = []
         for event in self.batch.live:
             event_id = event.event_id if stored_id is None else stored_id(event.event_id)
             if event_id in new_ids:
                 new_ids.discard(event_id)
-                fresh.append(event)
-        return self.only(fresh)
+            else:
+                duplicates.append(event)
+        return self.without(duplicates)
 
     def all_fresh(self) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
         """The result and rollup deltas when no live event was a duplicate."""
@@ -130,13 +131,6 @@ class WriteJob:
         live, expired = len(self.batch.live), self.batch.expired
         fresh = live - len(duplicates)
         return IngestResult(fresh, len(duplicates), expired), rollups
-
-    def only(self, fresh: list[Event]) -> tuple[IngestResult, dict[RollupKey, list[int]]]:
-        """The result and rollup deltas when only ``fresh`` of the live events are new."""
-        rollups: dict[RollupKey, list[int]] = {}
-        fold_rollups(fresh, rollups)
-        live, expired = len(self.batch.live), self.batch.expired
-        return IngestResult(len(fresh), live - len(fresh), expired), rollups
 
 
 @dataclass
