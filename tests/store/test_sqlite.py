@@ -16,6 +16,7 @@ from engactivity.events import Event
 from engactivity.metrics import ZERO, Counters, add, closed, connected
 from engactivity.query import Selection
 from engactivity.store import MIN_RETENTION_MS, IngestResult, StoreUnavailable, open_store
+from engactivity.store import sqlite as sqlite_module
 from engactivity.store.schema import select_rollups
 from engactivity.store.sqlite import SQLiteStore
 from engactivity.timeframe import BUCKET_MS, span_for
@@ -309,6 +310,25 @@ def test_purge_many_buckets(store: SQLiteStore, db: Path) -> None:
     # now - retention is 10 min before NOW_MS: its bucket and the two after it stay.
     assert store.purge(NOW_MS + DAY) == 2 * (288 - 3)
     assert len(counts(db)["rollup"]) == 3
+
+
+def test_a_sweep_under_way_when_the_cutoff_moves_misses_no_id(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ids are swept a slice per step; a sweep begun under one cutoff and finished under
+    # a later one must still remove every id the later cutoff expires.
+    monkeypatch.setattr(sqlite_module, "_SWEEP_IDS", 10)
+    store = SQLiteStore(db, fixed_clock(NOW_MS))
+    try:
+        ingest(store, "acct", [ev(f"e{i:03}", minutes_ago=i * 5) for i in range(288)])
+        step = sqlite_module._CallJob(lambda conn: store._purge_step(conn, NOW_MS))
+        store._jobs.put(step)
+        step.future.result(timeout=30)
+        assert "acct" in store._sweeps  # under way: 288 ids, 10 per step
+        assert store.purge(NOW_MS + DAY) == 2 * (288 - 3)
+        assert row_count(db) == 2 * 3
+    finally:
+        store.close()
 
 
 def test_writer_purges_on_its_own(db: Path) -> None:

@@ -142,8 +142,9 @@ class SQLiteStore:
         """The cutoff bucket memory last dropped buckets before (writer thread only)."""
         self._careful = False
         """The last group met duplicates: look up stored ids before inserting (writer only)."""
-        self._sweeps: dict[str, str] = {}
-        """Per account with a sweep under way, the last event id swept."""
+        self._sweeps: dict[str, tuple[str, int]] = {}
+        """Per account with a sweep under way: the last event id swept, and the cutoff
+        bucket in force when the sweep began."""
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._completer = threading.Thread(
             target=self._run_completer, name="sqlite-completer", daemon=True
@@ -458,17 +459,22 @@ class SQLiteStore:
         self, conn: sqlite3.Connection, account_id: str, cutoff: int
     ) -> tuple[int, bool]:
         """Delete the expired ids of the account's next slice: (rows removed, sweep done)."""
-        start = self._sweeps.get(account_id, "")  # every id sorts after ''
+        start, began = self._sweeps.get(account_id, ("", cutoff))  # every id sorts after ''
         (end,) = conn.execute(
             "SELECT MAX(event_id) FROM (SELECT event_id FROM seen_event "
             "WHERE account_id = ? AND event_id > ? ORDER BY event_id LIMIT ?)",
             (account_id, start, _SWEEP_IDS),
         ).fetchone()
         if end is None:
+            if began < cutoff:
+                # The cutoff moved during the sweep: the ids swept before it moved may
+                # hold newly expired ones, so the sweep starts again.
+                self._sweeps[account_id] = ("", cutoff)
+                return 0, False
             self._sweeps.pop(account_id, None)
             self._swept_to[account_id] = cutoff
             return 0, True
-        self._sweeps[account_id] = end
+        self._sweeps[account_id] = (end, began)
         cursor = conn.execute(
             "DELETE FROM seen_event WHERE account_id = ? AND event_id > ? AND event_id <= ? "
             "AND bucket < ?",
