@@ -20,8 +20,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from engactivity.methods import tables_of
+from engactivity.store import StoreURLError, parse_store_url
 from engactivity.store.schema import SCHEMA_VERSION
-from engactivity.store.sqlite import path_from_url
 
 
 class BackupError(Exception):
@@ -49,16 +50,13 @@ class StoreSummary:
 
 
 def sqlite_path(store_url: str) -> Path:
-    if not store_url.startswith("sqlite:///"):
-        if store_url.startswith(("postgresql://", "postgres://")):
-            raise BackupError(
-                "PostgreSQL stores are backed up with pg_dump (see docs/operations.md)"
-            )
-        raise BackupError(f"unsupported store URL {store_url!r}: use sqlite:///path.db")
     try:
-        return path_from_url(store_url)
-    except ValueError as exc:
+        where = parse_store_url(store_url)
+    except StoreURLError as exc:
         raise BackupError(str(exc)) from exc
+    if where.engine != "sqlite":
+        raise BackupError("PostgreSQL stores are backed up with pg_dump (see docs/operations.md)")
+    return where.path
 
 
 def _open_existing(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -80,8 +78,12 @@ def summarize(conn: sqlite3.Connection, path: Path) -> StoreSummary:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             raise BackupError(f"{path} is not an engactivity store (no schema version)")
-        (rows,) = conn.execute("SELECT count(*) FROM rollup").fetchone()
-        (accounts,) = conn.execute("SELECT count(DISTINCT account_id) FROM rollup").fetchone()
+        rows = sum(
+            conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+            for table in tables_of()
+        )
+        union = " UNION ".join(f"SELECT account_id FROM {table.name}" for table in tables_of())
+        (accounts,) = conn.execute(f"SELECT count(*) FROM ({union})").fetchone()
         (ids,) = conn.execute("SELECT count(*) FROM seen_event").fetchone()
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is not an engactivity store: {exc}") from exc

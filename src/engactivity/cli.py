@@ -18,11 +18,11 @@ from rich.console import Console
 
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
+from engactivity.core.timeframe import MINUTE_MS
 from engactivity.interpreter import settle_after_startup
 from engactivity.keys_cli import keys_app
 from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
-from engactivity.timeframe import MINUTE_MS
 
 if TYPE_CHECKING:
     from engactivity.sinks import Sink
@@ -321,10 +321,15 @@ def serve(
         return
     # Imported only here: with --workers, prometheus_client must not be imported
     # before workers.py has set PROMETHEUS_MULTIPROC_DIR (it picks its mode at import).
-    from engactivity.api import create_app
+    from engactivity.api.app import create_app
+    from engactivity.auth.keystore import KeyStore
+    from engactivity.methods import tables_of
+    from engactivity.store import open_database
 
     try:
-        opened = open_store(store, clock, settings.retention_ms, settings.synchronous)
+        database = open_database(store, settings.synchronous)
+        opened = open_store(store, clock, tables_of(), settings.retention_ms, database=database)
+        keys = KeyStore(database) if settings.auth else None
     except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     logging.getLogger("engactivity").info(
@@ -333,7 +338,7 @@ def serve(
     # uvicorn drains on SIGTERM, then raises the signal again once it has stopped;
     # with the default handler that would end the process before the store is closed.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    app = create_app(settings, clock, opened)
+    app = create_app(settings, opened, keys, clock)
     settle_after_startup()
     try:
         uvicorn.run(
@@ -349,6 +354,7 @@ def serve(
         pass
     finally:
         opened.close()
+        database.close()
         signal.signal(signal.SIGTERM, previous)
         logging.getLogger("engactivity").info("store closed; stopped")
 
@@ -356,7 +362,8 @@ def serve(
 def _serve_workers(
     settings: Settings, workers: int, log_level: str, log_format: str, shutdown_timeout: int
 ) -> None:
-    from engactivity.store.postgres import migrate
+    from engactivity.methods import tables_of
+    from engactivity.store import migrate_store
     from engactivity.workers import WorkerOptions, serve_workers
 
     if not settings.store_url.startswith(("postgresql://", "postgres://")):
@@ -365,7 +372,7 @@ def _serve_workers(
             "store has one writing process; one process already uses every core it can"
         )
     try:
-        migrate(settings.store_url)  # once here, not racing in every worker
+        migrate_store(settings.store_url, tables_of())  # once here, not racing in every worker
     except Exception as exc:
         raise fail(f"cannot prepare the database {mask_url(settings.store_url)}: {exc}") from exc
     logging.getLogger("engactivity").info(
@@ -381,10 +388,11 @@ def _serve_workers(
 @app.command("migrate")
 def migrate_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
     """Create or upgrade the store's schema (also done at every start). Idempotent."""
+    from engactivity.methods import tables_of
     from engactivity.store import migrate_store
 
     try:
-        version = migrate_store(store)
+        version = migrate_store(store, tables_of())
     except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"{mask_url(store)}: schema version {version}")
@@ -479,8 +487,8 @@ AccountOption = Annotated[
 
 
 def _open_sink(account: str, url: str | None, store: str) -> Sink:
-    from engactivity.account import check_account_id
-    from engactivity.problems import InvalidRequest
+    from engactivity.core.accounts import check_account_id
+    from engactivity.core.problems import InvalidRequest
     from engactivity.sinks import open_sink
 
     try:
@@ -530,7 +538,6 @@ def import_events(
     from engactivity.sinks import SinkError
 
     sink = _open_sink(account, url, store)
-    clock, _ = clock_from_env()
     progress = Progress(
         TextColumn("importing"),
         BarColumn(),
@@ -545,7 +552,6 @@ def import_events(
             summary = import_file(
                 file,
                 sink,
-                clock,
                 batch_size,
                 on_progress=lambda size: progress.advance(task, size),
             )
@@ -635,7 +641,7 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Generate realistic engagement traffic: a backfill of history, then live events."""
-    from engactivity.metrics import METRIC_KEYS
+    from engactivity.methods.engactivity.render import METRIC_KEYS
     from engactivity.simulate import HOUR_MS, SimConfig, Simulation, SimulationReport
     from engactivity.sinks import SinkError
 

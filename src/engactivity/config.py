@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
-from engactivity.store.base import MIN_RETENTION_MS
+from engactivity.store import MIN_RETENTION_MS, mask_url, parse_store_url
+
+__all__ = ["DEFAULT_STORE_URL", "Settings", "check_store_url", "mask_url"]
 
 DEFAULT_STORE_URL = "sqlite:///./data/engactivity.db"
 
@@ -41,33 +42,6 @@ class Settings:
         return self.public_host or f"{self.host}:{self.port}"
 
 
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe to print and log)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 def check_store_url(url: str) -> None:
-    """Raise ValueError when ``url`` cannot name a store (without opening it)."""
-    if url.startswith("sqlite:///"):
-        rest = url.removeprefix("sqlite:///")
-        if not rest or rest.startswith(":memory:"):
-            raise ValueError(
-                "a SQLite store needs a file path, e.g. sqlite:///./data/engactivity.db"
-            )
-        return
-    if url.startswith(("postgresql://", "postgres://")):
-        return  # checked when the engine opens it
-    raise ValueError(
-        f"unsupported store URL {mask_url(url)!r}: use sqlite:///relative/path.db "
-        "or sqlite:////absolute/path.db"
-    )
+    """Raise StoreURLError (a ValueError) when ``url`` cannot name a store."""
+    parse_store_url(url)

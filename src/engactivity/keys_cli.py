@@ -110,8 +110,8 @@ def create_command(
     master_key_file: MasterKeyOption = None,
 ) -> None:
     """Create a key and print its credentials once, as JSON on stdout."""
-    from engactivity.account import check_account_id
-    from engactivity.problems import InvalidRequest
+    from engactivity.core.accounts import check_account_id
+    from engactivity.core.problems import InvalidRequest
 
     try:
         check_account_id(account)

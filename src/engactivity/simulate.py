@@ -38,11 +38,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import orjson
+
 from engactivity.clock import Clock
-from engactivity.metrics import ZERO, Counters, add, closed, connected
-from engactivity.problems import Problem
+from engactivity.core.events import decode_plain_batch
+from engactivity.core.params import INT64_MAX
+from engactivity.core.problems import Problem
+from engactivity.ingest import Ingestor
+from engactivity.methods.engactivity import ROLLUP
+from engactivity.methods.engactivity.render import METRIC_KEYS
 from engactivity.sinks import BatchResult, Sink, StoreSink
-from engactivity.store import Store
+from engactivity.store.tables import Deltas
+
+Counters = tuple[int, ...]
+"""The five engagement activity counters, in METRIC_KEYS order."""
+ZERO: Counters = (0, 0, 0, 0, 0)
 
 log = logging.getLogger(__name__)
 
@@ -191,12 +201,17 @@ def _lognormal_s(rng: random.Random, spec: tuple[float, float, int, int]) -> int
     return min(high, max(low, round(rng.lognormvariate(math.log(median), sigma))))
 
 
-def event_counters(event: dict[str, object]) -> Counters:
-    """The five metrics one (valid) simulated event adds."""
-    if event["type"] == "connected":
-        return connected()
-    handling = event.get("handlingTime", 0)
-    return closed(bool(event["interactive"]), handling if isinstance(handling, int) else 0)
+def engagement_totals(events: list[dict[str, object]]) -> Counters:
+    """The engagement activity counters valid events add up to, by the method's own fold."""
+    decoded = decode_plain_batch(orjson.dumps(events), INT64_MAX)
+    assert decoded is not None, "simulated events are plain and valid"
+    rows: Deltas = {}
+    ROLLUP.fold(decoded, rows)
+    return tuple(sum(column) for column in zip(*rows.values(), strict=True)) or ZERO
+
+
+def add(a: Counters, b: Counters) -> Counters:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 class TrafficStream:
@@ -342,8 +357,6 @@ class SimulationReport:
     held some, or some expired): ``totals`` then leaves that batch out."""
 
     def as_json(self) -> dict[str, object]:
-        from engactivity.metrics import METRIC_KEYS
-
         return {
             "account": self.account,
             "seed": self.seed,
@@ -395,8 +408,8 @@ class Simulation:
         bad = result.rejected_indexes
         fresh = [d for i, d in enumerate(batch) if not d.duplicate and i not in bad]
         if result.expired == 0 and result.accepted == len(fresh):
-            for delivery in fresh:
-                report.totals = add(report.totals, event_counters(delivery.event))
+            if fresh:
+                report.totals = add(report.totals, engagement_totals([d.event for d in fresh]))
         elif result.expired > 0 or result.accepted > 0:
             # Only some of the new events were taken: which ones is unknown.
             report.totals_exact = False
@@ -497,9 +510,11 @@ class DemoHandle:
 
 
 def start_demo(
-    store: Store, clock: Clock, config: SimConfig = DEMO_CONFIG, backfill_ms: int = DAY_MS
+    ingestor: Ingestor, config: SimConfig = DEMO_CONFIG, backfill_ms: int = DAY_MS
 ) -> DemoHandle:
     """Backfill a day of traffic for ``config.account``, then keep it live, in a thread."""
-    sink = StoreSink(store, config.account, clock)
-    simulation = Simulation(config, sink, clock, batch_size=DEMO_BATCH, backfill_ms=backfill_ms)
+    sink = StoreSink(ingestor, config.account)
+    simulation = Simulation(
+        config, sink, ingestor.clock, batch_size=DEMO_BATCH, backfill_ms=backfill_ms
+    )
     return DemoHandle(simulation).start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
@@ -19,9 +19,10 @@ import httpx
 import orjson
 
 from engactivity.clock import Clock
-from engactivity.events import validate_batch
-from engactivity.problems import Problem
-from engactivity.store import Store, StoreUnavailable, open_store
+from engactivity.core.problems import Problem
+from engactivity.ingest import BatchRejected, BatchTooLarge, Ingestor, Limits
+from engactivity.methods import tables_of
+from engactivity.store import StoreUnavailable, open_store
 
 RawEvent = Mapping[str, object]
 """One event as producers send it (EVENTS.md)."""
@@ -155,87 +156,114 @@ class HttpSink:
             time.sleep(wait)
 
     def send(self, events: Sequence[RawEvent]) -> BatchResult:
-        result = BatchResult()
-        self._send_into(list(events), list(range(len(events))), result)
-        return result
+        return deliver(self._try, events)
 
-    def _send_into(self, events: list[RawEvent], positions: list[int], result: BatchResult) -> None:
-        """Send ``events`` (at ``positions`` of the caller's batch), adding to ``result``."""
-        for _ in range(5):
-            if not events:
-                return
-            response = self._post(events)
-            status = response.status_code
-            if status == 200:
-                body = response.json()
-                result.accepted += int(body.get("accepted", 0))
-                result.duplicates += int(body.get("duplicates", 0))
-                result.expired += int(body.get("expired", 0))
-                return
-            if status == 413 and len(events) > 1:
-                half = len(events) // 2
-                self._send_into(events[:half], positions[:half], result)
-                self._send_into(events[half:], positions[half:], result)
-                return
-            if status == 400:
-                problems = _problems_from_body(response)
-                bad = {p.index for p in problems if p.index is not None and p.index < len(events)}
-                if not bad:
-                    # Nothing points at one event: the batch as a whole was refused.
-                    raise SinkError(f"{self.url} refused the batch: {problems[0].message}")
-                for problem in problems:
-                    if problem.index is not None and problem.index in bad:
-                        result.problems.append(
-                            Problem(
-                                problem.field,
-                                problem.message,
-                                problem.allowed,
-                                positions[problem.index],
-                            )
-                        )
-                keep = [i for i in range(len(events)) if i not in bad]
-                events = [events[i] for i in keep]
-                positions = [positions[i] for i in keep]
-                continue
-            hint = ""
-            if status in (401, 403):
-                hint = f" (set {TOKEN_ENV} to a write key of the account)"
-            raise SinkError(f"{self.url} answered {status}{hint}: {response.text[:300]}")
-        raise SinkError(f"{self.url} kept refusing the batch")
+    def _try(self, events: list[RawEvent]) -> BatchResult | Refusal:
+        response = self._post(events)
+        status = response.status_code
+        if status == 200:
+            body = response.json()
+            return BatchResult(
+                int(body.get("accepted", 0)),
+                int(body.get("duplicates", 0)),
+                int(body.get("expired", 0)),
+            )
+        if status == 413 and len(events) > 1:
+            return TOO_LARGE
+        if status == 400:
+            problems = _problems_from_body(response)
+            if not any(p.index is not None and p.index < len(events) for p in problems):
+                # Nothing points at one event: the batch as a whole was refused.
+                raise SinkError(f"{self.url} refused the batch: {problems[0].message}")
+            return problems
+        hint = ""
+        if status in (401, 403):
+            hint = f" (set {TOKEN_ENV} to a write key of the account)"
+        raise SinkError(f"{self.url} answered {status}{hint}: {response.text[:300]}")
 
 
 class StoreSink:
-    """Validates batches like the API does and writes them straight into a store."""
+    """Writes batches straight into a store, through the API's own ingestion (the same
+    decoding, validation and limits)."""
 
-    def __init__(self, store: Store, account: str, clock: Clock, *, owned: bool = False) -> None:
-        self.store = store
+    def __init__(self, ingestor: Ingestor, account: str, *, owned: bool = False) -> None:
+        self.ingestor = ingestor
         self.account = account
-        self.clock = clock
         self._owned = owned
 
     @classmethod
     def open(cls, url: str, account: str, clock: Clock) -> StoreSink:
         """Open the store named by ``url``; :meth:`close` closes it again."""
-        return cls(open_store(url, clock), account, clock, owned=True)
+        store = open_store(url, clock, tables_of())
+        return cls(Ingestor(store, clock, Limits()), account, owned=True)
 
     def close(self) -> None:
         if self._owned:
-            self.store.close()
+            self.ingestor.store.close()
 
     def send(self, events: Sequence[RawEvent]) -> BatchResult:
-        now = self.clock()
-        valid, problems = validate_batch(list(events), now)
-        result = BatchResult(problems=problems)
-        if not valid:
-            return result
+        return deliver(self._try, events)
+
+    def _try(self, events: list[RawEvent]) -> BatchResult | Refusal:
         try:
-            stored = self.store.submit(self.account, valid, now).result()
+            accepted = self.ingestor.accept(self.account, orjson.dumps(events))
+            stored = accepted.stored.result()
+        except BatchTooLarge as exc:
+            if len(events) > 1:
+                return TOO_LARGE
+            limits = self.ingestor.limits.describe()
+            raise SinkError(f"an event is over the limits ({limits})") from exc
+        except BatchRejected as rejected:
+            return rejected.problems
         except StoreUnavailable as exc:
             raise SinkError(str(exc)) from exc
-        result.accepted = stored.accepted
-        result.duplicates = stored.duplicates
-        result.expired = stored.expired
-        return result
+        return BatchResult(stored.accepted, stored.duplicates, stored.expired)
+
+
+TOO_LARGE = "too large"
+Refusal = list[Problem] | str
+"""Why a batch was refused: the problems of its bad events, or TOO_LARGE."""
+Attempt = Callable[[list[RawEvent]], BatchResult | Refusal]
+
+
+def deliver(attempt: Attempt, batch: Sequence[RawEvent]) -> BatchResult:
+    """Deliver ``batch`` by ``attempt``. The halves of a batch too large are sent one
+    after the other; when some events are bad, they are reported and the rest sent again."""
+    result = BatchResult()
+    _deliver_into(attempt, list(batch), list(range(len(batch))), result)
+    return result
+
+
+def _deliver_into(
+    attempt: Attempt, events: list[RawEvent], positions: list[int], result: BatchResult
+) -> None:
+    """Send ``events`` (at ``positions`` of the caller's batch), adding to ``result``."""
+    for _ in range(5):
+        if not events:
+            return
+        outcome = attempt(events)
+        if isinstance(outcome, BatchResult):
+            result.accepted += outcome.accepted
+            result.duplicates += outcome.duplicates
+            result.expired += outcome.expired
+            return
+        if outcome == TOO_LARGE:
+            half = len(events) // 2
+            _deliver_into(attempt, events[:half], positions[:half], result)
+            _deliver_into(attempt, events[half:], positions[half:], result)
+            return
+        assert isinstance(outcome, list)
+        bad = {p.index for p in outcome if p.index is not None and p.index < len(events)}
+        if not bad:
+            raise SinkError(f"the batch was refused: {outcome[0].message}")
+        for problem in outcome:
+            if problem.index in bad:
+                at = positions[problem.index]
+                result.problems.append(Problem(problem.field, problem.message, problem.allowed, at))
+        keep = [i for i in range(len(events)) if i not in bad]
+        events = [events[i] for i in keep]
+        positions = [positions[i] for i in keep]
+    raise SinkError("the batch kept being refused")
 
 
 def open_sink(account: str, clock: Clock, *, url: str | None, store_url: str) -> Sink:

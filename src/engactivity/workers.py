@@ -51,16 +51,22 @@ def _worker(settings: Settings, sock: socket.socket, options: WorkerOptions) -> 
     """One worker process: open the store, serve on the shared socket until told to stop."""
     import uvicorn
 
-    from engactivity.api import create_app
+    from engactivity.api.app import create_app
+    from engactivity.auth.keystore import KeyStore
     from engactivity.clock import clock_from_env
     from engactivity.interpreter import settle_after_startup
     from engactivity.logs import setup_logging
-    from engactivity.store import open_store
+    from engactivity.methods import tables_of
+    from engactivity.store import open_database, open_store
 
     setup_logging(options.log_level, options.log_format)
     clock, _ = clock_from_env()
-    store = open_store(settings.store_url, clock, settings.retention_ms, settings.synchronous)
-    app = create_app(settings, clock, store)
+    database = open_database(settings.store_url, settings.synchronous)
+    store = open_store(
+        settings.store_url, clock, tables_of(), settings.retention_ms, database=database
+    )
+    keys = KeyStore(database) if settings.auth else None
+    app = create_app(settings, store, keys, clock)
     settle_after_startup()
     config = uvicorn.Config(
         app,
@@ -77,6 +83,7 @@ def _worker(settings: Settings, sock: socket.socket, options: WorkerOptions) -> 
         pass
     finally:
         store.close()
+        database.close()
 
 
 def _multiprocess_metrics_dir() -> str | None:
@@ -112,7 +119,7 @@ def serve_workers(settings: Settings, workers: int, options: WorkerOptions) -> N
     metrics_dir = _multiprocess_metrics_dir()
     # Forked from a parent that has imported everything and holds no store and no
     # threads: workers start at once instead of importing the world again each.
-    import engactivity.api  # noqa: F401
+    import engactivity.api.app  # noqa: F401
 
     context = multiprocessing.get_context("fork")
 

@@ -58,10 +58,19 @@ def _served_description() -> dict[str, Any]:
     does not work with this pytest; test_the_description_is_the_served_one checks
     that the two are the same.)
     """
-    from engactivity.api import create_app
-    from engactivity.config import Settings
+    import tempfile
 
-    return create_app(Settings(auth=False)).openapi()
+    from engactivity.api.app import create_app
+    from engactivity.config import Settings
+    from engactivity.methods import tables_of
+    from engactivity.store import open_store
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{folder}/openapi.db", lambda: 0, tables_of())
+        try:
+            return create_app(Settings(auth=False), store, None).openapi()
+        finally:
+            store.close()
 
 
 @schemathesis.serializer("application/x-ndjson")

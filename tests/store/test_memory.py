@@ -1,120 +1,86 @@
-"""The in-memory rollups answer exactly what the SQL over the rollup table answers."""
+"""The store's memory (BucketRows): adding deltas, dropping buckets, versions."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engactivity.clock import fixed_clock
-from engactivity.events import Event
-from engactivity.metrics import closed, connected
-from engactivity.query import ALL, EngActivityQuery, Selection
-from engactivity.response import render, shape
-from engactivity.store.sqlite import SQLiteStore
-from engactivity.timeframe import span_for
-from tests.conftest import MIN, NOW_MS
+from engactivity.methods.engactivity import ROLLUP
+from engactivity.store.memory import AccountState, BucketRows
 
-SKILLS = [-1, 1, 2, 3, 2**63 - 1]
-AGENTS = [None, 0, 7, 8, -(2**63)]
+Key = tuple[int, int, int, int]
 
-events = st.lists(
-    st.builds(
-        lambda minutes_ago, skill, agent, kind, handling: Event(
-            "",
-            NOW_MS - minutes_ago * MIN + 59_999,
-            skill,
-            agent if kind != "connected" or agent is not None else 7,
-            connected() if kind == "connected" else closed(kind == "interactive", handling),
+rows = st.lists(
+    st.tuples(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([-1, 2, 2**63 - 1]),
+            st.sampled_from([0, 1]),
+            st.sampled_from([0, 3, -(2**63)]),
         ),
-        st.integers(0, 1445),
-        st.sampled_from(SKILLS),
-        st.sampled_from(AGENTS),
-        st.sampled_from(["connected", "interactive", "non-interactive"]),
-        st.integers(0, 10_000),
+        st.lists(st.integers(0, 9), min_size=5, max_size=5),
     ),
-    max_size=60,
+    max_size=40,
 )
 
 
-def selection(values: list[int]) -> st.SearchStrategy[Selection]:
-    return st.one_of(st.none(), st.just(ALL), st.frozensets(st.sampled_from(values), min_size=1))
+def dump(memory: BucketRows) -> dict[Key, tuple[int, ...]]:
+    columns = [memory.column(i).tolist() for i in range(3)]
+    out: dict[Key, tuple[int, ...]] = {}
+    for bucket, (keys, values) in memory.buckets.items():
+        assert keys.tolist() == sorted(set(keys.tolist())), "each key once, sorted"
+        for key, counters in zip(keys.tolist(), values.tolist(), strict=True):
+            out[(bucket, columns[0][key], columns[1][key], columns[2][key])] = tuple(counters)
+    return out
 
 
-@st.composite
-def queries(draw: st.DrawFn) -> EngActivityQuery:
-    timeframe = draw(st.sampled_from([1, 5, 7, 60, 120, 1440]))
-    divisors = [i for i in range(5, timeframe + 1) if timeframe % i == 0]
-    interval = draw(st.one_of(st.none(), st.sampled_from(divisors))) if divisors else None
-    return EngActivityQuery(
-        timeframe,
-        interval,
-        draw(selection(SKILLS)),
-        draw(selection([a for a in AGENTS if a is not None])),
-    )
+def summed(batches: list[list[tuple[Key, list[int]]]]) -> dict[Key, tuple[int, ...]]:
+    out: dict[Key, list[int]] = {}
+    for batch in batches:
+        for key, values in batch:
+            row = out.setdefault(key, [0] * 5)
+            for i, value in enumerate(values):
+                row[i] += value
+    return {key: tuple(values) for key, values in out.items()}
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(batches=st.lists(events, min_size=1, max_size=3), asked=st.lists(queries(), max_size=6))
-def test_memory_equals_sql(
-    tmp_path: Path, batches: list[list[Event]], asked: list[EngActivityQuery]
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(rows, max_size=5))
+def test_applied_rows_add_up_whatever_their_order_and_repeats(
+    batches: list[list[tuple[Key, list[int]]]],
 ) -> None:
-    store = SQLiteStore(tmp_path / f"m{abs(hash(str(batches)))}.db", fixed_clock(NOW_MS))
-    try:
-        serial = 0
-        for batch in batches:
-            numbered = []
-            for event in batch:
-                serial += 1
-                numbered.append(event._replace(event_id=f"e{serial}"))
-            store.submit("acct", numbered, NOW_MS).result()
-        for query in asked:
-            span = span_for(NOW_MS, query.timeframe, query.interval)
-            reading = store.read("acct", span, query.skills, query.agents)
-            from_memory = orjson.loads(render(query, span, reading.whole, reading.intervals))
-            rows = store.query("acct", span, query.skills, query.agents)
-            assert from_memory == shape(query, span, rows)
-    finally:
-        store.close()
+    memory = BucketRows(ROLLUP)
+    for batch in batches:
+        memory.apply(batch)
+    assert dump(memory) == summed(batches)
+    for bucket, total in memory.totals.items():
+        in_bucket = [v for k, v in summed(batches).items() if k[0] == bucket]
+        assert total == [sum(column) for column in zip(*in_bucket, strict=True)]
 
 
-def test_reopen_loads_the_same_answers(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    store = SQLiteStore(path, fixed_clock(NOW_MS))
-    batch = [
-        Event(f"e{i}", NOW_MS - i * MIN, i % 3, None if i % 4 == 0 else i % 5, closed(True, i))
-        for i in range(300)
-    ]
-    store.submit("acct", batch, NOW_MS).result()
-    query = EngActivityQuery(1440, 60, ALL, None)
-    span = span_for(NOW_MS, 1440, 60)
-    first = store.read("acct", span, ALL, None)
-    before = render(query, span, first.whole, first.intervals)
-    store.close()
-    again = SQLiteStore(path, fixed_clock(NOW_MS))
-    try:
-        reading = again.read("acct", span, ALL, None)
-        assert render(query, span, reading.whole, reading.intervals) == before
-    finally:
-        again.close()
+def test_versions_change_with_every_change_and_are_never_reused() -> None:
+    memory = BucketRows(ROLLUP)
+    assert memory.version == 0
+    memory.apply([((1, 2, 1, 3), [1, 0, 0, 0, 0])])
+    first = memory.version
+    assert memory.bucket_versions == {1: first}
+    memory.apply([((2, 2, 1, 3), [1, 0, 0, 0, 0])])
+    assert memory.version > first and memory.bucket_versions[1] == first
+    memory.apply([])
+    before_drop = memory.version
+    memory.drop_before(2)
+    assert memory.version > before_drop and memory.epoch == memory.version
+    assert set(memory.buckets) == set(memory.totals) == set(memory.bucket_versions) == {2}
+    other = BucketRows(ROLLUP)
+    other.apply([((1, 2, 1, 3), [1, 0, 0, 0, 0])])
+    assert other.version > memory.version  # one counter for the whole process
 
 
-def test_version_changes_with_data_and_purge(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "v.db", fixed_clock(NOW_MS))
-    try:
-        assert store.version("acct") == 0
-        store.submit("acct", [Event("a", NOW_MS, 1, 2, connected())], NOW_MS).result()
-        after_write = store.version("acct")
-        assert after_write > 0
-        store.submit("acct", [Event("a", NOW_MS, 1, 2, connected())], NOW_MS).result()
-        assert store.version("acct") == after_write  # a duplicate changes nothing
-        store.purge(NOW_MS + 3 * 24 * 60 * MIN)
-        assert store.version("acct") > after_write
-    finally:
-        store.close()
+def test_an_account_applies_one_collection_per_table() -> None:
+    state = AccountState((ROLLUP,))
+    assert state.version == 0
+    with state.lock:
+        state.apply([[((1, 2, 1, 3), [0, 0, 0, 0, 1])]])
+    assert state.version == state.rows(ROLLUP).version > 0
+    state.drop_before(5)
+    assert state.rows(ROLLUP).buckets == {}

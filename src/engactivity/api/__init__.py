@@ -1,5 +1,1 @@
-"""The HTTP adapter: routes, error bodies and limits around the pure core."""
-
-from engactivity.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP adapter: routes, error bodies, limits and caches around the core (``app.py``)."""

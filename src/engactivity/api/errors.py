@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from engactivity.problems import InvalidRequest, Problem
+from engactivity.core.problems import InvalidRequest, Problem
 from engactivity.store import StoreUnavailable
 
 log = logging.getLogger(__name__)

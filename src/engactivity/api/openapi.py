@@ -1,24 +1,16 @@
-"""OpenAPI fragments for the endpoints whose bodies the app reads by hand."""
+"""OpenAPI fragments the routes share, and those of the ingestion endpoint, whose body
+the app reads by hand. Each method describes its own parameters and answer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from engactivity.query import IDS_ALLOWED, TIMEFRAME_ALLOWED
+from fastapi import Path
 
-_METRICS = {
-    "type": "object",
-    "properties": {
-        key: {"type": "integer", "format": "int64"}
-        for key in (
-            "totalInteractiveChats",
-            "totalNonInteractiveChats",
-            "totalHandlingTime",
-            "nonInteractiveTotalHandlingTime",
-            "connectedEngagements",
-        )
-    },
-}
+from engactivity.core.events import EVENT_TYPES, event_type
+
+AccountId = Annotated[str, Path(description="The account id.", max_length=200)]
+
 _ERROR = {
     "type": "object",
     "required": ["error", "message"],
@@ -32,87 +24,23 @@ _ERROR = {
 }
 
 
-def _query_parameter(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-# The query parameters of the GET query, described here rather than declared to
-# FastAPI: the app parses them itself (query.py), and FastAPI's own parsing of five
-# parameters cost about a fifth of the time of a cached answer.
-ENGACTIVITY_PARAMETERS = [
-    _query_parameter("timeframe", f"Required: {TIMEFRAME_ALLOWED}."),
-    _query_parameter("v", "Required: API version, 1."),
-    _query_parameter("skillIds", f"Optional: {IDS_ALLOWED}."),
-    _query_parameter("agentIds", f"Optional: {IDS_ALLOWED}."),
-    _query_parameter(
-        "interval", "Optional: minutes per interval, 5..timeframe, dividing timeframe."
-    ),
-]
-
-
 def _json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-ENGACTIVITY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: _json_content(
-        {
-            "type": "object",
-            "description": "metricsTotals, skillsMetricsPerAgent and/or agentsMetrics, "
-            "preceded by metricsByIntervals when interval is given.",
-            "properties": {
-                "metricsTotals": _METRICS,
-                "metricsByIntervals": {"type": "array", "items": {"type": "object"}},
-                "skillsMetricsPerAgent": {"type": "object"},
-                "agentsMetrics": {"type": "object"},
-            },
-        },
-        "The metrics",
-    ),
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _json_content(_ERROR, "A parameter is invalid"),
     429: _json_content(_ERROR, "Too many concurrent requests for this account; retry after 1 s"),
     503: _json_content(_ERROR, "The store is not available"),
 }
-
-_ID_LIST = {
-    "oneOf": [
-        {"type": "string", "description": "'all' or comma separated integers"},
-        {"type": "integer", "format": "int64"},
-        {"type": "array", "items": {"type": "integer", "format": "int64"}},
-    ]
-}
-_NUMBER_OR_STRING = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
-
-ENGACTIVITY_BODY = {
-    "required": False,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "timeframe": _NUMBER_OR_STRING,
-                    "v": _NUMBER_OR_STRING,
-                    "interval": _NUMBER_OR_STRING,
-                    "skillIds": _ID_LIST,
-                    "agentIds": _ID_LIST,
-                },
-            }
-        }
-    },
-}
+"""The error answers of every method's query."""
 
 _EVENT = {
     "type": "object",
     "required": ["eventId", "type", "time"],
     "properties": {
         "eventId": {"type": "string", "minLength": 1, "maxLength": 128},
-        "type": {"type": "string", "enum": ["connected", "closed"]},
+        "type": {"type": "string", "enum": [event_type(cls) for cls in EVENT_TYPES]},
         "time": {
             "oneOf": [
                 {"type": "integer", "format": "int64", "description": "epoch milliseconds"},

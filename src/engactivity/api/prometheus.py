@@ -12,12 +12,10 @@ Label values are bounded: endpoints are route templates, never raw paths, and th
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -37,6 +35,8 @@ from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from engactivity.api.requestlog import ASGIApp, Receive, Scope, Send
+from engactivity.core.timeframe import BUCKET_MS
+from engactivity.store import Store, StoreUnavailable, TableStats
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: half the output, no use for alerts
 
@@ -132,80 +132,71 @@ def timed(operation: str) -> Iterator[None]:
         STORE_LATENCY.labels(operation).observe(time.perf_counter() - started)
 
 
-class StoreFileCollector(Collector):
-    """Read at scrape time from the SQLite file: rollup rows and bucket ages.
+class TableStatsCollector(Collector):
+    """What the store's tables hold, asked of the store at scrape time: row count and
+    bucket ages (where the engine can tell them cheaply).
 
-    Cached for a second, so a burst of scrapes costs one query.
+    Cached for a second, so a burst of scrapes costs one look.
     """
 
-    def __init__(self, path: str, max_age_s: float = 1.0) -> None:
-        self.path = path
+    def __init__(self, store: Store, max_age_s: float = 1.0) -> None:
+        self.store = store
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._at = -1e9
-        self._values: tuple[int, int | None, int | None] | None = None
+        self._values: TableStats | None = None
+        self._readable = True
 
-    def _read(self) -> tuple[int, int | None, int | None] | None:
+    def _read(self) -> tuple[bool, TableStats | None]:
         with self._lock:
-            if time.monotonic() - self._at < self.max_age_s:
-                return self._values
-            try:
-                uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, timeout=1)
+            if time.monotonic() - self._at >= self.max_age_s:
                 try:
-                    rows, newest, oldest = conn.execute(
-                        "SELECT count(*), max(bucket), min(bucket) FROM rollup"
-                    ).fetchone()
-                finally:
-                    conn.close()
-                self._values = (int(rows), newest, oldest)
-            except sqlite3.Error:
-                self._values = None
-            self._at = time.monotonic()
-            return self._values
+                    self._values, self._readable = self.store.table_stats(), True
+                except StoreUnavailable:
+                    self._values, self._readable = None, False
+                self._at = time.monotonic()
+            return self._readable, self._values
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        values = self._read()
+        readable, values = self._read()
+        if readable and values is None:
+            return  # the engine cannot tell cheaply
         up = GaugeMetricFamily(
-            "engactivity_store_readable", "1 when the store file could be read at the last scrape."
+            "engactivity_store_readable", "1 when the store could be read at the last scrape."
         )
-        up.add_metric([], 0 if values is None else 1)
+        up.add_metric([], 1 if readable else 0)
         yield up
         if values is None:
             return
-        rows, newest, oldest = values
         yield GaugeMetricFamily(
-            "engactivity_store_rollup_rows", "Rollup rows in the store.", value=rows
+            "engactivity_store_rollup_rows", "Rows of the bucket tables.", value=values.rows
         )
-        if newest is not None:
+        if values.newest_bucket is not None:
             yield GaugeMetricFamily(
                 "engactivity_store_newest_bucket_timestamp_seconds",
                 "Start of the newest 5-minute bucket holding data, any account.",
-                value=newest / 1000,
+                value=values.newest_bucket * BUCKET_MS / 1000,
             )
-        if oldest is not None:
+        if values.oldest_bucket is not None:
             yield GaugeMetricFamily(
                 "engactivity_store_oldest_bucket_timestamp_seconds",
                 "Start of the oldest bucket still stored (retention purges keep it recent).",
-                value=oldest / 1000,
+                value=values.oldest_bucket * BUCKET_MS / 1000,
             )
 
 
 class StoreCountersCollector(Collector):
     """Counters the store keeps itself (it knows nothing of Prometheus)."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def collect(self) -> Iterable[CounterMetricFamily]:
-        store = getattr(self.app.state, "store", None)
-        purged = getattr(store, "purged_rows", None)
-        if purged is not None:
-            yield CounterMetricFamily(
-                "engactivity_retention_purged_rows",
-                "Rows (rollups and event ids) removed by retention since the process started.",
-                value=purged,
-            )
+        yield CounterMetricFamily(
+            "engactivity_retention_purged_rows",
+            "Rows (rollups and event ids) removed by retention since the process started.",
+            value=self.store.purged_rows,
+        )
 
 
 class MetricsMiddleware:
@@ -256,12 +247,9 @@ class _Default(Collector):
         return REGISTRY.collect()
 
 
-def install_metrics(app: FastAPI, store_url: str) -> None:
+def install_metrics(app: FastAPI, store: Store) -> None:
     """Add the request metrics middleware and the ``GET /metrics`` route."""
-    extra: list[Collector] = [StoreCountersCollector(app)]
-    if store_url.startswith("sqlite:///"):
-        extra.append(StoreFileCollector(store_url.removeprefix("sqlite:///")))
-    registry = _registry(extra)
+    registry = _registry([StoreCountersCollector(store), TableStatsCollector(store)])
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.keystore import KeyStore
 from engactivity.auth.middleware import Authenticator, AuthMiddleware
 from engactivity.auth.policy import is_loopback_host
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
@@ -25,17 +25,16 @@ def master_key_path(settings: Settings) -> Path | None:
     return default_key_file(settings.store_url)
 
 
-def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
-    """Add the middleware (unless authentication is off); the key store it opened."""
-    if not settings.auth:
+def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> None:
+    """Add the middleware over the opened key store (None when authentication is off)."""
+    if keys is None or not settings.auth:
         log.warning(
             "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
             "and write every account. Use this for local experiments only.",
             settings.host,
             settings.port,
         )
-        return None
-    keys = open_keystore(settings.store_url)
+        return
     master = MasterKey(master_key_path(settings))
     try:
         box = master.box()
@@ -65,4 +64,3 @@ def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
         metrics_token=settings.metrics_token,
     )
     app.add_middleware(AuthMiddleware, auth=auth)
-    return keys

@@ -1,53 +1,80 @@
-"""Store engines behind one interface; pick one by URL."""
+"""The store: where events are counted, durably, and what answers are read from.
+
+Open one by URL (``url.py``). The tables it keeps are those the methods declare
+(``engactivity.methods.tables_of``); its public face is the Store interface.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 from engactivity.clock import Clock
-from engactivity.store.base import MIN_RETENTION_MS, IngestResult, Store, StoreUnavailable
+from engactivity.store.database import Database
+from engactivity.store.interface import (
+    MIN_RETENTION_MS,
+    IngestResult,
+    Store,
+    StoreUnavailable,
+    TableStats,
+)
+from engactivity.store.tables import BucketTable
+from engactivity.store.url import StoreURL, StoreURLError, mask_url, parse_store_url
 
 __all__ = [
     "MIN_RETENTION_MS",
+    "Database",
     "IngestResult",
     "Store",
+    "StoreURL",
+    "StoreURLError",
     "StoreUnavailable",
+    "TableStats",
+    "mask_url",
     "migrate_store",
+    "open_database",
     "open_store",
+    "parse_store_url",
 ]
 
 
-class StoreURLError(ValueError):
-    pass
+def open_database(url: str | StoreURL, synchronous: str = "FULL") -> Database:
+    """The database ``url`` names, with its dialect (``synchronous``: SQLite only)."""
+    where = url if isinstance(url, StoreURL) else parse_store_url(url)
+    if where.engine == "sqlite":
+        from engactivity.store.sqlite import SQLiteDialect
+
+        mode: Literal["FULL", "NORMAL"] = "NORMAL" if synchronous.upper() == "NORMAL" else "FULL"
+        return Database(SQLiteDialect(where.path, mode))
+    from engactivity.store.postgres import PostgresDialect
+
+    return Database(PostgresDialect(where.url))
 
 
 def open_store(
-    url: str, clock: Clock, retention_ms: int = MIN_RETENTION_MS, synchronous: str = "FULL"
+    url: str | StoreURL,
+    clock: Clock,
+    tables: Sequence[BucketTable],
+    retention_ms: int = MIN_RETENTION_MS,
+    synchronous: str = "FULL",
+    database: Database | None = None,
 ) -> Store:
-    """Open the store named by ``url`` (``sqlite:///relative.db`` or ``sqlite:////abs.db``)."""
-    if url.startswith("sqlite:///"):
-        from engactivity.store.sqlite import SQLiteStore, path_from_url
+    """The store ``url`` names, keeping ``tables``; it closes the database it opened."""
+    from engactivity.store.engine import Engine
 
-        return SQLiteStore(
-            path_from_url(url),
-            clock,
-            retention_ms,
-            "NORMAL" if synchronous.upper() == "NORMAL" else "FULL",
-        )
-    if url.startswith(("postgresql://", "postgres://")):
-        from engactivity.store.postgres import PostgresStore
-
-        return PostgresStore(url, clock, retention_ms)
-    raise StoreURLError(
-        f"unsupported store URL {url!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
-    )
+    db = database or open_database(url, synchronous)
+    try:
+        return Engine(db, tables, clock, retention_ms, owns_database=database is None)
+    except BaseException:
+        if database is None:
+            db.close()
+        raise
 
 
-def migrate_store(url: str) -> int:
-    """Create or upgrade the schema of the store named by ``url``; its schema version."""
-    if url.startswith(("postgresql://", "postgres://")):
-        from engactivity.store.postgres import migrate
-
-        return migrate(url)
-    from engactivity.store.schema import SCHEMA_VERSION
-
-    open_store(url, lambda: 0).close()  # SQLite prepares its schema on opening
-    return SCHEMA_VERSION
+def migrate_store(url: str | StoreURL, tables: Sequence[BucketTable]) -> int:
+    """Create or upgrade the schema of the store ``url`` names; its schema version."""
+    db = open_database(url)
+    try:
+        return db.migrate(tables)
+    finally:
+        db.close()

@@ -1,261 +1,179 @@
-"""An in-memory mirror of one store's rollups, for answering queries without SQL.
+"""The store's memory: every retained row of an account's bucket tables, arranged to sum
+spans fast.
 
-Per account, every (skill, agent) pair gets an index. Each retained bucket holds the
-pairs that had events in it, as a sorted index array beside a ``(rows, 5)`` int64
-array of counters, so memory follows the rollup rows and summing a span is a few
-hundred vectorized additions however many agents there are. Account totals are also
-kept per bucket, so the answer without filters touches five integers per bucket.
+Per account and table, every distinct key (e.g. a (skill, agent) pair) gets an index.
+Each bucket holds the keys that had events in it, as a sorted index array beside a
+``(rows, width)`` int64 array of values, so memory follows the number of rows, as in
+the database, and summing a span is a few hundred vector additions however many keys
+there are. The table's totals are also kept per bucket, so an answer without filters
+touches a handful of integers per bucket.
 
-The store applies each committed group of rollup deltas here once it is durable and
-before acknowledging it, so an acknowledged event is visible at once.
-Each account has a lock: a reader never sees half of a group, and a version number
-that changes with every change of the account's data (used to cache answers).
+The store applies each committed group of deltas here once it is durable and before
+acknowledging it, so an acknowledged event is visible at once. An account's tables
+share one lock: a reader never sees half of a group. Every change gives the changed
+table a new version number, drawn from one counter for the whole process, so a
+version is never reused (not even by a fresh copy loaded after a reload); answers
+are cached by it.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from engactivity.query import Selection
-from engactivity.slices import Bools, Int64s, Slice, totals_only
-from engactivity.store.base import RollupKey
-from engactivity.timeframe import Span
+from engactivity.store.tables import BucketTable, RowKey
 
-_INITIAL_PAIRS = 16
+Int64s = npt.NDArray[np.int64]
+
+_INITIAL_KEYS = 16
 
 _versions = itertools.count(1)
-"""Versions are drawn from one counter for the whole process, so a version is never
-reused, not even by the fresh copy made when the store is reloaded."""
 
 
-FragmentLookup = Callable[[int, int], str | None]
-"""(interval index, stamp) -> the interval's rendered text if it is cached."""
+def new_version() -> int:
+    return next(_versions)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """Everything one answer needs, taken under the account's lock."""
+class BucketRows:
+    """One account's rows of one bucket table. Guarded by the account's lock."""
 
-    version: int
-    whole: Slice
-    intervals: list[Slice | str] | None
-    """Per interval, newest first: its data, or its text when the lookup had it."""
-    stamps: list[int] | None = None
-    """Per interval: a number that changes whenever any of its buckets changes."""
-
-
-class AccountRollups:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
+    def __init__(self, table: BucketTable) -> None:
+        self.table = table
         self.version = 0
-        self._pair_index: dict[tuple[int, int, int], int] = {}
-        self._skill: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
-        self._agent: Int64s = np.zeros(_INITIAL_PAIRS, np.int64)
-        self._has_agent: Bools = np.zeros(_INITIAL_PAIRS, np.bool_)
-        self._pairs = 0
-        self._bucket_versions: dict[int, int] = {}
-        self._epoch = 0
-        """Changes when buckets are dropped (part of every interval's stamp)."""
-        self._buckets: dict[int, tuple[Int64s, Int64s]] = {}
-        """bucket -> (sorted pair indexes, their counters)."""
-        self._totals: dict[int, list[int]] = {}
+        """Changes with every change of these rows (0: never had any)."""
+        self.epoch = 0
+        """Changes when buckets are dropped (a part of every stamp of these rows)."""
+        self.key_count = 0
+        self.bucket_versions: dict[int, int] = {}
+        """bucket -> the version of its last change."""
+        self.buckets: dict[int, tuple[Int64s, Int64s]] = {}
+        """bucket -> (sorted key indexes, their values)."""
+        self.totals: dict[int, list[int]] = {}
+        """bucket -> the sums of its values over every key."""
+        self._index: dict[RowKey, int] = {}
+        self._columns = np.zeros((len(table.keys), _INITIAL_KEYS), np.int64)
 
-    def _index(self, skill: int, has_agent: int, agent: int) -> int:
-        key = (skill, has_agent, agent)
-        index = self._pair_index.get(key)
-        if index is None:
-            index = self._pairs
-            if index == len(self._skill):
-                grow = len(self._skill)
-                self._skill = np.concatenate((self._skill, np.zeros(grow, np.int64)))
-                self._agent = np.concatenate((self._agent, np.zeros(grow, np.int64)))
-                self._has_agent = np.concatenate((self._has_agent, np.zeros(grow, np.bool_)))
-            self._skill[index] = skill
-            self._agent[index] = agent
-            self._has_agent[index] = bool(has_agent)
-            self._pair_index[key] = index
-            self._pairs += 1
+    def column(self, i: int) -> Int64s:
+        """Key column ``i`` of every key index (e.g. the skill of each pair)."""
+        return self._columns[i, : self.key_count]
+
+    def _add_key(self, key: RowKey) -> int:
+        index = self.key_count
+        if index == self._columns.shape[1]:
+            self._columns = np.concatenate((self._columns, np.zeros_like(self._columns)), axis=1)
+        self._columns[:, index] = key
+        self._index[key] = index
+        self.key_count += 1
         return index
 
-    def apply(self, rows: Iterable[tuple[RollupKey, Sequence[int]]]) -> None:
-        """Add rollup deltas (each (bucket, pair) at most once per call).
+    def apply(self, rows: Iterable[tuple[RowKey, Sequence[int]]]) -> None:
+        """Add row deltas (bucket first in each key; a row may come more than once).
 
-        The rows are gathered into three arrays and sorted by bucket and pair once, so
-        each bucket then costs a few vector operations however many rows it has: a
-        batch of a small account can touch dozens of buckets.
+        The rows are gathered into arrays and sorted by bucket and key once, so each
+        bucket then costs a few vector operations however many rows it has: a batch
+        of a small account can touch dozens of buckets.
         """
         buckets: list[int] = []
-        pairs: list[int] = []
+        keys: list[int] = []
         values: list[int] = []
-        with self.lock:
-            known = self._pair_index.get
-            for (bucket, skill, has_agent, agent), counters in rows:
-                index = known((skill, has_agent, agent))
-                if index is None:
-                    index = self._index(skill, has_agent, agent)
-                buckets.append(bucket)
-                pairs.append(index)
-                values.extend(counters)
-            if not buckets:
-                return
-            bucket_of = np.array(buckets, np.int64)
-            pair_of = np.array(pairs, np.int64)
-            order = np.lexsort((pair_of, bucket_of))
-            bucket_of, pair_of = bucket_of[order], pair_of[order]
-            delta = np.array(values, np.int64).reshape(-1, 5)[order]
-            starts = np.flatnonzero(np.diff(bucket_of, prepend=bucket_of[0] - 1))
-            sums = np.add.reduceat(delta, starts, axis=0).tolist()
-            ends = [*starts[1:].tolist(), len(bucket_of)]
-            version = next(_versions)
-            for bucket, start, end, bucket_sum in zip(
-                bucket_of[starts].tolist(), starts.tolist(), ends, sums, strict=True
-            ):
-                total = self._totals.setdefault(bucket, [0, 0, 0, 0, 0])
+        known = self._index.get
+        for key, delta in rows:
+            index = known(key[1:])
+            if index is None:
+                index = self._add_key(key[1:])
+            buckets.append(key[0])
+            keys.append(index)
+            values.extend(delta)
+        if buckets:
+            self._apply_arrays(
+                np.array(buckets, np.int64),
+                np.array(keys, np.int64),
+                np.array(values, np.int64).reshape(-1, self.table.width),
+            )
+
+    def _apply_arrays(self, bucket_of: Int64s, key_of: Int64s, delta: Int64s) -> None:
+        order = np.lexsort((key_of, bucket_of))
+        bucket_of, key_of, delta = bucket_of[order], key_of[order], delta[order]
+        same = (bucket_of[1:] == bucket_of[:-1]) & (key_of[1:] == key_of[:-1])
+        if same.any():  # a row given twice: one row with the sum
+            firsts = np.flatnonzero(np.concatenate(([True], ~same)))
+            bucket_of, key_of = bucket_of[firsts], key_of[firsts]
+            delta = np.add.reduceat(delta, firsts, axis=0)
+        starts = np.flatnonzero(np.diff(bucket_of, prepend=bucket_of[0] - 1))
+        sums = np.add.reduceat(delta, starts, axis=0).tolist()
+        ends = [*starts[1:].tolist(), len(bucket_of)]
+        version = new_version()
+        for bucket, start, end, bucket_sum in zip(
+            bucket_of[starts].tolist(), starts.tolist(), ends, sums, strict=True
+        ):
+            total = self.totals.get(bucket)
+            if total is None:
+                self.totals[bucket] = bucket_sum
+            else:
                 for i, value in enumerate(bucket_sum):
                     total[i] += value
-                self._add_to_bucket(bucket, pair_of[start:end], delta[start:end])
-                self._bucket_versions[bucket] = version
-            self.version = version
+            self._add_to_bucket(bucket, key_of[start:end], delta[start:end])
+            self.bucket_versions[bucket] = version
+        self.version = version
 
-    def _add_to_bucket(self, bucket: int, pairs: Int64s, delta: Int64s) -> None:
-        """Add counters to the bucket's pairs; ``pairs`` is sorted, each pair at most once."""
-        held = self._buckets.get(bucket)
+    def _add_to_bucket(self, bucket: int, keys: Int64s, delta: Int64s) -> None:
+        """Add values to the bucket's keys; ``keys`` is sorted, each key at most once."""
+        held = self.buckets.get(bucket)
         if held is None:
-            self._buckets[bucket] = (pairs.copy(), delta.copy())
+            self.buckets[bucket] = (keys.copy(), delta.copy())
             return
-        known, counts = held
-        at = np.searchsorted(known, pairs)
+        known, values = held
+        at = np.searchsorted(known, keys)
         found = at < len(known)
-        found[found] = known[at[found]] == pairs[found]
-        counts[at[found]] += delta[found]
+        found[found] = known[at[found]] == keys[found]
+        values[at[found]] += delta[found]
         fresh = ~found
         if fresh.any():
-            # New pairs go in at their sorted places (np.insert is stable for equal slots).
-            self._buckets[bucket] = (
-                np.insert(known, at[fresh], pairs[fresh]),
-                np.insert(counts, at[fresh], delta[fresh], axis=0),
+            # New keys go in at their sorted places (np.insert is stable for equal slots).
+            self.buckets[bucket] = (
+                np.insert(known, at[fresh], keys[fresh]),
+                np.insert(values, at[fresh], delta[fresh], axis=0),
             )
 
     def drop_before(self, bucket: int) -> None:
-        with self.lock:
-            old = [b for b in self._buckets if b < bucket]
-            for b in old:
-                del self._buckets[b]
-                del self._totals[b]
-                del self._bucket_versions[b]
-            if old:
-                self.version = self._epoch = next(_versions)
-
-    def read(
-        self,
-        span: Span,
-        skills: Selection,
-        agents: Selection,
-        lookup: FragmentLookup | None = None,
-    ) -> Reading:
-        count = span.interval_count if span.interval_ms is not None else 1
-        with self.lock:
-            if skills is None and agents is None:
-                return self._read_totals(span, count)
-            pairs = self._pairs
-            selected = np.ones(pairs, np.bool_)
-            if isinstance(skills, frozenset):
-                selected &= np.isin(self._skill[:pairs], np.fromiter(skills, np.int64))
-            if agents is not None:
-                selected &= self._has_agent[:pairs]
-                if isinstance(agents, frozenset):
-                    selected &= np.isin(self._agent[:pairs], np.fromiter(agents, np.int64))
-            skill = self._skill[:pairs]
-            agent = self._agent[:pairs]
-            has_agent = self._has_agent[:pairs]
-
-            def take(block: Int64s) -> Slice:
-                rows = np.flatnonzero(selected & block.any(axis=1))
-                return Slice(skill[rows], agent[rows], has_agent[rows], block[rows])
-
-            stamps = [self._epoch] * count
-            for bucket in range(span.first, span.last + 1):
-                k = span.interval_of(bucket)
-                stamps[k] = max(stamps[k], self._bucket_versions.get(bucket, 0))
-            # An interval whose text is cached (under the same stamp, so the same data)
-            # is not cut out and rendered again; its buckets still count in the whole.
-            pieces: list[Slice | str | None] = [
-                lookup(k, stamp) if lookup is not None and span.interval_ms is not None else None
-                for k, stamp in enumerate(stamps)
-            ]
-            whole = np.zeros((pairs, 5), np.int64)
-            current = whole if pieces[0] is not None else np.zeros((pairs, 5), np.int64)
-            k = 0
-            for bucket in range(span.last, span.first - 1, -1):
-                if span.interval_of(bucket) != k:
-                    if pieces[k] is None:
-                        pieces[k] = take(current)
-                        whole += current
-                    k += 1
-                    current = whole if pieces[k] is not None else np.zeros((pairs, 5), np.int64)
-                held = self._buckets.get(bucket)
-                if held is not None:
-                    current[held[0]] += held[1]  # each pair once per bucket
-            if pieces[k] is None:
-                pieces[k] = take(current)
-                whole += current
-            version = self.version
-        done = [piece for piece in pieces if piece is not None]
-        assert len(done) == count
-        if span.interval_ms is None:
-            assert isinstance(done[0], Slice)
-            return Reading(version, done[0], None)
-        return Reading(version, take(whole), done, stamps)
-
-    def _read_totals(self, span: Span, count: int) -> Reading:
-        totals = [[0, 0, 0, 0, 0] for _ in range(count)]
-        for bucket in range(span.first, span.last + 1):
-            bucket_total = self._totals.get(bucket)
-            if bucket_total is not None:
-                acc = totals[span.interval_of(bucket)]
-                for i in range(5):
-                    acc[i] += bucket_total[i]
-        pieces: list[Slice | str] = [totals_only(t) for t in totals]
-        whole = totals_only([sum(column) for column in zip(*totals, strict=True)])
-        return Reading(self.version, whole, pieces if span.interval_ms is not None else None)
+        old = [b for b in self.buckets if b < bucket]
+        for b in old:
+            del self.buckets[b]
+            del self.totals[b]
+            del self.bucket_versions[b]
+        if old:
+            self.version = self.epoch = new_version()
 
 
-class MemoryRollups:
-    """The rollups of every account of a store."""
+class AccountState:
+    """Everything the store keeps in memory for one account: its rows of each table."""
 
-    def __init__(self) -> None:
-        self._accounts: dict[str, AccountRollups] = {}
-        self._lock = threading.Lock()
+    def __init__(self, tables: Sequence[BucketTable]) -> None:
+        self.lock = threading.Lock()
+        """Held while the rows change, and by readers (``Store.snapshot``)."""
+        self.tables = {table.name: BucketRows(table) for table in tables}
+        self.db_version = -1
+        """The database version these rows reflect, on an engine that keeps one (-1:
+        not loaded yet)."""
 
-    def account(self, account_id: str) -> AccountRollups:
-        found = self._accounts.get(account_id)
-        if found is None:
-            with self._lock:
-                found = self._accounts.setdefault(account_id, AccountRollups())
-        return found
+    @property
+    def version(self) -> int:
+        """Changes whenever any of the account's rows change."""
+        return max((rows.version for rows in self.tables.values()), default=0)
 
-    def version(self, account_id: str) -> int:
-        found = self._accounts.get(account_id)
-        return 0 if found is None else found.version
+    def rows(self, table: BucketTable) -> BucketRows:
+        return self.tables[table.name]
 
-    def read(
-        self,
-        account_id: str,
-        span: Span,
-        skills: Selection,
-        agents: Selection,
-        lookup: FragmentLookup | None = None,
-    ) -> Reading:
-        found = self._accounts.get(account_id)
-        if found is None:
-            found = AccountRollups()  # an account with no data: zero answers
-        return found.read(span, skills, agents, lookup)
+    def apply(self, deltas: Sequence[Iterable[tuple[RowKey, Sequence[int]]]]) -> None:
+        """Add one batch's deltas, one collection per table in table order (under the lock)."""
+        for rows, table_deltas in zip(self.tables.values(), deltas, strict=True):
+            rows.apply(table_deltas)
 
     def drop_before(self, bucket: int) -> None:
-        for account in list(self._accounts.values()):
-            account.drop_before(bucket)
+        with self.lock:
+            for rows in self.tables.values():
+                rows.drop_before(bucket)

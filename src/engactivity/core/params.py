@@ -1,18 +1,19 @@
-"""Parsing and validating engactivity request parameters (SEMANTICS.md section 6). Pure.
+"""Request parameters shared by every method (SEMANTICS.md section 6). Pure.
 
 The same rules serve the GET query string (all values are strings) and the POST
-JSON body (values may also be numbers, and id lists may be JSON arrays).
+JSON body (values may also be numbers, and id lists may be JSON arrays). A method
+reads its parameters through a :class:`ParamReader`, which collects every problem so
+that one 400 lists them all.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
-from engactivity.problems import InvalidRequest, Problem
-from engactivity.timeframe import MAX_TIMEFRAME_MIN
+from engactivity.core.problems import InvalidRequest, Problem
+from engactivity.core.timeframe import MAX_TIMEFRAME_MIN
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -32,19 +33,10 @@ IDS_ALLOWED = (
     "'all', or 64-bit integers separated by commas (e.g. 4,15,3)"
     f", at most {MAX_IDS} of them; in a JSON body also an array of integers"
 )
+INTERVAL_ALLOWED = "minutes per interval, 5..timeframe, dividing timeframe"
 
 
-@dataclass(frozen=True, slots=True)
-class EngActivityQuery:
-    timeframe: int
-    """Minutes, 1..1440."""
-    interval: int | None
-    """Minutes, or None for no intervals."""
-    skills: Selection
-    agents: Selection
-
-
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     """An integer from a query-string or JSON value, or None when it is not one."""
     if isinstance(value, bool):
         return None
@@ -57,21 +49,23 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _is_empty(value: object) -> bool:
+def is_empty(value: object) -> bool:
     """None, a blank string or an empty JSON array: all mean the parameter is absent."""
     return value is None or value == [] or (isinstance(value, str) and value.strip() == "")
 
 
-def _show(value: object) -> str:
+def show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _parse_ids(name: str, value: object) -> Selection | Problem:
+def parse_ids(name: str, value: object) -> Selection | Problem:
+    """An id filter (``skillIds``, ``agentIds``...), or the problem with it."""
+
     def bad(detail: str) -> Problem:
         return Problem(name, f"{name}: {detail}", IDS_ALLOWED)
 
-    if _is_empty(value):
+    if is_empty(value):
         return None
     items: list[object]
     if isinstance(value, str):
@@ -86,47 +80,57 @@ def _parse_ids(name: str, value: object) -> Selection | Problem:
     elif isinstance(value, int) and not isinstance(value, bool):
         items = [value]
     else:
-        return bad(f"{_show(value)} is not a list of ids")
+        return bad(f"{show(value)} is not a list of ids")
     if len(items) > MAX_IDS:
         return bad(f"{len(items)} ids given, at most {MAX_IDS} are allowed")
     ids: set[int] = set()
     for item in items:
-        number = _as_int(item)
+        number = as_int(item)
         if number is None:
-            return bad(f"{_show(item)} is not an integer id")
+            return bad(f"{show(item)} is not an integer id")
         if not INT64_MIN <= number <= INT64_MAX:
             return bad(f"{number} is outside the 64-bit integer range")
         ids.add(number)
     return frozenset(ids)
 
 
-def parse_query(params: Mapping[str, object]) -> EngActivityQuery:
-    """Validate request parameters; raise InvalidRequest listing every problem."""
-    problems: list[Problem] = []
+class ParamReader:
+    """Reads one request's parameters, collecting every problem on the way."""
 
-    version = params.get("v")
-    if _is_empty(version):
-        problems.append(Problem("v", "v is required", VERSION_ALLOWED))
-    elif _as_int(version) != 1:
-        problems.append(
-            Problem("v", f"v={_show(version)} is not a supported version", VERSION_ALLOWED)
-        )
+    def __init__(self, params: Mapping[str, object]) -> None:
+        self.params = params
+        self.problems: list[Problem] = []
 
-    raw_timeframe = params.get("timeframe")
-    timeframe = _as_int(raw_timeframe)
-    if _is_empty(raw_timeframe):
-        problems.append(Problem("timeframe", "timeframe is required", TIMEFRAME_ALLOWED))
-        timeframe = None
-    elif timeframe is None or not 1 <= timeframe <= MAX_TIMEFRAME_MIN:
-        problems.append(
-            Problem("timeframe", f"timeframe={_show(raw_timeframe)} is invalid", TIMEFRAME_ALLOWED)
-        )
-        timeframe = None
+    def version(self) -> None:
+        """``v``: required, 1."""
+        version = self.params.get("v")
+        if is_empty(version):
+            self.problems.append(Problem("v", "v is required", VERSION_ALLOWED))
+        elif as_int(version) != 1:
+            self.problems.append(
+                Problem("v", f"v={show(version)} is not a supported version", VERSION_ALLOWED)
+            )
 
-    interval: int | None = None
-    raw_interval = params.get("interval")
-    if not _is_empty(raw_interval):
-        interval = _as_int(raw_interval)
+    def timeframe(self) -> int | None:
+        """``timeframe``: required, 1..1440 minutes; None when it is wrong."""
+        raw = self.params.get("timeframe")
+        timeframe = as_int(raw)
+        if is_empty(raw):
+            self.problems.append(Problem("timeframe", "timeframe is required", TIMEFRAME_ALLOWED))
+            return None
+        if timeframe is None or not 1 <= timeframe <= MAX_TIMEFRAME_MIN:
+            self.problems.append(
+                Problem("timeframe", f"timeframe={show(raw)} is invalid", TIMEFRAME_ALLOWED)
+            )
+            return None
+        return timeframe
+
+    def interval(self, timeframe: int | None) -> int | None:
+        """``interval``: optional; at least 5 minutes, dividing the timeframe."""
+        raw = self.params.get("interval")
+        if is_empty(raw):
+            return None
+        interval = as_int(raw)
         if timeframe is None:
             allowed = "an integer number of minutes, at least 5, dividing timeframe"
         else:
@@ -139,25 +143,19 @@ def parse_query(params: Mapping[str, object]) -> EngActivityQuery:
             or interval < 5
             or (timeframe is not None and (interval > timeframe or timeframe % interval != 0))
         ):
-            problems.append(
-                Problem("interval", f"interval={_show(raw_interval)} is invalid", allowed)
-            )
-            interval = None
+            self.problems.append(Problem("interval", f"interval={show(raw)} is invalid", allowed))
+            return None
+        return interval
 
-    selections: dict[str, Selection] = {}
-    for name in ("skillIds", "agentIds"):
-        parsed = _parse_ids(name, params.get(name))
+    def ids(self, name: str) -> Selection:
+        """An optional id filter; None when absent (or wrong)."""
+        parsed = parse_ids(name, self.params.get(name))
         if isinstance(parsed, Problem):
-            problems.append(parsed)
-        else:
-            selections[name] = parsed
+            self.problems.append(parsed)
+            return None
+        return parsed
 
-    if problems:
-        raise InvalidRequest(problems)
-    assert timeframe is not None
-    return EngActivityQuery(
-        timeframe=timeframe,
-        interval=interval,
-        skills=selections["skillIds"],
-        agents=selections["agentIds"],
-    )
+    def finish(self) -> None:
+        """Raise InvalidRequest listing every problem found, if any."""
+        if self.problems:
+            raise InvalidRequest(self.problems)

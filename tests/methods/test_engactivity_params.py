@@ -1,4 +1,5 @@
-"""Parameter parsing (SEMANTICS.md section 6): engactivity.query.parse_query."""
+"""Engagement activity's parameters (SEMANTICS.md section 6), parsed with the shared rules
+of engactivity.core.params."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engactivity.problems import InvalidRequest
-from engactivity.query import EngActivityQuery, parse_query
+from engactivity.core.problems import InvalidRequest
+from engactivity.methods.engactivity import EngActivityQuery
+from engactivity.methods.engactivity import parse as parse_query
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

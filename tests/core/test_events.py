@@ -1,16 +1,17 @@
-"""Unit tests of engactivity.events: every field rule of EVENTS.md, and batch decoding."""
+"""Unit tests of engactivity.core.events: every field rule of EVENTS.md, and batch decoding."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engactivity.events import (
+from engactivity.core.events import (
     UNPARSABLE,
     Event,
     decode_batch,
@@ -19,8 +20,15 @@ from engactivity.events import (
     validate_batch,
     validate_event,
 )
-from engactivity.problems import Problem
+from engactivity.core.problems import Problem
 from tests.conftest import MIN, NOW_MS
+from tests.factories import counters
+
+
+def wire(event: Event) -> dict[str, object]:
+    """The event's fields as a producer would send them (those that are set)."""
+    return {k: v for k, v in msgspec.to_builtins(event).items() if v is not None}
+
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -92,7 +100,14 @@ def test_reference_examples_are_valid() -> None:
         },
         now=1732470005123,
     )
-    assert first == Event("c-81723-1", 1732470005123, 2, 3, (0, 0, 0, 0, 1))
+    assert wire(first) == {
+        "type": "connected",
+        "eventId": "c-81723-1",
+        "time": 1732470005123,
+        "skillId": 2,
+        "agentId": 3,
+    }
+    assert counters([first]) == (0, 0, 0, 0, 1)
     second = ok(
         {
             "eventId": "x-81723",
@@ -104,13 +119,22 @@ def test_reference_examples_are_valid() -> None:
             "handlingTime": 312,
         }
     )
-    assert second == Event("x-81723", NOW_MS - 6 * MIN - 54_877, 2, 3, (1, 0, 312, 0, 0))
+    assert wire(second) == {
+        "type": "closed",
+        "eventId": "x-81723",
+        "time": NOW_MS - 6 * MIN - 54_877,
+        "skillId": 2,
+        "agentId": 3,
+        "interactive": True,
+        "handlingTime": 312,
+    }
+    assert counters([second]) == (1, 0, 312, 0, 0)
 
 
 def test_counters_of_each_kind() -> None:
-    assert ok(connected()).counters == (0, 0, 0, 0, 1)
-    assert ok(closed(interactive=True, handlingTime=7)).counters == (1, 0, 7, 0, 0)
-    assert ok(closed(interactive=False, handlingTime=9)).counters == (0, 1, 0, 9, 0)
+    assert counters([ok(connected())]) == (0, 0, 0, 0, 1)
+    assert counters([ok(closed(interactive=True, handlingTime=7))]) == (1, 0, 7, 0, 0)
+    assert counters([ok(closed(interactive=False, handlingTime=9))]) == (0, 1, 0, 9, 0)
 
 
 # -- eventId --------------------------------------------------------------------------------
@@ -164,8 +188,8 @@ def test_type_missing() -> None:
 )
 def test_time_valid(value: object, expected: int) -> None:
     assert parse_time(value) == expected
-    assert ok(connected(time=value)).time_ms == expected
-    assert ok(closed(time=value)).time_ms == expected
+    assert ok(connected(time=value)).time == expected
+    assert ok(closed(time=value)).time == expected
 
 
 @pytest.mark.parametrize(
@@ -201,9 +225,9 @@ def test_time_missing() -> None:
 
 
 def test_time_up_to_five_minutes_ahead_is_valid() -> None:
-    assert ok(connected(time=NOW_MS + 5 * MIN)).time_ms == NOW_MS + 5 * MIN
-    assert ok(closed(time="2026-11-24T13:34:00Z")).time_ms == NOW_MS + 5 * MIN
-    assert ok(connected(time=NOW_MS + 1)).time_ms == NOW_MS + 1
+    assert ok(connected(time=NOW_MS + 5 * MIN)).time == NOW_MS + 5 * MIN
+    assert ok(closed(time="2026-11-24T13:34:00Z")).time == NOW_MS + 5 * MIN
+    assert ok(connected(time=NOW_MS + 1)).time == NOW_MS + 1
 
 
 @pytest.mark.parametrize(
@@ -218,17 +242,18 @@ def test_time_more_than_five_minutes_ahead_is_invalid(value: object) -> None:
 def test_future_limit_follows_the_given_clock() -> None:
     later = NOW_MS + 60 * MIN
     assert bad_fields(connected(time=later)) == {"time"}
-    assert ok(connected(time=later), now=later - 5 * MIN).time_ms == later
+    assert ok(connected(time=later), now=later - 5 * MIN).time == later
 
 
 # -- skillId --------------------------------------------------------------------------------
 
 
 def test_skill_absent_or_null_is_minus_one() -> None:
-    assert ok(without(connected(), "skillId")).skill_id == -1
-    assert ok(connected(skillId=None)).skill_id == -1
-    assert ok(without(closed(), "skillId")).skill_id == -1
-    assert ok(closed(skillId=None)).skill_id == -1
+    # The event keeps "no skill"; the methods count it under skill -1.
+    assert ok(without(connected(), "skillId")).skill_id is None
+    assert ok(connected(skillId=None)).skill_id is None
+    assert ok(without(closed(), "skillId")).skill_id is None
+    assert ok(closed(skillId=None)).skill_id is None
 
 
 @pytest.mark.parametrize("skill", [0, -1, 1, 2, INT64_MAX, INT64_MIN])
@@ -293,14 +318,14 @@ def test_interactive_forbidden_for_connected(value: object) -> None:
 
 
 def test_handling_time_defaults_to_zero() -> None:
-    assert ok(without(closed(), "handlingTime")).counters == (1, 0, 0, 0, 0)
-    assert ok(closed(handlingTime=None, interactive=False)).counters == (0, 1, 0, 0, 0)
+    assert counters([ok(without(closed(), "handlingTime"))]) == (1, 0, 0, 0, 0)
+    assert counters([ok(closed(handlingTime=None, interactive=False))]) == (0, 1, 0, 0, 0)
 
 
 @pytest.mark.parametrize("seconds", [0, 1, 312, 86_400, 2**31 - 1])
 def test_handling_time_valid(seconds: int) -> None:
-    assert ok(closed(handlingTime=seconds)).counters == (1, 0, seconds, 0, 0)
-    assert ok(closed(handlingTime=seconds, interactive=False)).counters == (0, 1, 0, seconds, 0)
+    assert counters([ok(closed(handlingTime=seconds))]) == (1, 0, seconds, 0, 0)
+    assert counters([ok(closed(handlingTime=seconds, interactive=False))]) == (0, 1, 0, seconds, 0)
 
 
 @pytest.mark.parametrize(
@@ -477,11 +502,12 @@ event_like = st.dictionaries(st.sampled_from([*FIELDS, "other"]), json_values, m
 def check_outcome(result: object) -> None:
     if isinstance(result, Event):
         assert isinstance(result.event_id, str) and 1 <= len(result.event_id) <= 128
-        assert isinstance(result.time_ms, int) and result.time_ms <= NOW_MS + 5 * MIN
-        assert INT64_MIN <= result.skill_id <= INT64_MAX
+        assert isinstance(result.time, int) and result.time <= NOW_MS + 5 * MIN
+        assert result.skill_id is None or INT64_MIN <= result.skill_id <= INT64_MAX
         assert result.agent_id is None or INT64_MIN <= result.agent_id <= INT64_MAX
-        assert all(isinstance(c, int) and c >= 0 for c in result.counters)
-        assert sum(result.counters[i] for i in (0, 1, 4)) == 1
+        made = counters([result])
+        assert all(isinstance(c, int) and c >= 0 for c in made)
+        assert sum(made[i] for i in (0, 1, 4)) == 1
     else:
         assert isinstance(result, list) and result
         assert all(isinstance(p, Problem) and p.index == 3 for p in result)
@@ -529,11 +555,11 @@ def test_valid_events_roundtrip(
     )
     event = ok(orjson.loads(orjson.dumps(raw)))
     assert event.event_id == event_id
-    assert event.time_ms == NOW_MS + offset
-    assert event.skill_id == (-1 if skill is None else skill)
+    assert event.time == NOW_MS + offset
+    assert event.skill_id == skill
     assert event.agent_id == agent
     expected = (1, 0, seconds, 0, 0) if interactive else (0, 1, 0, seconds, 0)
-    assert event.counters == expected
+    assert counters([event]) == expected
 
 
 # -- the fast path agrees with the full validator -----------------------------------
@@ -564,21 +590,21 @@ _field_values = st.one_of(
 def test_fast_path_matches_full_validation(
     fields: dict[str, object], event_id: str | None, kind: str | None, offset: int
 ) -> None:
-    from engactivity import events as module
+    from engactivity.core import events as module
 
     raw: dict[str, object] = {"time": NOW_MS + offset, **fields}
     if event_id is not None:
         raw["eventId"] = event_id
     if kind is not None:
         raw["type"] = kind
-    fast = module._fast_event(raw, NOW_MS)
+    fast = module._convert(raw, NOW_MS)
     full = module._validate_fully(raw, 0, NOW_MS)
     if fast is not None:
         assert fast == full
 
 
 def test_plain_events_take_the_fast_path() -> None:
-    from engactivity import events as module
+    from engactivity.core import events as module
 
     plain = [
         {"eventId": "c", "type": "connected", "time": NOW_MS, "skillId": 2, "agentId": 3},
@@ -586,7 +612,7 @@ def test_plain_events_take_the_fast_path() -> None:
         {"eventId": "y", "type": "closed", "time": NOW_MS, "interactive": False, "handlingTime": 9},
     ]
     for raw in plain:
-        assert module._fast_event(raw, NOW_MS) == module._validate_fully(raw, 0, NOW_MS)
+        assert module._convert(raw, NOW_MS) == module._validate_fully(raw, 0, NOW_MS)
 
 
 # -- the plain-batch path agrees with decode_batch + validate_batch -------------------

@@ -1,40 +1,36 @@
-"""Rendering engactivity answers (SEMANTICS.md section 5). Pure.
+"""Rendering engagement activity answers (SEMANTICS.md section 5) as JSON text. Pure.
 
-Answers are rendered from Slices (the summed counters per selected (skill, agent)
-pair of one interval or of the whole span) straight to JSON text. Large answers hold
-hundreds of thousands of metric objects, so each block of entries is produced by one
-``%`` format over a repeated template (done in C) rather than by building a Python
-dict per object and encoding it afterwards.
+Large answers hold hundreds of thousands of metric objects, so each block of entries
+is produced by one ``%`` format over a repeated template (done in C) rather than by
+building a Python dict per object and encoding it afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import chain
-from typing import Any
 
 import numpy as np
-import orjson
 
-from engactivity.metrics import METRIC_KEYS, Counters
-from engactivity.query import EngActivityQuery
-from engactivity.slices import Int64s, Slice, slice_from_rows
-from engactivity.timeframe import Span
+from engactivity.core.params import Selection
+from engactivity.core.timeframe import Span
+from engactivity.methods.engactivity.read import Slice
+from engactivity.store.memory import Int64s
 
-Row = tuple[int, int, int | None, Counters]
-"""(interval index, skill id, agent id or None for chats without an agent, counters)."""
-
-Json = dict[str, Any]
+METRIC_KEYS: tuple[str, ...] = (
+    "totalInteractiveChats",
+    "totalNonInteractiveChats",
+    "totalHandlingTime",
+    "nonInteractiveTotalHandlingTime",
+    "connectedEngagements",
+)
+"""Wire names, in the order every answer lists them."""
 
 _METRICS = "{" + ",".join(f'"{key}":%d' for key in METRIC_KEYS) + "}"
 _ENTRY = '"%d":' + _METRICS
 _SKILL_OPEN = '"%d":{"metricsPerAgent":{'
 _SKILL_CLOSE = '},"metricsTotals":' + _METRICS + "}"
 _TOTALS_INTERVAL = '{"timestamp":%d,"metricsData":{"metricsTotals":' + _METRICS + "}}"
-
-
-def metrics_json(counters: Counters) -> Json:
-    return dict(zip(METRIC_KEYS, counters, strict=True))
 
 
 def _entries(rows: list[list[int]]) -> str:
@@ -104,38 +100,35 @@ def _agents_section(piece: Slice, totals: list[int]) -> str:
     )
 
 
-def render_section(query: EngActivityQuery, piece: Slice) -> str:
+def render_section(skills: Selection, agents: Selection, piece: Slice) -> str:
     """The body of one interval (or of the whole span) as JSON text."""
     totals = piece.totals
     sections = []
-    if query.skills is not None:
+    if skills is not None:
         sections.append(_skills_section(piece, totals))
-    if query.agents is not None:
+    if agents is not None:
         sections.append(_agents_section(piece, totals))
     if not sections:
         sections.append('"metricsTotals":' + _METRICS % tuple(totals))
     return "{" + ",".join(sections) + "}"
 
 
-def render(
-    query: EngActivityQuery,
+def render_body(
+    skills: Selection,
+    agents: Selection,
     span: Span,
     whole: Slice,
-    intervals: Sequence[Slice | str] | None = None,
+    intervals: Sequence[Slice | str] | None,
 ) -> bytes:
     """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
 
     An interval may be given as its already rendered section text (see
-    ``render_section``), e.g. from a cache.
+    ``render_section``), e.g. from the fragment cache.
     """
-    body = render_section(query, whole)
-    if query.interval is None or intervals is None:
+    body = render_section(skills, agents, whole)
+    if span.interval_ms is None or intervals is None:
         return body.encode()
-    if (
-        query.skills is None
-        and query.agents is None
-        and all(isinstance(piece, Slice) for piece in intervals)
-    ):
+    if skills is None and agents is None and all(isinstance(p, Slice) for p in intervals):
         # Totals only (up to 289 intervals): one format for the whole list.
         template = ",".join([_TOTALS_INTERVAL] * len(intervals))
         values: list[int] = []
@@ -146,21 +139,7 @@ def render(
         return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
     listed = ",".join(
         f'{{"timestamp":{span.interval_end(k)},"metricsData":'
-        f"{piece if isinstance(piece, str) else render_section(query, piece)}}}"
+        f"{piece if isinstance(piece, str) else render_section(skills, agents, piece)}}}"
         for k, piece in enumerate(intervals)
     )
     return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
-
-
-def shape(query: EngActivityQuery, span: Span, rows: Iterable[Row]) -> Json:
-    """The answer as a dict, from (interval, skill, agent, counters) rows."""
-    listed = list(rows)
-    whole = slice_from_rows((skill, agent, c) for _, skill, agent, c in listed)
-    intervals = None
-    if query.interval is not None:
-        intervals = [
-            slice_from_rows((skill, agent, c) for kk, skill, agent, c in listed if kk == k)
-            for k in range(span.interval_count)
-        ]
-    parsed: Json = orjson.loads(render(query, span, whole, intervals))
-    return parsed

@@ -60,9 +60,6 @@ class Span:
             return self.end_ms
         return ceil_to_bucket(self.end_ms - k * self.interval_ms)
 
-    def interval_timestamps(self) -> list[int]:
-        return [self.interval_end(k) for k in range(self.interval_count)]
-
 
 def span_for(now_ms: int, timeframe_min: int, interval_min: int | None = None) -> Span:
     """The span of a request arriving at ``now_ms`` (parameters already validated)."""

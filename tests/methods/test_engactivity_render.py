@@ -1,22 +1,50 @@
-"""Response shaping (SEMANTICS.md section 5): engactivity.response.shape against tests/oracle.py."""
+"""Engagement activity from events to answers (SEMANTICS.md sections 1 to 5), in process.
+
+Events are folded into the method's rollup table, read from memory and rendered by the
+method's own functions (``engactivity.methods.engactivity``), and every answer is
+compared with tests/oracle.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engactivity.metrics import METRIC_KEYS, Counters
-from engactivity.query import ALL, EngActivityQuery, Selection
-from engactivity.response import Row, metrics_json, shape
-from engactivity.timeframe import BUCKET_MS, span_for
+from engactivity.core.events import Event, validate_event
+from engactivity.core.params import ALL, Selection
+from engactivity.core.timeframe import BUCKET_MS
+from engactivity.methods.engactivity import ENGACTIVITY, ROLLUP, EngActivityQuery
+from engactivity.methods.engactivity.render import METRIC_KEYS
+from engactivity.store.memory import AccountState
+from engactivity.store.tables import Deltas
 from tests import oracle
 from tests.conftest import MIN, NOW_MS
 
 ZERO = dict.fromkeys(oracle.METRIC_KEYS, 0)
 B = BUCKET_MS
+
+
+class DictFragments:
+    """The fragment cache, as a plain dict (stamps checked like the real one)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[Hashable, tuple[int, str]] = {}
+        self.hits = 0
+
+    def get(self, part: Hashable, stamp: int) -> str | None:
+        found = self.parts.get(part)
+        if found is None or found[0] != stamp:
+            return None
+        self.hits += 1
+        return found[1]
+
+    def put(self, part: Hashable, stamp: int, text: str) -> None:
+        self.parts[part] = (stamp, text)
 
 
 def q(
@@ -26,10 +54,6 @@ def q(
     agents: Selection = None,
 ) -> EngActivityQuery:
     return EngActivityQuery(timeframe, interval, skills, agents)
-
-
-def counters_of(event: dict[str, Any]) -> Counters:
-    return oracle.event_metrics(event)
 
 
 def oracle_params(query: EngActivityQuery) -> dict[str, object]:
@@ -46,20 +70,36 @@ def oracle_params(query: EngActivityQuery) -> dict[str, object]:
     }
 
 
-def store_rows(events: list[dict[str, Any]], now: int, query: EngActivityQuery) -> list[Row]:
-    """What a store hands to shape(): the selected events of the span, one row each."""
-    ivs = oracle.intervals(now, query.timeframe, query.interval)
-    first, last = oracle.first_last(now, query.timeframe)
-    skills: oracle.Ids = query.skills
-    agents: oracle.Ids = query.agents
-    rows: list[Row] = []
-    for event in events:
-        bucket = oracle.event_time(event) // B
-        if not first <= bucket <= last or not oracle.matches(event, skills, agents):
-            continue
-        (k,) = [i for i, iv in enumerate(ivs) if iv.holds(bucket * B)]
-        rows.append((k, oracle.event_skill(event), oracle.event_agent(event), counters_of(event)))
-    return rows
+def load(state: AccountState, events: list[dict[str, Any]]) -> None:
+    """Fold raw events into the account's rollups, as the store does."""
+    decoded: list[Event] = []
+    for raw in events:
+        event = validate_event(raw, 0, NOW_MS + 10 * MIN)
+        assert not isinstance(event, list), event
+        decoded.append(event)
+    rows: Deltas = {}
+    ROLLUP.fold(decoded, rows)
+    with state.lock:
+        state.apply([rows.items()])
+
+
+def answer(
+    state: AccountState,
+    query: EngActivityQuery,
+    now: int = NOW_MS,
+    fragments: DictFragments | None = None,
+) -> Any:
+    fragments = fragments or DictFragments()
+    span = ENGACTIVITY.plan(query, now)
+    with state.lock:
+        reading = ENGACTIVITY.read(query, span, state, fragments)
+    return orjson.loads(ENGACTIVITY.render(query, span, reading, fragments))
+
+
+def shape(query: EngActivityQuery, now: int, events: list[dict[str, Any]]) -> Any:
+    state = AccountState((ROLLUP,))
+    load(state, events)
+    return answer(state, query, now)
 
 
 def ev(
@@ -85,8 +125,7 @@ def ev(
 
 
 def check(events: list[dict[str, Any]], query: EngActivityQuery, now: int = NOW_MS) -> Any:
-    span = span_for(now, query.timeframe, query.interval)
-    body = shape(query, span, store_rows(events, now, query))
+    body = shape(query, now, events)
     expected = oracle.expected_body(events, now, oracle_params(query))
     oracle.assert_same_body(body, expected, query)
     return body
@@ -96,34 +135,35 @@ def check(events: list[dict[str, Any]], query: EngActivityQuery, now: int = NOW_
 
 
 def test_metrics_key_order() -> None:
-    assert list(METRIC_KEYS) == list(oracle.METRIC_KEYS)
-    body = metrics_json((1, 2, 3, 4, 5))
-    assert list(body) == [
-        "totalInteractiveChats",
-        "totalNonInteractiveChats",
-        "totalHandlingTime",
-        "nonInteractiveTotalHandlingTime",
-        "connectedEngagements",
-    ]
-    assert list(body.values()) == [1, 2, 3, 4, 5]
+    assert (
+        list(METRIC_KEYS)
+        == list(oracle.METRIC_KEYS)
+        == [
+            "totalInteractiveChats",
+            "totalNonInteractiveChats",
+            "totalHandlingTime",
+            "nonInteractiveTotalHandlingTime",
+            "connectedEngagements",
+        ]
+    )
 
 
 def test_zero_shape_no_filter() -> None:
-    assert shape(q(), span_for(NOW_MS, 60), []) == {"metricsTotals": ZERO}
+    assert shape(q(), NOW_MS, []) == {"metricsTotals": ZERO}
 
 
 def test_zero_shape_skills() -> None:
-    body = shape(q(skills=frozenset({4, 15})), span_for(NOW_MS, 60), [])
+    body = shape(q(skills=frozenset({4, 15})), NOW_MS, [])
     assert body == {"skillsMetricsPerAgent": {"metricsPerSkill": {}, "metricsTotals": ZERO}}
 
 
 def test_zero_shape_agents() -> None:
-    body = shape(q(agents="all"), span_for(NOW_MS, 60), [])
+    body = shape(q(agents="all"), NOW_MS, [])
     assert body == {"agentsMetrics": {"metricsPerAgent": {}, "metricsTotals": ZERO}}
 
 
 def test_zero_shape_both() -> None:
-    body = shape(q(skills="all", agents=frozenset({3})), span_for(NOW_MS, 60), [])
+    body = shape(q(skills="all", agents=frozenset({3})), NOW_MS, [])
     assert body == {
         "skillsMetricsPerAgent": {"metricsPerSkill": {}, "metricsTotals": ZERO},
         "agentsMetrics": {"metricsPerAgent": {}, "metricsTotals": ZERO},
@@ -137,14 +177,14 @@ def test_zero_shape_both() -> None:
 def test_zero_shape_with_intervals(skills: Selection, agents: Selection) -> None:
     now = 1412680800000 - 3 * MIN
     query = q(1200, 600, skills, agents)
-    body = shape(query, span_for(now, 1200, 600), [])
+    body = shape(query, now, [])
     assert next(iter(body)) == "metricsByIntervals"
     assert [i["timestamp"] for i in body["metricsByIntervals"]] == [
         1412680800000,
         1412644800000,
         1412608800000,
     ]
-    whole = shape(q(1200, None, skills, agents), span_for(now, 1200), [])
+    whole = shape(q(1200, None, skills, agents), now, [])
     for item in body["metricsByIntervals"]:
         assert list(item) == ["timestamp", "metricsData"]
         assert item["metricsData"] == whole
@@ -220,7 +260,7 @@ def test_ids_appear_only_in_intervals_with_data() -> None:
     assert set(body["agentsMetrics"]["metricsPerAgent"]) == {"6", "8"}
 
 
-# -- property: shape() agrees with the oracle on random rows -----------------------------------
+# -- property: the method agrees with the oracle on random events ------------------------
 
 SKILLS = [-1, 0, 1, 2, 3, 2**63 - 1, -(2**63)]
 AGENTS = [0, 1, 2, 3, 4, 2**63 - 1]
@@ -287,3 +327,24 @@ def _totals(section: dict[str, Any]) -> dict[str, int]:
     key = "skillsMetricsPerAgent" if "skillsMetricsPerAgent" in section else "agentsMetrics"
     result = section[key]["metricsTotals"]
     return result
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=random_events(),
+    after=random_events(),
+    query=random_queries(),
+)
+def test_answers_from_cached_fragments_equal_fresh_ones(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], query: EngActivityQuery
+) -> None:
+    # After new data, only the intervals whose buckets changed are rendered again; the
+    # answer must equal one computed from nothing.
+    state = AccountState((ROLLUP,))
+    fragments = DictFragments()
+    load(state, before)
+    answer(state, query, NOW_MS, fragments)
+    load(state, [{**event, "eventId": "late-" + event["eventId"]} for event in after])
+    assert answer(state, query, NOW_MS, fragments) == answer(state, query, NOW_MS)
+    if query.interval is not None and (query.skills or query.agents) and not after:
+        assert fragments.hits > 0

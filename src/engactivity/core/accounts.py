@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from engactivity.problems import InvalidRequest, Problem
+from engactivity.core.problems import InvalidRequest, Problem
 
 _ACCOUNT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ACCOUNT_ALLOWED = (

@@ -1,0 +1,138 @@
+"""The routes of every registered method: GET with a query string, POST with a JSON body.
+
+Both read the same parameters (the POST form also reads the query string; body values
+win), check the account id, take a slot of the account's concurrency limit (429 at
+once when none is free) and answer through the answer caches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from engactivity.api import prometheus as metrics
+from engactivity.api.answers import Answers
+from engactivity.api.bodies import read_body
+from engactivity.api.errors import error_response
+from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
+from engactivity.api.openapi import ERROR_RESPONSES, AccountId
+from engactivity.clock import Clock
+from engactivity.core.accounts import check_account_id
+from engactivity.core.problems import InvalidRequest, Problem
+from engactivity.methods.method import AnyMethod
+
+MAX_QUERY_BODY_BYTES = 256 * 1024
+"""A query body names a few parameters; anything this large is not one."""
+
+
+class MethodRoutes:
+    """Answers the methods' questions; one per app."""
+
+    def __init__(
+        self,
+        answers: Answers,
+        limiter: ConcurrencyLimiter,
+        clock: Clock,
+        account_labels: bool,
+    ) -> None:
+        self.answers = answers
+        self.limiter = limiter
+        self.clock = clock
+        self.account_labels = account_labels
+
+    async def answer(
+        self, method: AnyMethod, account_id: str, params: dict[str, object]
+    ) -> Response:
+        check_account_id(account_id)
+        try:
+            with self.limiter.slot(account_id):
+                now = self.clock()
+                query = method.parse(params)
+                with metrics.timed("query"):
+                    body = await self.answers.get(method, account_id, query, now)
+                return Response(body, media_type="application/json")
+        except TooManyRequests:
+            metrics.count_throttled(account_id, self.account_labels)
+            limit = self.limiter.limit
+            return error_response(
+                429,
+                "too_many_requests",
+                f"account {account_id} has too many concurrent requests "
+                f"(limit {limit}); retry after 1 second",
+                headers={"Retry-After": "1"},
+                limit=limit,
+            )
+
+    def install(self, app: FastAPI, method: AnyMethod) -> None:
+        path = f"/operations/api/account/{{accountId}}/{method.name}"
+
+        async def get(request: Request, accountId: AccountId) -> Response:
+            return await self.answer(method, accountId, dict(request.query_params))
+
+        async def post(request: Request, accountId: AccountId) -> Response:
+            params: dict[str, object] = dict(request.query_params)
+            raw = await read_body(request, MAX_QUERY_BODY_BYTES)
+            if raw is None:
+                return error_response(
+                    413,
+                    "payload_too_large",
+                    f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
+                )
+            params.update(_body_params(raw))
+            return await self.answer(method, accountId, params)
+
+        responses = _responses(method)
+        app.add_api_route(
+            path,
+            get,
+            methods=["GET"],
+            tags=[method.name],
+            summary=method.summary,
+            responses=responses,
+            response_class=Response,
+            openapi_extra={"parameters": method.parameters},
+            name=f"{method.name}_get",
+        )
+        app.add_api_route(
+            path,
+            post,
+            methods=["POST"],
+            tags=[method.name],
+            summary="The same query, parameters in a JSON body",
+            responses=responses,
+            response_class=Response,
+            openapi_extra={
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": method.body}},
+                }
+            },
+            name=f"{method.name}_post",
+        )
+
+
+def _body_params(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            [Problem("body", "the body must be a JSON object", "a JSON object of parameters")]
+        )
+    return body
+
+
+def _responses(method: AnyMethod) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": "The metrics",
+            "content": {"application/json": {"schema": method.response}},
+        },
+        **ERROR_RESPONSES,
+    }

@@ -1,0 +1,155 @@
+"""Reading a span of engagement rollups from an account's snapshot (under its lock).
+
+What comes out is a Slice per interval (and one for the whole span): the summed
+counters of each selected (skill, agent) pair that had events there, as parallel
+arrays, ready to be rendered outside the lock. An interval whose rendered text is
+already in the fragment cache, under the same stamp (so the same data), is not cut
+out again; its buckets still count in the whole span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engactivity.core.params import Selection
+from engactivity.core.timeframe import Span
+from engactivity.methods.method import Fragments
+from engactivity.store.memory import BucketRows, Int64s
+
+Bools = npt.NDArray[np.bool_]
+WIDTH = 5
+"""The five counters (METRIC_KEYS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    skills: Int64s
+    """Skill id of each row."""
+    agents: Int64s
+    """Agent id of each row (0 where ``has_agent`` is False)."""
+    has_agent: Bools
+    sums: Int64s
+    """Shape (rows, 5): the five counters of each row, in METRIC_KEYS order."""
+    known_totals: list[int] | None = None
+    """The column sums when already known (answers without filters carry only these)."""
+
+    @property
+    def totals(self) -> list[int]:
+        if self.known_totals is not None:
+            return self.known_totals
+        return [int(v) for v in self.sums.sum(axis=0)] if len(self.sums) else [0] * WIDTH
+
+
+_NO_IDS = np.zeros(0, np.int64)
+_NO_FLAGS = np.zeros(0, np.bool_)
+_NO_SUMS = np.zeros((0, WIDTH), np.int64)
+
+
+def totals_only(totals: list[int]) -> Slice:
+    """A Slice that carries just account totals: what an answer without filters needs."""
+    return Slice(_NO_IDS, _NO_IDS, _NO_FLAGS, _NO_SUMS, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What an answer takes from the snapshot."""
+
+    whole: Slice
+    intervals: list[Slice | str] | None
+    """Per interval, newest first: its data, or its text when the cache had it."""
+    stamps: list[int] | None = None
+    """Per interval: a number that changes whenever any of its buckets changes."""
+
+
+def fragment_key(skills: Selection, agents: Selection, span: Span, k: int) -> Hashable:
+    """What fixes interval k's content: the filters and its buckets (the oldest
+    interval also depends on where the span starts)."""
+    oldest = span.first if k == span.interval_count - 1 else None
+    return (skills, agents, span.end_ms, span.interval_ms, k, oldest)
+
+
+def read_totals(rows: BucketRows, span: Span) -> Reading:
+    """Answers without filters: the account's totals per bucket, summed by interval."""
+    count = span.interval_count if span.interval_ms is not None else 1
+    totals = [[0] * WIDTH for _ in range(count)]
+    for bucket in range(span.first, span.last + 1):
+        bucket_total = rows.totals.get(bucket)
+        if bucket_total is not None:
+            acc = totals[span.interval_of(bucket)]
+            for i in range(WIDTH):
+                acc[i] += bucket_total[i]
+    pieces: list[Slice | str] = [totals_only(t) for t in totals]
+    whole = totals_only([sum(column) for column in zip(*totals, strict=True)])
+    return Reading(whole, pieces if span.interval_ms is not None else None)
+
+
+def _selected(rows: BucketRows, skills: Selection, agents: Selection) -> Bools:
+    """Which keys (skill, agent pairs) the filters select."""
+    selected = np.ones(rows.key_count, np.bool_)
+    if isinstance(skills, frozenset):
+        selected &= np.isin(rows.column(0), np.fromiter(skills, np.int64))
+    if agents is not None:
+        selected &= rows.column(1) != 0
+        if isinstance(agents, frozenset):
+            selected &= np.isin(rows.column(2), np.fromiter(agents, np.int64))
+    return selected
+
+
+def _stamps(rows: BucketRows, span: Span, count: int) -> list[int]:
+    stamps = [rows.epoch] * count
+    for bucket in range(span.first, span.last + 1):
+        k = span.interval_of(bucket)
+        stamps[k] = max(stamps[k], rows.bucket_versions.get(bucket, 0))
+    return stamps
+
+
+def read_pairs(
+    rows: BucketRows,
+    span: Span,
+    skills: Selection,
+    agents: Selection,
+    fragments: Fragments | None,
+) -> Reading:
+    """Answers with filters: the selected pairs' sums per interval and over the span."""
+    count = span.interval_count if span.interval_ms is not None else 1
+    pairs = rows.key_count
+    selected = _selected(rows, skills, agents)
+    skill, agent, has_agent = rows.column(0), rows.column(2), rows.column(1) != 0
+
+    def take(block: Int64s) -> Slice:
+        keep = np.flatnonzero(selected & block.any(axis=1))
+        return Slice(skill[keep], agent[keep], has_agent[keep], block[keep])
+
+    stamps = _stamps(rows, span, count)
+    pieces: list[Slice | str | None] = [
+        fragments.get(fragment_key(skills, agents, span, k), stamp)
+        if fragments is not None and span.interval_ms is not None
+        else None
+        for k, stamp in enumerate(stamps)
+    ]
+    whole = np.zeros((pairs, WIDTH), np.int64)
+    current = whole if pieces[0] is not None else np.zeros((pairs, WIDTH), np.int64)
+    k = 0
+    for bucket in range(span.last, span.first - 1, -1):
+        if span.interval_of(bucket) != k:
+            if pieces[k] is None:
+                pieces[k] = take(current)
+                whole += current
+            k += 1
+            current = whole if pieces[k] is not None else np.zeros((pairs, WIDTH), np.int64)
+        held = rows.buckets.get(bucket)
+        if held is not None:
+            current[held[0]] += held[1]  # each pair once per bucket
+    if pieces[k] is None:
+        pieces[k] = take(current)
+        whole += current
+    done = [piece for piece in pieces if piece is not None]
+    assert len(done) == count
+    if span.interval_ms is None:
+        assert isinstance(done[0], Slice)
+        return Reading(done[0], None)
+    return Reading(take(whole), done, stamps)
