@@ -62,7 +62,9 @@ def test_only_rows_and_ids_are_stored(store: Engine, url: str) -> None:
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         seen_columns = [row[1] for row in conn.execute("PRAGMA table_info(seen_event)")]
-        indexes = list(conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL"))
+        indexes = list(
+            conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL")
+        )
     finally:
         conn.close()
     assert tables == {"meta", "account", "rollup", "seen_event"}
