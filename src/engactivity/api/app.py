@@ -8,8 +8,8 @@ discovery, health, metrics and the wallboard.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -46,22 +46,7 @@ def create_app(
     methods: tuple[AnyMethod, ...] = METHODS,
 ) -> FastAPI:
     """The app over an opened ``store`` and key store (None: authentication is off)."""
-    limits = Limits(settings.max_batch_events, settings.max_batch_bytes)
-    ingestor = Ingestor(store, clock, limits)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        demo = None
-        if settings.demo:
-            from engactivity.simulate import start_demo
-
-            demo = start_demo(ingestor)
-        try:
-            yield
-        finally:
-            if demo is not None:
-                demo.stop()
-
+    ingestor = Ingestor(store, clock, Limits(settings.max_batch_events, settings.max_batch_bytes))
     app = FastAPI(
         title="engactivity",
         version=__version__,
@@ -69,7 +54,7 @@ def create_app(
             "A self-hosted implementation of the Operational Realtime API "
             "(engagement activity), with an ingestion endpoint for engagement events."
         ),
-        lifespan=lifespan,
+        lifespan=_demo_traffic(ingestor) if settings.demo else None,
     )
     app.state.store = store
     install_error_handlers(app)
@@ -93,3 +78,19 @@ def create_app(
     install_discovery(app, settings.advertised_host)
     install_health(app, store)
     return app
+
+
+def _demo_traffic(ingestor: Ingestor) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan with ``--demo``: simulated traffic while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from engactivity.simulate import start_demo
+
+        demo = start_demo(ingestor)
+        try:
+            yield
+        finally:
+            demo.stop()
+
+    return lifespan

@@ -24,38 +24,25 @@ from engactivity.ingest import BatchRejected, BatchTooLarge, Ingestor, is_ndjson
 log = logging.getLogger("engactivity.ingest")
 
 
-def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
-    limits = ingestor.limits
+class IngestionRoute:
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+        self.limits = ingestor.limits
 
-    def too_large() -> Response:
-        metrics.count_refused("too_large", 0)
-        return error_response(
-            413,
-            "payload_too_large",
-            limits.describe(),
-            max_events=limits.max_events,
-            max_bytes=limits.max_bytes,
-        )
-
-    async def ingest(request: Request, accountId: AccountId) -> Response:
+    async def ingest(self, request: Request, accountId: AccountId) -> Response:
         check_account_id(accountId)
-        body = await read_body(request, limits.max_bytes)
+        body = await read_body(request, self.limits.max_bytes)
         if body is None:
-            return too_large()
+            return self._too_large()
         ndjson = is_ndjson(request.headers.get("content-type", ""), body)
         try:
-            accepted = ingestor.accept(accountId, body, ndjson)
+            accepted = self.ingestor.accept(accountId, body, ndjson)
         except BatchTooLarge:
-            return too_large()
+            return self._too_large()
         except BatchRejected as rejected:
-            _log(
-                request,
-                "batch rejected",
-                accountId,
-                rejected.events,
-                problems=len(rejected.problems),
-            )
-            metrics.count_refused("rejected", rejected.events)
+            count = rejected.events
+            _log(request, "batch rejected", accountId, count, problems=len(rejected.problems))
+            metrics.count_refused("rejected", count)
             return invalid_response(rejected.problems)
         try:
             with metrics.timed("commit"):
@@ -64,18 +51,26 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
             metrics.count_refused("failed", 0)
             raise
         events = accepted.events
-        metrics.count_batch(
-            result.accepted,
-            result.duplicates,
-            result.expired,
-            max((e.time for e in events), default=0),
-        )
+        newest = max((e.time for e in events), default=0)
+        metrics.count_batch(result.accepted, result.duplicates, result.expired, newest)
         _log(request, "batch stored", accountId, len(events), **result.as_json())
         return Response(orjson.dumps(result.as_json()), media_type="application/json")
 
+    def _too_large(self) -> Response:
+        metrics.count_refused("too_large", 0)
+        return error_response(
+            413,
+            "payload_too_large",
+            self.limits.describe(),
+            max_events=self.limits.max_events,
+            max_bytes=self.limits.max_bytes,
+        )
+
+
+def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
     app.add_api_route(
         "/api/v1/accounts/{accountId}/events",
-        ingest,
+        IngestionRoute(ingestor).ingest,
         methods=["POST"],
         tags=["ingestion"],
         summary="Ingest a batch of engagement events",
