@@ -22,6 +22,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from engactivity.store.url import StoreURLError, parse_store_url
+
 MASTER_KEY_ENV = "ENGACTIVITY_MASTER_KEY"
 _NONCE_BYTES = 12
 _VERSION = b"\x01"
@@ -96,9 +98,11 @@ def load_master_key(key_file: Path | None, create: bool = False) -> SecretBox | 
 
 def default_key_file(store_url: str) -> Path | None:
     """``<database>.key`` for a SQLite store; none for PostgreSQL (configure it)."""
-    if store_url.startswith("sqlite:///"):
-        return Path(store_url.removeprefix("sqlite:///") + ".key")
-    return None
+    try:
+        where = parse_store_url(store_url)
+    except StoreURLError:
+        return None
+    return Path(f"{where.path}.key") if where.engine == "sqlite" else None
 
 
 class MasterKey:
