@@ -1,63 +1,24 @@
-"""The ``engactivity`` command: serve, import, simulate."""
+"""``engactivity serve`` and ``engactivity config``: the settings, and serving them."""
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
-import time
 import tomllib
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 import typer.main
-from rich.console import Console
 
+from engactivity.cli.common import StoreOption, console, fail
 from engactivity.clock import clock_from_env
 from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
 from engactivity.interpreter import settle_after_startup
-from engactivity.keys_cli import keys_app
 from engactivity.logs import is_secret_name, setup_logging
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
 from engactivity.timeframe import MINUTE_MS
-
-if TYPE_CHECKING:
-    from engactivity.sinks import Sink
-
-app = typer.Typer(
-    help="engactivity: a self-hosted Engagement Activity real-time metrics service.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-console = Console(stderr=True)
-
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        envvar="ENGACTIVITY_STORE",
-        help="Store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-        "or postgresql://user:password@host:5432/database.",
-    ),
-]
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
-]
-
-
-@app.callback()
-def _root() -> None:
-    """engactivity: a self-hosted Engagement Activity real-time metrics service."""
-
-
-def fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(2)
-
 
 _NOT_SETTINGS = {"config_file", "print_config"}
 
@@ -130,22 +91,17 @@ def _masked(name: str, value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-@app.command(
-    "config",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
 def config_command(ctx: typer.Context) -> None:
     """Print the effective configuration of `serve`, secrets masked, and check it.
 
     Takes the same flags, ENGACTIVITY_* variables and --config file as `serve`;
     exits with status 2 and a message when the configuration is wrong.
     """
-    group = typer.main.get_command(app)
+    group = ctx.find_root().command
     serve_command = group.commands["serve"]  # type: ignore[attr-defined]
     serve_command.main([*ctx.args, "--print-config"], prog_name="engactivity config")
 
 
-@app.command()
 def serve(
     ctx: typer.Context,
     config_file: Annotated[
@@ -378,20 +334,8 @@ def _serve_workers(
     serve_workers(settings, workers, WorkerOptions(log_level, log_format.lower(), shutdown_timeout))
 
 
-@app.command("migrate")
-def migrate_command(store: StoreOption = DEFAULT_STORE_URL) -> None:
-    """Create or upgrade the store's schema (also done at every start). Idempotent."""
-    from engactivity.store import migrate_store
-
-    try:
-        version = migrate_store(store)
-    except (StoreURLError, StoreUnavailable, ValueError, OSError) as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(f"{mask_url(store)}: schema version {version}")
-
-
 def _demo_keys(settings: Settings) -> None:
-    from engactivity.keys_cli import demo_keys
+    from engactivity.cli.keys import demo_keys
 
     key_file = Path(settings.master_key_file) if settings.master_key_file else None
     try:
@@ -406,311 +350,3 @@ class _Terminated(Exception):
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise _Terminated
-
-
-@app.command("backup")
-def backup_command(
-    dest: Annotated[
-        Path,
-        typer.Argument(help="The backup file to write (or a folder to write it in)."),
-    ],
-    store: StoreOption = DEFAULT_STORE_URL,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite DEST if it exists.")] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Copy the store into one file, while it runs (SQLite online backup)."""
-    from engactivity.backup import BackupError, backup
-
-    try:
-        summary = backup(store, dest, force=force)
-    except BackupError as exc:
-        raise fail(str(exc)) from exc
-    _print_summary("backed up", store, summary.as_json(), as_json)
-
-
-@app.command("restore")
-def restore_command(
-    backup_file: Annotated[
-        Path,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="A backup file."),
-    ],
-    store: StoreOption = DEFAULT_STORE_URL,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Restore even when another process (a running server) has the store open.",
-        ),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Replace the store's data by a backup. Stop the server first (or use --force)."""
-    from engactivity.backup import BackupError, restore
-
-    try:
-        summary = restore(backup_file, store, force=force)
-    except BackupError as exc:
-        raise fail(str(exc)) from exc
-    _print_summary(f"restored {backup_file} into", store, summary.as_json(), as_json)
-
-
-def _print_summary(what: str, store: str, summary: dict[str, object], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps(summary))
-        return
-    out = Console()
-    out.print(f"{what} {store}", markup=False)
-    for key, value in summary.items():
-        out.print(f"  {key:<16}{value}", markup=False)
-
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        envvar="ENGACTIVITY_URL",
-        help="Send over HTTP to this engactivity server (e.g. http://127.0.0.1:8080) "
-        "instead of writing to --store.",
-    ),
-]
-AccountOption = Annotated[
-    str, typer.Option("--account", envvar="ENGACTIVITY_ACCOUNT", help="The account id.")
-]
-
-
-def _open_sink(account: str, url: str | None, store: str) -> Sink:
-    from engactivity.account import check_account_id
-    from engactivity.problems import InvalidRequest
-    from engactivity.sinks import open_sink
-
-    try:
-        check_account_id(account)
-    except InvalidRequest as exc:
-        raise fail(str(exc)) from exc
-    clock, warning = clock_from_env()
-    if warning:
-        console.print(f"[bold yellow]warning:[/] {warning}")
-    try:
-        return open_sink(account, clock, url=url, store_url=store)
-    except (StoreURLError, ValueError, OSError) as exc:
-        raise fail(str(exc)) from exc
-
-
-@app.command("import")
-def import_events(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="NDJSON file, one event per line."
-        ),
-    ],
-    account: AccountOption,
-    store: StoreOption = DEFAULT_STORE_URL,
-    url: UrlOption = None,
-    batch_size: Annotated[
-        int,
-        typer.Option(envvar="ENGACTIVITY_BATCH_SIZE", min=1, help="Events sent per batch."),
-    ] = 1000,
-    as_json: JsonOption = False,
-) -> None:
-    """Load events from an NDJSON file, with the API's validation and idempotency.
-
-    Exit status: 0 when every line was stored (or was a duplicate or expired),
-    1 when some lines were rejected, 2 on errors.
-    """
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from engactivity.importer import import_file
-    from engactivity.sinks import SinkError
-
-    sink = _open_sink(account, url, store)
-    clock, _ = clock_from_env()
-    progress = Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=as_json,
-    )
-    try:
-        with progress:
-            task = progress.add_task("import", total=file.stat().st_size)
-            summary = import_file(
-                file,
-                sink,
-                clock,
-                batch_size,
-                on_progress=lambda size: progress.advance(task, size),
-            )
-    except SinkError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        sink.close()
-    if as_json:
-        typer.echo(json.dumps(summary.as_json()))
-    else:
-        out = Console()
-        target = url or store
-        out.print(f"imported {file} into account {account!r} ({target})")
-        out.print(f"  accepted    {summary.accepted}")
-        out.print(f"  duplicates  {summary.duplicates}")
-        out.print(f"  expired     {summary.expired}")
-        out.print(f"  rejected    {summary.rejected}")
-        shown = summary.rejections[:50]
-        for rejection in shown:
-            out.print(f"    line {rejection.line}: {rejection.reason}", markup=False)
-        if summary.rejected > len(shown):
-            out.print(f"    ... and {summary.rejected - len(shown)} more")
-    if not summary.ok:
-        raise typer.Exit(1)
-
-
-@app.command()
-def simulate(
-    account: AccountOption,
-    agents: Annotated[
-        int, typer.Option(envvar="ENGACTIVITY_SIM_AGENTS", min=1, help="Number of agents.")
-    ] = 40,
-    skills: Annotated[
-        int, typer.Option(envvar="ENGACTIVITY_SIM_SKILLS", min=1, help="Number of skills.")
-    ] = 8,
-    rate: Annotated[
-        float,
-        typer.Option(
-            envvar="ENGACTIVITY_SIM_RATE",
-            min=0,
-            help="Average new chats per minute over a whole day (about rate*1440 chats a "
-            "day); the actual rate follows a daily curve, from about 0.25x at night to "
-            "about 2.4x at the business-hours peaks (UTC).",
-        ),
-    ] = 10.0,
-    backfill: Annotated[
-        float,
-        typer.Option(
-            envvar="ENGACTIVITY_SIM_BACKFILL",
-            min=0,
-            max=24,
-            help="Hours of history to generate first, sent as fast as possible.",
-        ),
-    ] = 24.0,
-    duration: Annotated[
-        float | None,
-        typer.Option(
-            envvar="ENGACTIVITY_SIM_DURATION",
-            min=0,
-            help="Seconds of live traffic after the backfill; 0 = backfill only; "
-            "default: until Ctrl-C.",
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            envvar="ENGACTIVITY_SIM_SEED",
-            help="Random seed; the same seed gives the same events (re-runs are duplicates).",
-        ),
-    ] = 1,
-    duplicates: Annotated[
-        float,
-        typer.Option(
-            "--duplicate-share",
-            envvar="ENGACTIVITY_SIM_DUPLICATE_SHARE",
-            min=0,
-            max=1,
-            help="Chance that an event is delivered twice (same eventId).",
-        ),
-    ] = 0.02,
-    store: StoreOption = DEFAULT_STORE_URL,
-    url: UrlOption = None,
-    batch_size: Annotated[
-        int,
-        typer.Option(envvar="ENGACTIVITY_BATCH_SIZE", min=1, help="Events sent per batch."),
-    ] = 2000,
-    as_json: JsonOption = False,
-) -> None:
-    """Generate realistic engagement traffic: a backfill of history, then live events."""
-    from engactivity.metrics import METRIC_KEYS
-    from engactivity.simulate import HOUR_MS, SimConfig, Simulation, SimulationReport
-    from engactivity.sinks import SinkError
-
-    try:
-        config = SimConfig(
-            account=account,
-            agents=agents,
-            skills=skills,
-            rate=rate,
-            seed=seed,
-            duplicate_share=duplicates,
-        )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    sink = _open_sink(account, url, store)
-    clock, _ = clock_from_env()
-    simulation = Simulation(
-        config, sink, clock, batch_size=batch_size, backfill_ms=round(backfill * HOUR_MS)
-    )
-    last_note = [time.monotonic()]
-
-    def note(report: SimulationReport) -> None:
-        if not as_json and time.monotonic() - last_note[0] >= 10:
-            last_note[0] = time.monotonic()
-            console.print(
-                f"live: {report.deliveries} events sent, {report.accepted} accepted, "
-                f"{report.duplicates} duplicates"
-            )
-
-    interrupted = False
-    try:
-        if backfill > 0:
-            if not as_json:
-                console.print(f"backfilling {backfill:g} h for account {account!r} ...")
-            simulation.backfill()
-        if duration is None or duration > 0:
-            if not as_json:
-                console.print(
-                    "sending live traffic" + (" (Ctrl-C to stop)" if duration is None else "")
-                )
-            simulation.run_live(duration, on_tick=note)
-    except KeyboardInterrupt:
-        interrupted = True
-    except SinkError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        sink.close()
-    report = simulation.report
-    if as_json:
-        typer.echo(json.dumps(report.as_json()))
-    else:
-        out = Console()
-        out.print(
-            f"simulated account {account!r}, seed {seed}"
-            + (" (interrupted)" if interrupted else "")
-        )
-        summary = report.as_json()
-        for key in ("delivered", "accepted", "duplicates", "expired", "rejected"):
-            out.print(f"  {key:<12}{summary[key]}")
-        for problem in report.problems[:20]:
-            out.print(f"    {problem.message} (allowed: {problem.allowed})", markup=False)
-        out.print(
-            "  metrics of the accepted events" + ("" if report.totals_exact else " (partial)")
-        )
-        for key, value in zip(METRIC_KEYS, report.totals, strict=True):
-            out.print(f"    {key:<33}{value}")
-    if report.rejected:
-        raise typer.Exit(1)
-
-
-app.add_typer(keys_app, name="keys")
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
