@@ -24,7 +24,7 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from engactivity.config import Settings
+from engactivity.settings import Settings
 
 log = logging.getLogger("engactivity")
 

@@ -32,10 +32,10 @@ from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.openapi import describe_security
 from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock, system_clock
-from engactivity.config import Settings
 from engactivity.events import decode_batch, decode_plain_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
 from engactivity.query import parse_query
+from engactivity.settings import Settings
 from engactivity.store import Store, open_store
 from engactivity.timeframe import span_for
 

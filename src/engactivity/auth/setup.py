@@ -11,7 +11,7 @@ from engactivity.auth.keystore import KeyStore, open_keystore
 from engactivity.auth.middleware import Authenticator, AuthMiddleware
 from engactivity.auth.policy import is_loopback_host
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
-from engactivity.config import Settings
+from engactivity.settings import Settings
 
 log = logging.getLogger("engactivity.auth")
 # oauthlib logs every refused signature at INFO, one line per check; our own line
@@ -62,7 +62,7 @@ def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
         master,
         localhost_exception=exception,
         metrics_open=loopback,
-        metrics_token=settings.metrics_token,
+        metrics_token=settings.metrics_token or None,
     )
     app.add_middleware(AuthMiddleware, auth=auth)
     return keys

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from engactivity.cli.common import JsonOption, StoreOption, fail
-from engactivity.config import DEFAULT_STORE_URL, mask_url
 from engactivity.store import StoreUnavailable, StoreURLError
+from engactivity.storeurl import DEFAULT_STORE_URL, mask_url
 
 
 def migrate_command(store: StoreOption = DEFAULT_STORE_URL) -> None:

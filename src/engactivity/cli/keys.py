@@ -24,7 +24,7 @@ from engactivity.auth.keys import (
 )
 from engactivity.auth.keystore import KeyStore, open_keystore
 from engactivity.auth.secretbox import MasterKeyError, default_key_file, load_master_key
-from engactivity.config import DEFAULT_STORE_URL, check_store_url, mask_url
+from engactivity.storeurl import DEFAULT_STORE_URL, check_store_url, mask_url
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys (docs/security.md).", no_args_is_help=True

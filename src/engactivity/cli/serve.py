@@ -14,10 +14,11 @@ import typer.main
 
 from engactivity.cli.common import StoreOption, console, fail
 from engactivity.clock import clock_from_env
-from engactivity.config import DEFAULT_STORE_URL, Settings, check_store_url, mask_url
 from engactivity.interpreter import settle_after_startup
 from engactivity.logs import is_secret_name, setup_logging
+from engactivity.settings import Settings
 from engactivity.store import MIN_RETENTION_MS, StoreUnavailable, StoreURLError, open_store
+from engactivity.storeurl import DEFAULT_STORE_URL, check_store_url, mask_url
 from engactivity.timeframe import MINUTE_MS
 
 _NOT_SETTINGS = {"config_file", "print_config"}
@@ -143,7 +144,7 @@ def serve(
             min=1,
             help="Concurrent engactivity requests per account before 429.",
         ),
-    ] = Settings.max_concurrent_per_account,
+    ] = Settings.max_concurrent,
     max_batch_events: Annotated[
         int, typer.Option(envvar="ENGACTIVITY_MAX_BATCH_EVENTS", min=1, help="Events per batch.")
     ] = Settings.max_batch_events,
@@ -165,7 +166,7 @@ def serve(
             min=0,
             help="Memory for answers served again while the account's data is unchanged.",
         ),
-    ] = Settings.answer_cache_bytes // (1024 * 1024),
+    ] = Settings.answer_cache_mb,
     sync: Annotated[
         str,
         typer.Option(
@@ -235,34 +236,34 @@ def serve(
     """Run the HTTP service."""
     import uvicorn
 
-    if sync.lower() not in ("full", "normal"):
-        raise fail("--sync must be 'full' or 'normal'")
-    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise fail("--log-level must be debug, info, warning or error")
     try:
-        setup_logging(log_level, log_format.lower())
+        settings = Settings(
+            host=host,
+            port=port,
+            store=store,
+            demo=demo,
+            public_host=public_host,
+            max_concurrent=max_concurrent,
+            max_batch_events=max_batch_events,
+            max_batch_bytes=max_batch_bytes,
+            retention_minutes=retention_minutes,
+            answer_cache_mb=answer_cache_mb,
+            sync=sync,
+            log_level=log_level,
+            log_format=log_format,
+            metrics_account_labels=metrics_account_labels,
+            insecure_no_auth=insecure_no_auth,
+            master_key_file=master_key_file,
+            metrics_token=metrics_token,
+            shutdown_timeout=shutdown_timeout,
+            workers=workers,
+        )
     except ValueError as exc:
-        raise fail(f"--log-format: {exc}") from exc
+        raise fail(str(exc)) from exc
+    setup_logging(log_level, log_format.lower())
     clock, warning = clock_from_env()
     if warning:
         console.print(f"[bold yellow]warning:[/] {warning}")
-    settings = Settings(
-        host=host,
-        port=port,
-        store_url=store,
-        public_host=public_host,
-        demo=demo,
-        max_concurrent_per_account=max_concurrent,
-        max_batch_events=max_batch_events,
-        max_batch_bytes=max_batch_bytes,
-        retention_ms=retention_minutes * MINUTE_MS,
-        answer_cache_bytes=answer_cache_mb * 1024 * 1024,
-        synchronous=sync.upper(),
-        metrics_account_labels=metrics_account_labels,
-        auth=not insecure_no_auth,
-        master_key_file=master_key_file,
-        metrics_token=metrics_token or None,
-    )
     if demo and settings.auth and not print_config:
         _demo_keys(settings)
     if print_config:

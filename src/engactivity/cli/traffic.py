@@ -12,8 +12,8 @@ from rich.console import Console
 
 from engactivity.cli.common import JsonOption, StoreOption, console, fail
 from engactivity.clock import clock_from_env
-from engactivity.config import DEFAULT_STORE_URL
 from engactivity.store import StoreURLError
+from engactivity.storeurl import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
     from engactivity.sinks import Sink
