@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,17 @@ def _served_description() -> dict[str, Any]:
     that the two are the same.)
     """
     from engactivity.api import create_app
+    from engactivity.clock import system_clock
     from engactivity.settings import Settings
+    from engactivity.store import open_store
 
-    return create_app(Settings(insecure_no_auth=True)).openapi()
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{folder}/description.db", system_clock)
+        try:
+            app = create_app(Settings(insecure_no_auth=True), system_clock, store, None)
+            return app.openapi()
+        finally:
+            store.close()
 
 
 @schemathesis.serializer("application/x-ndjson")

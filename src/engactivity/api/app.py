@@ -29,14 +29,15 @@ from engactivity.api.openapi import (
 )
 from engactivity.api.requestlog import RequestLogMiddleware, request_id_of
 from engactivity.api.wallboard import install_wallboard
+from engactivity.auth.keystore import KeyStore
 from engactivity.auth.openapi import describe_security
 from engactivity.auth.setup import install_auth
-from engactivity.clock import Clock, system_clock
+from engactivity.clock import Clock
 from engactivity.events import decode_batch, decode_plain_batch, validate_batch
 from engactivity.problems import InvalidRequest, Problem
 from engactivity.query import parse_query
 from engactivity.settings import Settings
-from engactivity.store import Store, open_store
+from engactivity.store import Store
 from engactivity.timeframe import span_for
 
 log = logging.getLogger(__name__)
@@ -64,34 +65,25 @@ def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def create_app(
-    settings: Settings, clock: Clock = system_clock, store: Store | None = None
-) -> FastAPI:
-    """Build the app. Without ``store`` it opens ``settings.store_url`` at start-up."""
+def create_app(settings: Settings, clock: Clock, store: Store, keys: KeyStore | None) -> FastAPI:
+    """Build the app on a store and a key store (None: authentication is off) opened by
+    the caller, who also closes them (service.py): the app opens and closes neither."""
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
     answers = Answers(settings.answer_cache_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = store is None
-        app.state.store = store or open_store(settings.store_url, clock, settings.retention_ms)
+        app.state.store = store
         demo = None
         if settings.demo:
             from engactivity.simulate import start_demo
 
-            demo = start_demo(app.state.store, clock)
+            demo = start_demo(store, clock)
         try:
             yield
         finally:
             if demo is not None:
                 demo.stop()
-            if owned:
-                app.state.store.close()
-            # Closed here, not left to the garbage collector: the SQLite key store shares
-            # the store's file, which is checkpointed and tidied when its last connection
-            # closes.
-            if app.state.keys is not None:
-                app.state.keys.close()
 
     app = FastAPI(
         title="engactivity",
@@ -105,7 +97,7 @@ def create_app(
     install_error_handlers(app)
     install_wallboard(app)
     # Inside the request log and metrics middlewares, so refusals are logged and counted.
-    app.state.keys = install_auth(app, settings)
+    install_auth(app, settings, keys)
     describe_security(app)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)

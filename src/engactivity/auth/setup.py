@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.keystore import KeyStore
 from engactivity.auth.middleware import Authenticator, AuthMiddleware
 from engactivity.auth.policy import is_loopback_host
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
@@ -25,8 +25,9 @@ def master_key_path(settings: Settings) -> Path | None:
     return default_key_file(settings.store_url)
 
 
-def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
-    """Add the middleware (unless authentication is off); the key store it opened."""
+def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> None:
+    """Add the middleware checking keys in ``keys`` (opened by the caller, who closes it),
+    unless authentication is off."""
     if not settings.auth:
         log.warning(
             "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
@@ -34,8 +35,9 @@ def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
             settings.host,
             settings.port,
         )
-        return None
-    keys = open_keystore(settings.store_url)
+        return
+    if keys is None:
+        raise ValueError("authentication is on: install_auth needs the key store")
     master = MasterKey(master_key_path(settings))
     try:
         box = master.box()
@@ -65,4 +67,3 @@ def install_auth(app: FastAPI, settings: Settings) -> KeyStore | None:
         metrics_token=settings.metrics_token or None,
     )
     app.add_middleware(AuthMiddleware, auth=auth)
-    return keys
