@@ -16,6 +16,8 @@ from engactivity.store import StoreURLError
 from engactivity.storeurl import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
+    from engactivity.importer import ImportSummary
+    from engactivity.simulate import Simulation, SimulationReport
     from engactivity.sinks import Sink
 
 UrlOption = Annotated[
@@ -109,20 +111,23 @@ def import_events(
     if as_json:
         typer.echo(json.dumps(summary.as_json()))
     else:
-        out = Console()
-        target = url or store
-        out.print(f"imported {file} into account {account!r} ({target})")
-        out.print(f"  accepted    {summary.accepted}")
-        out.print(f"  duplicates  {summary.duplicates}")
-        out.print(f"  expired     {summary.expired}")
-        out.print(f"  rejected    {summary.rejected}")
-        shown = summary.rejections[:50]
-        for rejection in shown:
-            out.print(f"    line {rejection.line}: {rejection.reason}", markup=False)
-        if summary.rejected > len(shown):
-            out.print(f"    ... and {summary.rejected - len(shown)} more")
+        _print_import(summary, f"imported {file} into account {account!r} ({url or store})")
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _print_import(summary: ImportSummary, title: str) -> None:
+    out = Console()
+    out.print(title)
+    out.print(f"  accepted    {summary.accepted}")
+    out.print(f"  duplicates  {summary.duplicates}")
+    out.print(f"  expired     {summary.expired}")
+    out.print(f"  rejected    {summary.rejected}")
+    shown = summary.rejections[:50]
+    for rejection in shown:
+        out.print(f"    line {rejection.line}: {rejection.reason}", markup=False)
+    if summary.rejected > len(shown):
+        out.print(f"    ... and {summary.rejected - len(shown)} more")
 
 
 def simulate(
@@ -187,8 +192,7 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Generate realistic engagement traffic: a backfill of history, then live events."""
-    from engactivity.metrics import METRIC_KEYS
-    from engactivity.simulate import HOUR_MS, SimConfig, Simulation, SimulationReport
+    from engactivity.simulate import HOUR_MS, SimConfig, Simulation
     from engactivity.sinks import SinkError
 
     try:
@@ -207,30 +211,8 @@ def simulate(
     simulation = Simulation(
         config, sink, clock, batch_size=batch_size, backfill_ms=round(backfill * HOUR_MS)
     )
-    last_note = [time.monotonic()]
-
-    def note(report: SimulationReport) -> None:
-        if not as_json and time.monotonic() - last_note[0] >= 10:
-            last_note[0] = time.monotonic()
-            console.print(
-                f"live: {report.deliveries} events sent, {report.accepted} accepted, "
-                f"{report.duplicates} duplicates"
-            )
-
-    interrupted = False
     try:
-        if backfill > 0:
-            if not as_json:
-                console.print(f"backfilling {backfill:g} h for account {account!r} ...")
-            simulation.backfill()
-        if duration is None or duration > 0:
-            if not as_json:
-                console.print(
-                    "sending live traffic" + (" (Ctrl-C to stop)" if duration is None else "")
-                )
-            simulation.run_live(duration, on_tick=note)
-    except KeyboardInterrupt:
-        interrupted = True
+        interrupted = _run_simulation(simulation, account, backfill, duration, as_json)
     except SinkError as exc:
         raise fail(str(exc)) from exc
     finally:
@@ -239,20 +221,52 @@ def simulate(
     if as_json:
         typer.echo(json.dumps(report.as_json()))
     else:
-        out = Console()
-        out.print(
-            f"simulated account {account!r}, seed {seed}"
-            + (" (interrupted)" if interrupted else "")
-        )
-        summary = report.as_json()
-        for key in ("delivered", "accepted", "duplicates", "expired", "rejected"):
-            out.print(f"  {key:<12}{summary[key]}")
-        for problem in report.problems[:20]:
-            out.print(f"    {problem.message} (allowed: {problem.allowed})", markup=False)
-        out.print(
-            "  metrics of the accepted events" + ("" if report.totals_exact else " (partial)")
-        )
-        for key, value in zip(METRIC_KEYS, report.totals, strict=True):
-            out.print(f"    {key:<33}{value}")
+        title = f"simulated account {account!r}, seed {seed}"
+        _print_simulation(report, title + (" (interrupted)" if interrupted else ""))
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _run_simulation(
+    simulation: Simulation, account: str, backfill: float, duration: float | None, quiet: bool
+) -> bool:
+    """The backfill, then the live traffic; True when Ctrl-C cut it short."""
+    last_note = [time.monotonic()]
+
+    def note(report: SimulationReport) -> None:
+        if not quiet and time.monotonic() - last_note[0] >= 10:
+            last_note[0] = time.monotonic()
+            console.print(
+                f"live: {report.deliveries} events sent, {report.accepted} accepted, "
+                f"{report.duplicates} duplicates"
+            )
+
+    try:
+        if backfill > 0:
+            if not quiet:
+                console.print(f"backfilling {backfill:g} h for account {account!r} ...")
+            simulation.backfill()
+        if duration is None or duration > 0:
+            if not quiet:
+                console.print(
+                    "sending live traffic" + (" (Ctrl-C to stop)" if duration is None else "")
+                )
+            simulation.run_live(duration, on_tick=note)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _print_simulation(report: SimulationReport, title: str) -> None:
+    from engactivity.metrics import METRIC_KEYS
+
+    out = Console()
+    out.print(title)
+    summary = report.as_json()
+    for key in ("delivered", "accepted", "duplicates", "expired", "rejected"):
+        out.print(f"  {key:<12}{summary[key]}")
+    for problem in report.problems[:20]:
+        out.print(f"    {problem.message} (allowed: {problem.allowed})", markup=False)
+    out.print("  metrics of the accepted events" + ("" if report.totals_exact else " (partial)"))
+    for key, value in zip(METRIC_KEYS, report.totals, strict=True):
+        out.print(f"    {key:<33}{value}")
