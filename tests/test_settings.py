@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,10 @@ def test_the_messages_for_refused_choices_are_unchanged() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_docs_configuration_has_a_row_for_every_setting() -> None:
+    docs = Path(__file__).parents[1] / "docs" / "configuration.md"
+    text = docs.read_text()
+    for _, spec in DECLARED:
+        assert f"| `{spec.flag}` | `{spec.env}` |" in text, spec.flag
