@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from engactivity.logs import is_secret_name
+from engactivity.settings import Setting, declared
 from tests.api.test_ingest import connected
 from tests.conftest import Server
 
@@ -94,3 +99,77 @@ def test_serve_reads_the_config_file(make_server: MakeServer, tmp_path: Path) ->
     server = make_server(["--config", str(config)])
     assert server.send("acme", [connected("a"), connected("b")]).status_code == 200
     assert server.send("acme", [connected("c"), connected("d"), connected("e")]).status_code == 413
+
+
+# -- the options are made from the Settings declaration: none can be forgotten ----------------
+
+
+def other_values() -> dict[str, object]:
+    """Per setting, an acceptable value other than its default."""
+    values: dict[str, object] = {}
+    for each, spec in declared():
+        if isinstance(each.default, bool):
+            values[each.name] = True
+        elif isinstance(each.default, int):
+            values[each.name] = each.default + 1
+        elif spec.choices:
+            values[each.name] = next(c for c in spec.choices if c != each.default)
+        elif each.name == "store":
+            values[each.name] = "sqlite:///./elsewhere.db"
+        else:
+            values[each.name] = f"{each.name}-value"
+    return values
+
+
+def test_serve_help_lists_every_setting_with_its_variable() -> None:
+    help_text = run("serve", "--help").stdout
+    for _, spec in declared():
+        assert spec.flag in help_text, spec.flag
+        assert spec.env in help_text, spec.env
+
+
+def test_config_lists_every_setting_in_order_with_its_variable() -> None:
+    done = run("config")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == [spec.flag for _, spec in declared()]
+    for line, (_, spec) in zip(lines, declared(), strict=True):
+        assert line.split()[-2:] == ["default", spec.env], line
+
+
+@pytest.mark.parametrize("source", ["flag", "environment", "file"])
+def test_every_setting_can_be_given_by_flag_variable_or_file(source: str, tmp_path: Path) -> None:
+    values = other_values()
+    args: list[str] = []
+    env: dict[str, str] = {}
+    toml: list[str] = []
+    for each, spec in declared():
+        value = values[each.name]
+        text = "true" if value is True else str(value)
+        args += [spec.flag] if value is True else [spec.flag, text]
+        env[spec.env] = text
+        toml.append(f"{each.name.replace('_', '-')} = {json.dumps(value)}")
+    config = tmp_path / "every.toml"
+    config.write_text("\n".join(toml) + "\n")
+    given = {"flag": args, "environment": [], "file": ["--config", str(config)]}[source]
+    done = run("config", *given, env=env if source == "environment" else None)
+    assert done.returncode == 0, done.stderr
+    rows = table(done.stdout)
+    origin = f"file {config}" if source == "file" else source
+    for each, spec in declared():
+        value = values[each.name]
+        shown = "***" if is_secret_name(each.name) else str(value).lower()
+        assert rows[spec.flag] == (shown, origin), each.name
+
+
+@pytest.mark.parametrize(
+    "spec", [spec for _, spec in declared() if spec.min is not None], ids=lambda s: s.flag
+)
+def test_config_refuses_a_value_out_of_range_naming_the_flag(spec: Setting) -> None:
+    assert spec.min is not None
+    done = run("config", spec.flag, str(spec.min - 1))
+    assert done.returncode == 2, done.stdout
+    assert f"Invalid value for '{spec.flag}'" in done.stderr, done.stderr
+    by_variable = run("config", env={spec.env: str(spec.min - 1)})
+    assert by_variable.returncode == 2, by_variable.stdout
+    assert spec.flag in by_variable.stderr and spec.env in by_variable.stderr

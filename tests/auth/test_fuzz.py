@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,17 +59,17 @@ def _served_description() -> dict[str, Any]:
     does not work with this pytest; test_the_description_is_the_served_one checks
     that the two are the same.)
     """
-    import tempfile
-
     from engactivity.api.app import create_app
-    from engactivity.config import Settings
+    from engactivity.clock import system_clock
     from engactivity.methods import tables_of
+    from engactivity.settings import Settings
     from engactivity.store import open_store
 
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(f"sqlite:///{folder}/openapi.db", lambda: 0, tables_of())
+        store = open_store(f"sqlite:///{folder}/description.db", system_clock, tables_of())
         try:
-            return create_app(Settings(auth=False), store, None).openapi()
+            app = create_app(Settings(insecure_no_auth=True), system_clock, store, None)
+            return app.openapi()
         finally:
             store.close()
 

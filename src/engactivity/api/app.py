@@ -28,11 +28,11 @@ from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
 from engactivity.auth.openapi import describe_security
 from engactivity.auth.setup import install_auth
-from engactivity.clock import Clock, system_clock
-from engactivity.config import Settings
+from engactivity.clock import Clock
 from engactivity.ingest import Ingestor, Limits
 from engactivity.methods import METHODS
 from engactivity.methods.method import AnyMethod
+from engactivity.settings import Settings
 from engactivity.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,13 @@ log = logging.getLogger(__name__)
 
 def create_app(
     settings: Settings,
+    clock: Clock,
     store: Store,
     keys: KeyStore | None,
-    clock: Clock = system_clock,
     methods: tuple[AnyMethod, ...] = METHODS,
 ) -> FastAPI:
-    """The app over an opened ``store`` and key store (None: authentication is off)."""
+    """The app over a store and a key store (None: authentication is off) opened by the
+    caller, who also closes them (service.py): the app opens and closes neither."""
     ingestor = Ingestor(store, clock, Limits(settings.max_batch_events, settings.max_batch_bytes))
     app = FastAPI(
         title="engactivity",

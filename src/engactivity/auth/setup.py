@@ -11,7 +11,7 @@ from engactivity.auth.keystore import KeyStore
 from engactivity.auth.middleware import Authenticator, AuthMiddleware
 from engactivity.auth.policy import is_loopback_host
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
-from engactivity.config import Settings
+from engactivity.settings import Settings
 
 log = logging.getLogger("engactivity.auth")
 # oauthlib logs every refused signature at INFO, one line per check; our own line
@@ -26,8 +26,9 @@ def master_key_path(settings: Settings) -> Path | None:
 
 
 def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> None:
-    """Add the middleware over the opened key store (None when authentication is off)."""
-    if keys is None or not settings.auth:
+    """Add the middleware checking keys in ``keys`` (opened by the caller, who closes it),
+    unless authentication is off."""
+    if not settings.auth:
         log.warning(
             "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
             "and write every account. Use this for local experiments only.",
@@ -35,6 +36,8 @@ def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> Non
             settings.port,
         )
         return
+    if keys is None:
+        raise ValueError("authentication is on: install_auth needs the key store")
     master = MasterKey(master_key_path(settings))
     try:
         box = master.box()
@@ -61,6 +64,6 @@ def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> Non
         master,
         localhost_exception=exception,
         metrics_open=loopback,
-        metrics_token=settings.metrics_token,
+        metrics_token=settings.metrics_token or None,
     )
     app.add_middleware(AuthMiddleware, auth=auth)

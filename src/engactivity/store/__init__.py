@@ -19,9 +19,17 @@ from engactivity.store.interface import (
     TableStats,
 )
 from engactivity.store.tables import BucketTable
-from engactivity.store.url import StoreURL, StoreURLError, mask_url, parse_store_url
+from engactivity.store.url import (
+    DEFAULT_STORE_URL,
+    StoreURL,
+    StoreURLError,
+    check_store_url,
+    mask_url,
+    parse_store_url,
+)
 
 __all__ = [
+    "DEFAULT_STORE_URL",
     "MIN_RETENTION_MS",
     "Database",
     "IngestResult",
@@ -30,6 +38,7 @@ __all__ = [
     "StoreURLError",
     "StoreUnavailable",
     "TableStats",
+    "check_store_url",
     "mask_url",
     "migrate_store",
     "open_database",

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+DEFAULT_STORE_URL = "sqlite:///./data/engactivity.db"
+
 _SQLITE = "sqlite:///"
 _POSTGRES = ("postgresql://", "postgres://")
 
@@ -69,3 +71,9 @@ def parse_store_url(url: str) -> StoreURL:
         f"unsupported store URL {mask_url(url)!r}: use sqlite:///relative/path.db, "
         "sqlite:////absolute/path.db or postgresql://user:password@host:5432/database"
     )
+
+
+def check_store_url(url: str) -> None:
+    """Raise StoreURLError (a ValueError) when ``url`` cannot name a store (without
+    opening it)."""
+    parse_store_url(url)

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from engactivity.auth.issuing import create_key
 from engactivity.auth.keys import (
     KINDS,
     READ,
     KeyArgumentError,
-    NewKey,
     format_scopes,
-    new_bearer,
-    new_oauth1,
     parse_scopes,
 )
 from engactivity.auth.keystore import KeyStore, open_keystore
-from engactivity.auth.secretbox import MasterKeyError, default_key_file, load_master_key
-from engactivity.config import DEFAULT_STORE_URL, check_store_url, mask_url
+from engactivity.auth.secretbox import MasterKeyError
+from engactivity.store.url import DEFAULT_STORE_URL, check_store_url, mask_url
 
 keys_app = typer.Typer(
     help="Create, list and revoke API keys (docs/security.md).", no_args_is_help=True
@@ -63,34 +59,6 @@ def _open(store: str) -> KeyStore:
         return open_keystore(store)
     except Exception as exc:
         raise _fail(f"cannot open the store {mask_url(store)}: {exc}") from exc
-
-
-def create_key(
-    keys: KeyStore,
-    store_url: str,
-    account: str,
-    scopes: frozenset[str],
-    kind: str,
-    label: str | None,
-    master_key_file: Path | None,
-) -> NewKey:
-    """Make a key, store it, and return the credentials (shown once)."""
-    now_ms = int(time.time() * 1000)
-    if kind == "bearer":
-        made = new_bearer(account, scopes, now_ms, label)
-        keys.add(made.record)
-        return made
-    path = master_key_file or default_key_file(store_url)
-    box = load_master_key(path, create=True)
-    if box is None:
-        raise MasterKeyError(
-            "OAuth 1.0a keys need a master key to seal their secrets: set "
-            "ENGACTIVITY_MASTER_KEY or --master-key-file (the same for every server)"
-        )
-    record, secrets, shown = new_oauth1(account, scopes, now_ms, label)
-    sealed = box.seal(secrets.encode(), record.key_id)
-    keys.add(replace(record, sealed_secrets=sealed))
-    return NewKey(replace(record, sealed_secrets=sealed), shown)
 
 
 @keys_app.command("create")
@@ -176,62 +144,3 @@ def revoke_command(
     if record is None:
         raise _fail(f"no key {key_id!r} in {mask_url(store)}")
     typer.echo(json.dumps(record.listing()))
-
-
-def demo_keys(store_url: str, master_key_file: Path | None, host: str, port: int) -> None:
-    """For ``serve --demo``: fresh read keys for account 'demo', with examples to paste.
-
-    Keys a previous demo start made are revoked first, so they do not pile up.
-    """
-    keys = open_keystore(store_url)
-    try:
-        now_ms = int(time.time() * 1000)
-        for old in keys.list("demo"):
-            if old.active and old.label == DEMO_LABEL:
-                keys.revoke(old.key_id, now_ms)
-        scopes = frozenset({READ})
-        bearer = create_key(keys, store_url, "demo", scopes, "bearer", DEMO_LABEL, None)
-        try:
-            oauth = create_key(
-                keys, store_url, "demo", scopes, "oauth1", DEMO_LABEL, master_key_file
-            )
-        except MasterKeyError:
-            oauth = None
-    finally:
-        keys.close()
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    base = f"http://{shown}:{port}"
-    url = (
-        f"{base}/operations/api/account/demo/engactivity?timeframe=60&skillIds=all&interval=15&v=1"
-    )
-    lines = [
-        "",
-        "Read keys for account 'demo' (made for this run; earlier demo keys are revoked):",
-        "",
-        "  curl -H 'Authorization: Bearer " + str(bearer.credentials["token"]) + "' \\",
-        f"    '{url}'",
-        "",
-    ]
-    if oauth is not None:
-        c = oauth.credentials
-        lines += [
-            "  python3 - <<'EOF'   # pip install requests requests-oauthlib",
-            "  import requests",
-            "  from requests_oauthlib import OAuth1",
-            f"  auth = OAuth1({c['appKey']!r}, client_secret={c['secret']!r},",
-            f"                resource_owner_key={c['accessToken']!r},",
-            f"                resource_owner_secret={c['accessTokenSecret']!r},",
-            "                signature_method='HMAC-SHA1', signature_type='auth_header')",
-            f"  print(requests.get({url!r}, auth=auth).json())",
-            "  EOF",
-            "",
-        ]
-    lines += [
-        f"  Wallboard: {base}/ (paste the bearer token into Key and press Show)",
-        "",
-    ]
-    sys.stderr.write("\n".join(lines) + "\n")
-    sys.stderr.flush()
-
-
-DEMO_LABEL = "serve --demo"

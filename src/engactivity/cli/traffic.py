@@ -1,0 +1,270 @@
+"""``engactivity import`` and ``simulate``: events into a store or a server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from engactivity.cli.common import JsonOption, StoreOption, console, fail
+from engactivity.clock import clock_from_env
+from engactivity.store import StoreURLError
+from engactivity.store.url import DEFAULT_STORE_URL
+
+if TYPE_CHECKING:
+    from engactivity.importer import ImportSummary
+    from engactivity.simulate import Simulation, SimulationReport
+    from engactivity.sinks import Sink
+
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="ENGACTIVITY_URL",
+        help="Send over HTTP to this engactivity server (e.g. http://127.0.0.1:8080) "
+        "instead of writing to --store.",
+    ),
+]
+AccountOption = Annotated[
+    str, typer.Option("--account", envvar="ENGACTIVITY_ACCOUNT", help="The account id.")
+]
+
+
+def _open_sink(account: str, url: str | None, store: str) -> Sink:
+    from engactivity.core.accounts import check_account_id
+    from engactivity.core.problems import InvalidRequest
+    from engactivity.sinks import open_sink
+
+    try:
+        check_account_id(account)
+    except InvalidRequest as exc:
+        raise fail(str(exc)) from exc
+    clock, warning = clock_from_env()
+    if warning:
+        console.print(f"[bold yellow]warning:[/] {warning}")
+    try:
+        return open_sink(account, clock, url=url, store_url=store)
+    except (StoreURLError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def import_events(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="NDJSON file, one event per line."
+        ),
+    ],
+    account: AccountOption,
+    store: StoreOption = DEFAULT_STORE_URL,
+    url: UrlOption = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(envvar="ENGACTIVITY_BATCH_SIZE", min=1, help="Events sent per batch."),
+    ] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Load events from an NDJSON file, with the API's validation and idempotency.
+
+    Exit status: 0 when every line was stored (or was a duplicate or expired),
+    1 when some lines were rejected, 2 on errors.
+    """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from engactivity.importer import import_file
+    from engactivity.sinks import SinkError
+
+    sink = _open_sink(account, url, store)
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=as_json,
+    )
+    try:
+        with progress:
+            task = progress.add_task("import", total=file.stat().st_size)
+            summary = import_file(
+                file,
+                sink,
+                batch_size,
+                on_progress=lambda size: progress.advance(task, size),
+            )
+    except SinkError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        sink.close()
+    if as_json:
+        typer.echo(json.dumps(summary.as_json()))
+    else:
+        _print_import(summary, f"imported {file} into account {account!r} ({url or store})")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _print_import(summary: ImportSummary, title: str) -> None:
+    out = Console()
+    out.print(title)
+    out.print(f"  accepted    {summary.accepted}")
+    out.print(f"  duplicates  {summary.duplicates}")
+    out.print(f"  expired     {summary.expired}")
+    out.print(f"  rejected    {summary.rejected}")
+    shown = summary.rejections[:50]
+    for rejection in shown:
+        out.print(f"    line {rejection.line}: {rejection.reason}", markup=False)
+    if summary.rejected > len(shown):
+        out.print(f"    ... and {summary.rejected - len(shown)} more")
+
+
+def simulate(
+    account: AccountOption,
+    agents: Annotated[
+        int, typer.Option(envvar="ENGACTIVITY_SIM_AGENTS", min=1, help="Number of agents.")
+    ] = 40,
+    skills: Annotated[
+        int, typer.Option(envvar="ENGACTIVITY_SIM_SKILLS", min=1, help="Number of skills.")
+    ] = 8,
+    rate: Annotated[
+        float,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_RATE",
+            min=0,
+            help="Average new chats per minute over a whole day (about rate*1440 chats a "
+            "day); the actual rate follows a daily curve, from about 0.25x at night to "
+            "about 2.4x at the business-hours peaks (UTC).",
+        ),
+    ] = 10.0,
+    backfill: Annotated[
+        float,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_BACKFILL",
+            min=0,
+            max=24,
+            help="Hours of history to generate first, sent as fast as possible.",
+        ),
+    ] = 24.0,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_DURATION",
+            min=0,
+            help="Seconds of live traffic after the backfill; 0 = backfill only; "
+            "default: until Ctrl-C.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_SEED",
+            help="Random seed; the same seed gives the same events (re-runs are duplicates).",
+        ),
+    ] = 1,
+    duplicates: Annotated[
+        float,
+        typer.Option(
+            "--duplicate-share",
+            envvar="ENGACTIVITY_SIM_DUPLICATE_SHARE",
+            min=0,
+            max=1,
+            help="Chance that an event is delivered twice (same eventId).",
+        ),
+    ] = 0.02,
+    store: StoreOption = DEFAULT_STORE_URL,
+    url: UrlOption = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(envvar="ENGACTIVITY_BATCH_SIZE", min=1, help="Events sent per batch."),
+    ] = 2000,
+    as_json: JsonOption = False,
+) -> None:
+    """Generate realistic engagement traffic: a backfill of history, then live events."""
+    from engactivity.simulate import HOUR_MS, SimConfig, Simulation
+    from engactivity.sinks import SinkError
+
+    try:
+        config = SimConfig(
+            account=account,
+            agents=agents,
+            skills=skills,
+            rate=rate,
+            seed=seed,
+            duplicate_share=duplicates,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    sink = _open_sink(account, url, store)
+    clock, _ = clock_from_env()
+    simulation = Simulation(
+        config, sink, clock, batch_size=batch_size, backfill_ms=round(backfill * HOUR_MS)
+    )
+    try:
+        interrupted = _run_simulation(simulation, account, backfill, duration, as_json)
+    except SinkError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        sink.close()
+    report = simulation.report
+    if as_json:
+        typer.echo(json.dumps(report.as_json()))
+    else:
+        title = f"simulated account {account!r}, seed {seed}"
+        _print_simulation(report, title + (" (interrupted)" if interrupted else ""))
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _run_simulation(
+    simulation: Simulation, account: str, backfill: float, duration: float | None, quiet: bool
+) -> bool:
+    """The backfill, then the live traffic; True when Ctrl-C cut it short."""
+    last_note = [time.monotonic()]
+
+    def note(report: SimulationReport) -> None:
+        if not quiet and time.monotonic() - last_note[0] >= 10:
+            last_note[0] = time.monotonic()
+            console.print(
+                f"live: {report.deliveries} events sent, {report.accepted} accepted, "
+                f"{report.duplicates} duplicates"
+            )
+
+    try:
+        if backfill > 0:
+            if not quiet:
+                console.print(f"backfilling {backfill:g} h for account {account!r} ...")
+            simulation.backfill()
+        if duration is None or duration > 0:
+            if not quiet:
+                console.print(
+                    "sending live traffic" + (" (Ctrl-C to stop)" if duration is None else "")
+                )
+            simulation.run_live(duration, on_tick=note)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _print_simulation(report: SimulationReport, title: str) -> None:
+    from engactivity.methods.engactivity.render import METRIC_KEYS
+
+    out = Console()
+    out.print(title)
+    summary = report.as_json()
+    for key in ("delivered", "accepted", "duplicates", "expired", "rejected"):
+        out.print(f"  {key:<12}{summary[key]}")
+    for problem in report.problems[:20]:
+        out.print(f"    {problem.message} (allowed: {problem.allowed})", markup=False)
+    out.print("  metrics of the accepted events" + ("" if report.totals_exact else " (partial)"))
+    for key, value in zip(METRIC_KEYS, report.totals, strict=True):
+        out.print(f"    {key:<33}{value}")
