@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from engactivity import __version__
-from engactivity.api import prometheus as metrics
 from engactivity.api.answers import Answers
 from engactivity.api.discovery import install_discovery
 from engactivity.api.errors import install_error_handlers
@@ -22,7 +21,9 @@ from engactivity.api.headerlimit import HeaderLimitMiddleware
 from engactivity.api.health import install_health
 from engactivity.api.ingestion import install_ingestion
 from engactivity.api.limits import ConcurrencyLimiter
+from engactivity.api.metrics_route import install_metrics_route
 from engactivity.api.queries import MethodRoutes
+from engactivity.api.request_metrics import MetricsMiddleware
 from engactivity.api.requestlog import RequestLogMiddleware
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
@@ -79,7 +80,8 @@ def create_app(
     describe_security(app)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
-    metrics.install_metrics(app, store)
+    app.add_middleware(MetricsMiddleware)
+    install_metrics_route(app, store)
 
     routes = MethodRoutes(
         Answers(store, settings.answer_cache_bytes),

@@ -13,7 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from engactivity.api import prometheus as metrics
+from engactivity import telemetry
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response, invalid_response
 from engactivity.api.openapi import EVENTS_BODY, EVENTS_RESPONSES, AccountId
@@ -28,7 +28,7 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
     limits = ingestor.limits
 
     def too_large() -> Response:
-        metrics.count_refused("too_large", 0)
+        telemetry.count_refused("too_large", 0)
         return error_response(
             413,
             "payload_too_large",
@@ -55,16 +55,16 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
                 rejected.events,
                 problems=len(rejected.problems),
             )
-            metrics.count_refused("rejected", rejected.events)
+            telemetry.count_refused("rejected", rejected.events)
             return invalid_response(rejected.problems)
         try:
-            with metrics.timed("commit"):
+            with telemetry.timed("commit"):
                 result = await asyncio.wrap_future(accepted.stored)
         except Exception:
-            metrics.count_refused("failed", 0)
+            telemetry.count_refused("failed", 0)
             raise
         events = accepted.events
-        metrics.count_batch(
+        telemetry.count_batch(
             result.accepted,
             result.duplicates,
             result.expired,

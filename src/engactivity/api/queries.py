@@ -13,7 +13,7 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from engactivity.api import prometheus as metrics
+from engactivity import telemetry
 from engactivity.api.answers import Answers
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
@@ -51,11 +51,11 @@ class MethodRoutes:
             with self.limiter.slot(account_id):
                 now = self.clock()
                 query = method.parse(params)
-                with metrics.timed("query"):
+                with telemetry.timed("query"):
                     body = await self.answers.get(method, account_id, query, now)
                 return Response(body, media_type="application/json")
         except TooManyRequests:
-            metrics.count_throttled(account_id, self.account_labels)
+            telemetry.count_throttled(account_id, self.account_labels)
             limit = self.limiter.limit
             return error_response(
                 429,
