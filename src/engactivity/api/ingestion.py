@@ -19,7 +19,7 @@ from engactivity.api.errors import error_response, invalid_response
 from engactivity.api.openapi import EVENTS_BODY, EVENTS_RESPONSES, AccountId
 from engactivity.api.requestlog import request_id_of
 from engactivity.core.accounts import check_account_id
-from engactivity.ingest import BatchRejected, BatchTooLarge, Ingestor, is_ndjson
+from engactivity.ingest import Accepted, BatchRejected, BatchTooLarge, Ingestor, is_ndjson
 
 log = logging.getLogger("engactivity.ingest")
 
@@ -57,21 +57,7 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
             )
             telemetry.count_refused("rejected", rejected.events)
             return invalid_response(rejected.problems)
-        try:
-            with telemetry.timed("commit"):
-                result = await asyncio.wrap_future(accepted.stored)
-        except Exception:
-            telemetry.count_refused("failed", 0)
-            raise
-        events = accepted.events
-        telemetry.count_batch(
-            result.accepted,
-            result.duplicates,
-            result.expired,
-            max((e.time for e in events), default=0),
-        )
-        _log(request, "batch stored", accountId, len(events), **result.as_json())
-        return Response(orjson.dumps(result.as_json()), media_type="application/json")
+        return await _stored(request, accountId, accepted)
 
     app.add_api_route(
         "/api/v1/accounts/{accountId}/events",
@@ -83,6 +69,25 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
         response_class=Response,
         openapi_extra={"requestBody": EVENTS_BODY},
     )
+
+
+async def _stored(request: Request, account: str, accepted: Accepted) -> Response:
+    """The answer once the batch is durable (or the store's error, counted as failed)."""
+    try:
+        with telemetry.timed("commit"):
+            result = await asyncio.wrap_future(accepted.stored)
+    except Exception:
+        telemetry.count_refused("failed", 0)
+        raise
+    events = accepted.events
+    telemetry.count_batch(
+        result.accepted,
+        result.duplicates,
+        result.expired,
+        max((e.time for e in events), default=0),
+    )
+    _log(request, "batch stored", account, len(events), **result.as_json())
+    return Response(orjson.dumps(result.as_json()), media_type="application/json")
 
 
 def _log(request: Request, what: str, account: str, events: int, **fields: int) -> None:
