@@ -28,6 +28,7 @@ from engactivity.api.requestlog import RequestLogMiddleware
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
 from engactivity.auth.openapi import describe_security
+from engactivity.auth.routetable import RouteTable
 from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock, system_clock
 from engactivity.config import Settings
@@ -74,15 +75,32 @@ def create_app(
     )
     app.state.store = store
     install_error_handlers(app)
-    install_wallboard(app)
-    # Inside the request log and metrics middlewares, so refusals are logged and counted.
-    install_auth(app, settings, keys)
     describe_security(app)
+    _install_routes(app, settings, store, ingestor, clock, methods)
+    # Every route is added: compiled once, and a route that declares no access stops
+    # the start here (UndeclaredRoute).
+    table = RouteTable(app.routes)
+    # Innermost first: authentication inside the header limit, the request log and the
+    # request metrics, so refusals are logged and counted.
+    install_auth(app, settings, keys, table)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(MetricsMiddleware)
-    install_metrics_route(app, store)
+    return app
 
+
+def _install_routes(
+    app: FastAPI,
+    settings: Settings,
+    store: Store,
+    ingestor: Ingestor,
+    clock: Clock,
+    methods: tuple[AnyMethod, ...],
+) -> None:
+    """Every route, each declaring what it needs (auth/access.py); the order is the
+    router's and the description's."""
+    install_wallboard(app)
+    install_metrics_route(app, store)
     routes = MethodRoutes(
         Answers(store, settings.answer_cache_bytes),
         ConcurrencyLimiter(settings.max_concurrent_per_account),
@@ -94,4 +112,3 @@ def create_app(
     install_ingestion(app, ingestor)
     install_discovery(app, settings.advertised_host)
     install_health(app, store)
-    return app

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from engactivity import telemetry
+from engactivity.auth.access import OPEN, add_route
 from engactivity.store import Store
 
 _OK = orjson.dumps({"status": "ok"})
@@ -23,17 +24,21 @@ def install_health(app: FastAPI, store: Store) -> None:
             await run_in_threadpool(store.ping)
         return Response(_READY, media_type="application/json")
 
-    app.add_api_route(
+    add_route(
+        app,
         "/healthz",
         healthz,
+        access=OPEN,
         methods=["GET"],
         tags=["health"],
         summary="The process is alive",
         response_class=Response,
     )
-    app.add_api_route(
+    add_route(
+        app,
         "/readyz",
         readyz,
+        access=OPEN,
         methods=["GET"],
         tags=["health"],
         summary="The store answers",

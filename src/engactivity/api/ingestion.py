@@ -18,6 +18,7 @@ from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response, invalid_response
 from engactivity.api.openapi import EVENTS_BODY, EVENTS_RESPONSES, AccountId
 from engactivity.api.requestlog import request_id_of
+from engactivity.auth.access import WRITE_KEY, add_route
 from engactivity.core.accounts import check_account_id
 from engactivity.ingest import Accepted, BatchRejected, BatchTooLarge, Ingestor, is_ndjson
 
@@ -59,9 +60,11 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
             return invalid_response(rejected.problems)
         return await _stored(request, accountId, accepted)
 
-    app.add_api_route(
+    add_route(
+        app,
         "/api/v1/accounts/{accountId}/events",
         ingest,
+        access=WRITE_KEY,
         methods=["POST"],
         tags=["ingestion"],
         summary="Ingest a batch of engagement events",

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 # The metrics served are defined there, in the default registry.
 from engactivity import telemetry  # noqa: F401
+from engactivity.auth.access import METRICS, add_route
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.store import Store, StoreUnavailable, TableStats
 
@@ -110,15 +111,17 @@ class _Default(Collector):
 
 
 def install_metrics_route(app: FastAPI, store: Store) -> None:
-    """Add ``GET /metrics``."""
+    """Add ``GET /metrics``; it needs the metrics token (``METRICS``, docs/security.md)."""
     registry = _registry([StoreCountersCollector(store), TableStatsCollector(store)])
 
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_api_route(
+    add_route(
+        app,
         "/metrics",
         metrics,
+        access=METRICS,
         methods=["GET"],
         tags=["health"],
         summary="Prometheus metrics",

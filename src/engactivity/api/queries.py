@@ -19,6 +19,7 @@ from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
+from engactivity.auth.access import READ_KEY, add_route
 from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
 from engactivity.core.problems import InvalidRequest, Problem
@@ -85,9 +86,11 @@ class MethodRoutes:
             return await self.answer(method, accountId, params)
 
         responses = _responses(method)
-        app.add_api_route(
+        add_route(
+            app,
             path,
             get,
+            access=READ_KEY,
             methods=["GET"],
             tags=[method.name],
             summary=method.summary,
@@ -96,9 +99,11 @@ class MethodRoutes:
             openapi_extra={"parameters": method.parameters},
             name=f"{method.name}_get",
         )
-        app.add_api_route(
+        add_route(
+            app,
             path,
             post,
+            access=READ_KEY,
             methods=["POST"],
             tags=[method.name],
             summary="The same query, parameters in a JSON body",
