@@ -203,6 +203,11 @@ def test_accounts_and_scopes_are_enforced(server: Server) -> None:
     assert "may not read account 1234" in r.json()["message"]
     r = requests.get(query_url(server), params={"timeframe": 60, "v": 1}, auth=oauth1(other))
     assert_refused(r, 403)
+    # A final newline still reaches the route (its regex ends in $): checked as it.
+    r = requests.get(
+        query_url(server) + "%0A", params={"timeframe": 60, "v": 1}, auth=oauth1(other)
+    )
+    assert_refused(r, 403)
     assert_refused(requests.get(query_url(server), params={"timeframe": 60, "v": 1}), 401)
     # The other account's key reads its own account.
     r = requests.get(

@@ -2,7 +2,8 @@
 
 Checked against a real server that has a key: every operation the description marks
 as secured is refused without credentials and served with the declared ones; every
-other operation is served without any.
+other operation is served without any. And in process: what the description says of
+an operation is what its route declares.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.responses import Response
 
+from engactivity.auth.access import ANY_KEY, METRICS, OPEN, READ_KEY, WRITE_KEY, add_route
+from engactivity.auth.openapi import describe_security
+from engactivity.auth.routetable import RouteTable
 from tests.auth.keyhelp import bearer, create_key
 from tests.conftest import Server
 
@@ -78,3 +84,33 @@ def test_security_schemes_are_declared_and_true(
     for method, path in secured - {("get", "/metrics")}:
         security = served["paths"][path][method]["security"]
         assert {"bearerKey": []} in security and {"oauth1": []} in security
+
+
+async def _ok() -> Response:
+    return Response(b"ok")
+
+
+def test_the_route_declarations_drive_the_description() -> None:
+    """Whatever a route declares is what its operations say; nothing is read from paths."""
+    app = FastAPI()
+    describe_security(app)
+    add_route(app, "/a/{accountId}/x", _ok, access=READ_KEY, methods=["GET"])
+    add_route(app, "/a/{accountId}/x", _ok, access=WRITE_KEY, methods=["PUT"])
+    add_route(app, "/metrics-like", _ok, access=METRICS, methods=["GET"])
+    add_route(app, "/anyone", _ok, access=OPEN, methods=["GET"])
+    add_route(app, "/any-key", _ok, access=ANY_KEY, methods=["GET"])
+    paths = app.openapi()["paths"]
+
+    read, write = paths["/a/{accountId}/x"]["get"], paths["/a/{accountId}/x"]["put"]
+    for operation, scope in ((read, "read"), (write, "write")):
+        assert operation["security"] == [{"bearerKey": []}, {"oauth1": []}]
+        assert set(operation["responses"]) >= {"401", "403"}
+        assert f"lacks the {scope} scope" in operation["responses"]["403"]["description"]
+    assert paths["/metrics-like"]["get"]["security"] == [{"metricsToken": []}]
+    assert "403" not in paths["/metrics-like"]["get"]["responses"]
+    assert "security" not in paths["/anyone"]["get"]
+    assert "401" not in paths["/anyone"]["get"]["responses"]
+    assert paths["/any-key"]["get"]["security"] == [{"bearerKey": []}, {"oauth1": []}]
+    assert "403" not in paths["/any-key"]["get"]["responses"]
+    # FastAPI's own pages are declared open by describe_security: the table accepts them.
+    assert RouteTable(app.routes).find("GET", "/docs").access == OPEN

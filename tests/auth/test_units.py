@@ -1,4 +1,4 @@
-"""The pure parts: scopes, key formats, path policy, nonce memory, sealing."""
+"""The pure parts: scopes, key formats, loopback hosts, nonce memory, sealing."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from engactivity.auth.keys import (
     parse_scopes,
 )
 from engactivity.auth.nonces import NonceCache
-from engactivity.auth.policy import is_loopback_host, need_for
 from engactivity.auth.secretbox import MasterKeyError, SecretBox, load_master_key
+from engactivity.auth.setup import is_loopback_host
 
 
 def test_scopes() -> None:
@@ -47,24 +47,6 @@ def test_new_keys_look_like_the_hosted_services() -> None:
 def test_bearer_id_never_fails(token: str) -> None:
     found = bearer_id(token)
     assert found is None or token.startswith(f"ea_{found}_")
-
-
-def test_path_policy() -> None:
-    assert need_for("/healthz").kind == "open"
-    assert need_for("/api/account/12/service/leDataReporting/baseURI.json").kind == "open"
-    assert need_for("/wallboard/static/app.js").kind == "open"
-    need = need_for("/operations/api/account/12/engactivity")
-    assert (need.kind, need.account, need.scope) == ("account", "12", "read")
-    need = need_for("/api/v1/accounts/12/events")
-    assert (need.kind, need.account, need.scope) == ("account", "12", "write")
-    assert need_for("/metrics").kind == "metrics"
-    assert need_for("/operations/api/account/12/engactivity/").kind == "key"
-    assert need_for("/anything").kind == "key"
-
-
-@given(st.text(max_size=300))
-def test_path_policy_never_fails(path: str) -> None:
-    assert need_for(path).kind in ("open", "metrics", "account", "key")
 
 
 def test_loopback_hosts() -> None:

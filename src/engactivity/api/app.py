@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from engactivity import __version__
-from engactivity.api import prometheus as metrics
 from engactivity.api.answers import Answers
 from engactivity.api.discovery import install_discovery
 from engactivity.api.errors import install_error_handlers
@@ -22,11 +21,14 @@ from engactivity.api.headerlimit import HeaderLimitMiddleware
 from engactivity.api.health import install_health
 from engactivity.api.ingestion import install_ingestion
 from engactivity.api.limits import ConcurrencyLimiter
+from engactivity.api.metrics_route import install_metrics_route
 from engactivity.api.queries import MethodRoutes
+from engactivity.api.request_metrics import MetricsMiddleware
 from engactivity.api.requestlog import RequestLogMiddleware
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
 from engactivity.auth.openapi import describe_security
+from engactivity.auth.routetable import RouteTable
 from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock
 from engactivity.ingest import Ingestor, Limits
@@ -59,14 +61,32 @@ def create_app(
     )
     app.state.store = store
     install_error_handlers(app)
-    install_wallboard(app)
-    # Inside the request log and metrics middlewares, so refusals are logged and counted.
-    install_auth(app, settings, keys)
     describe_security(app)
+    _install_routes(app, settings, store, ingestor, clock, methods)
+    # Every route is added: compiled once, and a route that declares no access stops
+    # the start here (UndeclaredRoute).
+    table = RouteTable(app.routes)
+    # Innermost first: authentication inside the header limit, the request log and the
+    # request metrics, so refusals are logged and counted.
+    install_auth(app, settings, keys, table)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
-    metrics.install_metrics(app, store)
+    app.add_middleware(MetricsMiddleware)
+    return app
 
+
+def _install_routes(
+    app: FastAPI,
+    settings: Settings,
+    store: Store,
+    ingestor: Ingestor,
+    clock: Clock,
+    methods: tuple[AnyMethod, ...],
+) -> None:
+    """Every route, each declaring what it needs (auth/access.py); the order is the
+    router's and the description's."""
+    install_wallboard(app)
+    install_metrics_route(app, store)
     routes = MethodRoutes(
         Answers(store, settings.answer_cache_bytes),
         ConcurrencyLimiter(settings.max_concurrent_per_account),
@@ -78,7 +98,6 @@ def create_app(
     install_ingestion(app, ingestor)
     install_discovery(app, settings.advertised_host)
     install_health(app, store)
-    return app
 
 
 def _demo_traffic(ingestor: Ingestor) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Query
 from starlette.responses import Response
 
 from engactivity.api.openapi import AccountId
+from engactivity.auth.access import OPEN, add_route
 from engactivity.core.accounts import check_account_id
 from engactivity.core.problems import InvalidRequest, Problem
 
@@ -26,9 +27,11 @@ def install_discovery(app: FastAPI, advertised_host: str) -> None:
         body = {"service": "leDataReporting", "account": accountId, "baseURI": advertised_host}
         return Response(orjson.dumps(body), media_type="application/json")
 
-    app.add_api_route(
+    add_route(
+        app,
         "/api/account/{accountId}/service/leDataReporting/baseURI.json",
         discovery,
+        access=OPEN,
         methods=["GET"],
         tags=["discovery"],
         summary="Domain discovery: where this account's engactivity API lives",

@@ -2,6 +2,11 @@
 
 ``{"error": <code>, "message": <text>, ...details}``; 400s add ``field`` and
 ``allowed`` for the first problem and ``problems`` listing all of them.
+
+``error_response`` is the one place they are made: routes return it, the exception
+handlers below return it, and the ASGI middlewares send it (a Starlette Response is
+an ASGI app: ``await response(scope, receive, send)``). This module imports nothing
+of the HTTP layer or of authentication, so any of them can use it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     **extra: object,
 ) -> Response:
+    """An error answer: ``{"error": code, "message": message, **extra}`` as JSON."""
     body = {"error": code, "message": message, **extra}
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 

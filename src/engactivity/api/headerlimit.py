@@ -6,8 +6,7 @@ any other work.
 
 from __future__ import annotations
 
-import orjson
-
+from engactivity.api.errors import error_response
 from engactivity.api.requestlog import ASGIApp, Receive, Scope, Send
 
 MAX_HEADER_BYTES = 32 * 1024
@@ -21,17 +20,11 @@ class HeaderLimitMiddleware:
         if scope["type"] == "http":
             size = sum(len(k) + len(v) for k, v in scope.get("headers") or [])
             if size > MAX_HEADER_BYTES:
-                body = orjson.dumps(
-                    {
-                        "error": "headers_too_large",
-                        "message": f"request headers may hold at most {MAX_HEADER_BYTES} bytes",
-                    }
+                refusal = error_response(
+                    431,
+                    "headers_too_large",
+                    f"request headers may hold at most {MAX_HEADER_BYTES} bytes",
                 )
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ]
-                await send({"type": "http.response.start", "status": 431, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)

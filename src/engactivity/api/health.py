@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from engactivity.api import prometheus as metrics
+from engactivity import telemetry
+from engactivity.auth.access import OPEN, add_route
 from engactivity.store import Store
 
 _OK = orjson.dumps({"status": "ok"})
@@ -19,21 +20,25 @@ def install_health(app: FastAPI, store: Store) -> None:
         return Response(_OK, media_type="application/json")
 
     async def readyz() -> Response:
-        with metrics.timed("ping"):
+        with telemetry.timed("ping"):
             await run_in_threadpool(store.ping)
         return Response(_READY, media_type="application/json")
 
-    app.add_api_route(
+    add_route(
+        app,
         "/healthz",
         healthz,
+        access=OPEN,
         methods=["GET"],
         tags=["health"],
         summary="The process is alive",
         response_class=Response,
     )
-    app.add_api_route(
+    add_route(
+        app,
         "/readyz",
         readyz,
+        access=OPEN,
         methods=["GET"],
         tags=["health"],
         summary="The store answers",

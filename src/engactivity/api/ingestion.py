@@ -13,64 +13,58 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from engactivity.api import prometheus as metrics
+from engactivity import telemetry
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response, invalid_response
 from engactivity.api.openapi import EVENTS_BODY, EVENTS_RESPONSES, AccountId
 from engactivity.api.requestlog import request_id_of
+from engactivity.auth.access import WRITE_KEY, add_route
 from engactivity.core.accounts import check_account_id
-from engactivity.ingest import BatchRejected, BatchTooLarge, Ingestor, is_ndjson
+from engactivity.ingest import Accepted, BatchRejected, BatchTooLarge, Ingestor, is_ndjson
 
 log = logging.getLogger("engactivity.ingest")
 
 
-class IngestionRoute:
-    def __init__(self, ingestor: Ingestor) -> None:
-        self.ingestor = ingestor
-        self.limits = ingestor.limits
+def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
+    limits = ingestor.limits
 
-    async def ingest(self, request: Request, accountId: AccountId) -> Response:
-        check_account_id(accountId)
-        body = await read_body(request, self.limits.max_bytes)
-        if body is None:
-            return self._too_large()
-        ndjson = is_ndjson(request.headers.get("content-type", ""), body)
-        try:
-            accepted = self.ingestor.accept(accountId, body, ndjson)
-        except BatchTooLarge:
-            return self._too_large()
-        except BatchRejected as rejected:
-            count = rejected.events
-            _log(request, "batch rejected", accountId, count, problems=len(rejected.problems))
-            metrics.count_refused("rejected", count)
-            return invalid_response(rejected.problems)
-        try:
-            with metrics.timed("commit"):
-                result = await asyncio.wrap_future(accepted.stored)
-        except Exception:
-            metrics.count_refused("failed", 0)
-            raise
-        events = accepted.events
-        newest = max((e.time for e in events), default=0)
-        metrics.count_batch(result.accepted, result.duplicates, result.expired, newest)
-        _log(request, "batch stored", accountId, len(events), **result.as_json())
-        return Response(orjson.dumps(result.as_json()), media_type="application/json")
-
-    def _too_large(self) -> Response:
-        metrics.count_refused("too_large", 0)
+    def too_large() -> Response:
+        telemetry.count_refused("too_large", 0)
         return error_response(
             413,
             "payload_too_large",
-            self.limits.describe(),
-            max_events=self.limits.max_events,
-            max_bytes=self.limits.max_bytes,
+            limits.describe(),
+            max_events=limits.max_events,
+            max_bytes=limits.max_bytes,
         )
 
+    async def ingest(request: Request, accountId: AccountId) -> Response:
+        check_account_id(accountId)
+        body = await read_body(request, limits.max_bytes)
+        if body is None:
+            return too_large()
+        ndjson = is_ndjson(request.headers.get("content-type", ""), body)
+        try:
+            accepted = ingestor.accept(accountId, body, ndjson)
+        except BatchTooLarge:
+            return too_large()
+        except BatchRejected as rejected:
+            _log(
+                request,
+                "batch rejected",
+                accountId,
+                rejected.events,
+                problems=len(rejected.problems),
+            )
+            telemetry.count_refused("rejected", rejected.events)
+            return invalid_response(rejected.problems)
+        return await _stored(request, accountId, accepted)
 
-def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
-    app.add_api_route(
+    add_route(
+        app,
         "/api/v1/accounts/{accountId}/events",
-        IngestionRoute(ingestor).ingest,
+        ingest,
+        access=WRITE_KEY,
         methods=["POST"],
         tags=["ingestion"],
         summary="Ingest a batch of engagement events",
@@ -78,6 +72,25 @@ def install_ingestion(app: FastAPI, ingestor: Ingestor) -> None:
         response_class=Response,
         openapi_extra={"requestBody": EVENTS_BODY},
     )
+
+
+async def _stored(request: Request, account: str, accepted: Accepted) -> Response:
+    """The answer once the batch is durable (or the store's error, counted as failed)."""
+    try:
+        with telemetry.timed("commit"):
+            result = await asyncio.wrap_future(accepted.stored)
+    except Exception:
+        telemetry.count_refused("failed", 0)
+        raise
+    events = accepted.events
+    telemetry.count_batch(
+        result.accepted,
+        result.duplicates,
+        result.expired,
+        max((e.time for e in events), default=0),
+    )
+    _log(request, "batch stored", account, len(events), **result.as_json())
+    return Response(orjson.dumps(result.as_json()), media_type="application/json")
 
 
 def _log(request: Request, what: str, account: str, events: int, **fields: int) -> None:

@@ -13,12 +13,13 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from engactivity.api import prometheus as metrics
+from engactivity import telemetry
 from engactivity.api.answers import Answers
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
+from engactivity.auth.access import READ_KEY, add_route
 from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
 from engactivity.core.problems import InvalidRequest, Problem
@@ -51,11 +52,11 @@ class MethodRoutes:
             with self.limiter.slot(account_id):
                 now = self.clock()
                 query = method.parse(params)
-                with metrics.timed("query"):
+                with telemetry.timed("query"):
                     body = await self.answers.get(method, account_id, query, now)
                 return Response(body, media_type="application/json")
         except TooManyRequests:
-            metrics.count_throttled(account_id, self.account_labels)
+            telemetry.count_throttled(account_id, self.account_labels)
             limit = self.limiter.limit
             return error_response(
                 429,
@@ -85,9 +86,11 @@ class MethodRoutes:
             return await self.answer(method, accountId, params)
 
         responses = _responses(method)
-        app.add_api_route(
+        add_route(
+            app,
             path,
             get,
+            access=READ_KEY,
             methods=["GET"],
             tags=[method.name],
             summary=method.summary,
@@ -96,9 +99,11 @@ class MethodRoutes:
             openapi_extra={"parameters": method.parameters},
             name=f"{method.name}_get",
         )
-        app.add_api_route(
+        add_route(
+            app,
             path,
             post,
+            access=READ_KEY,
             methods=["POST"],
             tags=[method.name],
             summary="The same query, parameters in a JSON body",

@@ -3,7 +3,8 @@
 ``GET /`` and ``GET /wallboard`` answer the page; its script, style sheet and the
 vendored chart library are under ``/wallboard/static/``. The files ship inside the
 package (``engactivity/wallboard/``), so there is no build step. None of these routes
-is part of the OpenAPI description: they are not API.
+is part of the OpenAPI description: they are not API. All are open: the page holds no
+data, and its API calls carry the key typed into it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from engactivity import __version__
+from engactivity.auth.access import OPEN, add_route, mount
 
 WALLBOARD_DIR = Path(str(files("engactivity") / "wallboard"))
 """The page and its static files, inside the installed package."""
@@ -49,11 +51,14 @@ def install_wallboard(app: FastAPI) -> None:
         return Response(page, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     for path in ("/", "/wallboard", "/wallboard/"):
-        app.add_api_route(
+        add_route(
+            app,
             path,
             wallboard_page,
+            access=OPEN,
             methods=["GET"],
             include_in_schema=False,
             response_class=Response,
         )
-    app.mount(STATIC_PREFIX, StaticFiles(directory=WALLBOARD_DIR), name="wallboard-static")
+    static = StaticFiles(directory=WALLBOARD_DIR)
+    mount(app, STATIC_PREFIX, static, access=OPEN, name="wallboard-static")

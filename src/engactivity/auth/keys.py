@@ -27,7 +27,6 @@ KINDS = ("oauth1", "bearer")
 
 BEARER_PREFIX = "ea_"
 _BEARER_RE = re.compile(r"ea_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
-_KEY_ID_RE = re.compile(r"[0-9a-f]{16}|[0-9a-f]{32}")
 
 
 class KeyArgumentError(ValueError):
@@ -45,10 +44,6 @@ def parse_scopes(text: str) -> frozenset[str]:
 
 def format_scopes(scopes: frozenset[str]) -> str:
     return ",".join(s for s in SCOPES if s in scopes)
-
-
-def is_key_id(text: str) -> bool:
-    return _KEY_ID_RE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
-"""The authentication middleware: who is calling, and may they call this path.
+"""The authentication middleware: who is calling, and may they call this route.
 
 A plain ASGI middleware that runs before routing and before any body is read
 (except a form body an OAuth 1.0a signature covers), so refused requests cost a key
 lookup and nothing else, and the per-account rate limit after it only ever counts
-authorized requests.
+authorized requests. What a route needs is declared on the route (``access.py``);
+the declaration of the route a request goes to is found in the route table
+(``routetable.py``), and what was let through is recorded (a ``Grant``) for the
+account routes' own check.
 
 Answers: 401 with a JSON body and ``WWW-Authenticate`` when credentials are missing
 or do not check out (the body never says which part failed; the log does), 403 when
@@ -19,15 +22,16 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 
-from engactivity.api.errors import store_unavailable_response
+from engactivity.api.errors import error_response, store_unavailable_response
 from engactivity.api.requestlog import ASGIApp, Message, Receive, Scope, Send, request_id_of
+from engactivity.auth.access import WAIVED, Grant, record_grant
 from engactivity.auth.keys import bearer_id, bearer_matches
 from engactivity.auth.keystore import KeyStore, KeyStoreUnavailable
 from engactivity.auth.oauth1 import Outcome, verify_oauth1
-from engactivity.auth.policy import Need, need_for
+from engactivity.auth.refusals import forbidden, log_refusal, unauthorized
+from engactivity.auth.routetable import Need, RouteTable
 from engactivity.auth.secretbox import MasterKey, MasterKeyError
 
 log = logging.getLogger("engactivity.auth")
@@ -35,7 +39,6 @@ log = logging.getLogger("engactivity.auth")
 MAX_FORM_BYTES = 256 * 1024
 """A form body is read here only when an OAuth 1.0a signature covers it."""
 
-CHALLENGE = b'Bearer realm="engactivity", OAuth realm="engactivity"'
 _FORM = "application/x-www-form-urlencoded"
 
 T = TypeVar("T")
@@ -108,40 +111,54 @@ class Authenticator:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
+    """Checks each request against the declaration of the route it goes to (``table``)."""
+
+    def __init__(self, app: ASGIApp, auth: Authenticator, table: RouteTable) -> None:
         self.app = app
         self.auth = auth
+        self.table = table
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        need = need_for(scope.get("path", ""))
-        if need.kind == "open":
+        need = self.table.need(scope)
+        kind = need.access.kind
+        if kind == "open":
             await self.app(scope, receive, send)
             return
         authorization = _header(scope, b"authorization")
-        if need.kind == "metrics":
+        if kind == "metrics":
             await self._metrics(scope, receive, send, authorization)
+        elif not authorization and b"oauth_signature" not in scope.get("query_string", b""):
+            await self._without_credentials(scope, receive, send, need)
+        else:
+            await self._with_credentials(scope, receive, send, need, authorization)
+
+    async def _without_credentials(
+        self, scope: Scope, receive: Receive, send: Send, need: Need
+    ) -> None:
+        try:
+            still_open = await self.auth.still_open()
+        except KeyStoreUnavailable as exc:
+            await self._unavailable(scope, receive, send, exc)
             return
-        oauth_in_query = b"oauth_signature" in scope.get("query_string", b"")
-        if not authorization and not oauth_in_query:
-            try:
-                still_open = await self.auth.still_open()
-            except KeyStoreUnavailable as exc:
-                await self._unavailable(scope, receive, send, exc)
-                return
-            if still_open:
-                await self.app(scope, receive, send)
-                return
-            await _unauthorized(send, "credentials are required")
-            self._log(scope, need, "no credentials", None)
+        if still_open:
+            record_grant(scope, WAIVED)
+            await self.app(scope, receive, send)
             return
+        await unauthorized("credentials are required")(scope, receive, send)
+        log_refusal(scope, "no credentials", need.account, None)
+
+    async def _with_credentials(
+        self, scope: Scope, receive: Receive, send: Send, need: Need, authorization: str
+    ) -> None:
         body: bytes | None = None
         if _is_form(scope) and not authorization.lower().startswith("bearer"):
             body = await _read_small_body(receive, MAX_FORM_BYTES)
             if body is None:
-                await _send_json(send, 413, "payload_too_large", "the form body is too large")
+                too_large = error_response(413, "payload_too_large", "the form body is too large")
+                await too_large(scope, receive, send)
                 return
             receive = _replay(body, receive)
         try:
@@ -151,19 +168,15 @@ class AuthMiddleware:
             return
         record = outcome.record
         if record is None:
-            self._log(scope, need, outcome.reason, None)
-            await _unauthorized(send, "the credentials are not valid")
+            log_refusal(scope, outcome.reason, need.account, None)
+            await unauthorized("the credentials are not valid")(scope, receive, send)
             return
-        if need.kind == "account" and (
-            record.account != need.account or need.scope not in record.scopes
-        ):
-            verb = "read" if need.scope == "read" else "send events to"
-            self._log(scope, need, "forbidden", record.key_id)
-            await _send_json(
-                send, 403, "forbidden", f"this key may not {verb} account {need.account}"
-            )
+        grant = Grant(record.key_id, record.account, record.scopes)
+        if need.access.kind == "account" and not grant.allows(need.account, need.access.scope):
+            log_refusal(scope, "forbidden", need.account, record.key_id)
+            await forbidden(need.account, need.access.scope)(scope, receive, send)
             return
-        scope.setdefault("state", {})["key_id"] = record.key_id
+        record_grant(scope, grant)
         await self.app(scope, receive, send)
 
     async def _metrics(
@@ -180,8 +193,9 @@ class AuthMiddleware:
         elif self.auth.metrics_open:
             await self.app(scope, receive, send)
             return
-        self._log(scope, METRICS_NEED, "metrics token", None)
-        await _unauthorized(send, "/metrics needs the metrics token (--metrics-token)")
+        log_refusal(scope, "metrics token", None, None)
+        refusal = unauthorized("/metrics needs the metrics token (--metrics-token)")
+        await refusal(scope, receive, send)
 
     async def _unavailable(
         self, scope: Scope, receive: Receive, send: Send, exc: KeyStoreUnavailable
@@ -193,22 +207,18 @@ class AuthMiddleware:
         )
         await store_unavailable_response()(scope, receive, send)
 
-    def _log(self, scope: Scope, need: Need, reason: str, key_id: str | None) -> None:
-        log.info(
-            "request refused: %s",
-            reason,
-            extra={
-                "fields": {
-                    "request_id": request_id_of(scope),
-                    "path": scope.get("path", ""),
-                    "account": need.account,
-                    "key_id": key_id,
-                }
-            },
-        )
 
+class WaiverMiddleware:
+    """Authentication off (``--insecure-no-auth``): every request is let through, and
+    says so to the account routes' own check."""
 
-METRICS_NEED = need_for("/metrics")
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            record_grant(scope, WAIVED)
+        await self.app(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -268,20 +278,3 @@ def _replay(body: bytes, original: Receive) -> Receive:
         return await original()
 
     return receive
-
-
-async def _send_json(
-    send: Send, status: int, code: str, message: str, extra: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    body = orjson.dumps({"error": code, "message": message})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _unauthorized(send: Send, message: str) -> None:
-    await _send_json(send, 401, "unauthorized", message, ((b"www-authenticate", CHALLENGE),))

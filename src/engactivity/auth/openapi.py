@@ -1,9 +1,10 @@
 """Authentication in the OpenAPI description: the schemes, and which operations need them.
 
-Which operations need which credentials is read from the path policy (policy.py), the
-one the middleware enforces, so the description cannot promise an open endpoint that
-is not, or miss one added later. The description is the same whether or not
-authentication is on (``--insecure-no-auth`` is for local experiments).
+Which operations need which credentials is read from the routes' declarations
+(access.py), the ones the middleware enforces, so the description cannot promise an
+open endpoint that is not, or miss one added later. The description is the same
+whether or not authentication is on (``--insecure-no-auth`` is for local experiments),
+and is itself open: FastAPI's description pages are declared ``OPEN`` here.
 
 OpenAPI has no OAuth 1.0a scheme type (its ``oauth2`` is another protocol), so OAuth
 1.0a is declared as what it looks like on the wire, an ``apiKey`` in the
@@ -12,11 +13,14 @@ OpenAPI has no OAuth 1.0a scheme type (its ``oauth2`` is another protocol), so O
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Route
 
-from engactivity.auth.policy import need_for
+from engactivity.auth.access import OPEN, Access, access_of, declare
 
 BEARER = "bearerKey"
 OAUTH1 = "oauth1"
@@ -64,35 +68,60 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
 
-def add_security(description: dict[str, Any]) -> None:
-    """Declare the schemes and put them on every operation the policy protects."""
+def declared_operations(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Access]:
+    """(path template, lower-case method) -> access, for every described operation."""
+    found: dict[tuple[str, str], Access] = {}
+    for route in routes:
+        access = access_of(route)
+        if isinstance(route, APIRoute) and route.include_in_schema and access is not None:
+            for method in route.methods or ():
+                found[(route.path_format, method.lower())] = access
+    return found
+
+
+def add_security(description: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Declare the schemes and put them on every operation whose route needs a key."""
     description.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    declared = declared_operations(routes)
     for path, operations in description.get("paths", {}).items():
-        need = need_for(path)
-        if need.kind == "open":
-            continue
-        if need.kind == "metrics":
-            requirement: list[dict[str, list[str]]] = [{METRICS_TOKEN: []}]
-        else:
-            requirement = [{BEARER: []}, {OAUTH1: []}]  # either one
-        for operation in operations.values():
-            operation["security"] = requirement
-            responses = operation.setdefault("responses", {})
-            responses.setdefault("401", _error("Credentials missing or not valid"))
-            if need.kind == "account":
-                responses.setdefault(
-                    "403", _error(f"The key is of another account or lacks the {need.scope} scope")
-                )
+        for method, operation in operations.items():
+            _describe(operation, declared[(path, method)])
+
+
+def _describe(operation: dict[str, Any], access: Access) -> None:
+    if access.kind == "open":
+        return
+    if access.kind == "metrics":
+        operation["security"] = [{METRICS_TOKEN: []}]
+    else:
+        operation["security"] = [{BEARER: []}, {OAUTH1: []}]  # either one
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("401", _error("Credentials missing or not valid"))
+    if access.kind == "account":
+        responses.setdefault(
+            "403", _error(f"The key is of another account or lacks the {access.scope} scope")
+        )
+
+
+def declare_description_open(app: FastAPI) -> None:
+    """FastAPI's own routes (the description and its pages) are open: the API's
+    description is public."""
+    pages = {app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url}
+    for route in app.routes:
+        if isinstance(route, Route) and not isinstance(route, APIRoute) and route.path in pages:
+            declare(route, OPEN)
 
 
 def describe_security(app: FastAPI) -> None:
-    """Make ``app.openapi()`` (and so /openapi.json and /docs) include the security."""
+    """Make ``app.openapi()`` (and so /openapi.json and /docs) include the security, and
+    declare the description's own routes open."""
+    declare_description_open(app)
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             described = build()
-            add_security(described)
+            add_security(described, app.routes)
             app.openapi_schema = described
             return described
         return app.openapi_schema

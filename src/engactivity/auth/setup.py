@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from engactivity.auth.keystore import KeyStore
-from engactivity.auth.middleware import Authenticator, AuthMiddleware
-from engactivity.auth.policy import is_loopback_host
+from engactivity.auth.middleware import Authenticator, AuthMiddleware, WaiverMiddleware
+from engactivity.auth.routetable import RouteTable
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
 from engactivity.settings import Settings
 
@@ -25,9 +26,11 @@ def master_key_path(settings: Settings) -> Path | None:
     return default_key_file(settings.store_url)
 
 
-def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> None:
-    """Add the middleware checking keys in ``keys`` (opened by the caller, who closes it),
-    unless authentication is off."""
+def install_auth(
+    app: FastAPI, settings: Settings, keys: KeyStore | None, table: RouteTable
+) -> None:
+    """Add the middleware checking keys in ``keys`` (opened by the caller, who closes it)
+    against the app's route table, unless authentication is off."""
     if not settings.auth:
         log.warning(
             "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
@@ -35,6 +38,7 @@ def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> Non
             settings.host,
             settings.port,
         )
+        app.add_middleware(WaiverMiddleware)
         return
     if keys is None:
         raise ValueError("authentication is on: install_auth needs the key store")
@@ -66,4 +70,14 @@ def install_auth(app: FastAPI, settings: Settings, keys: KeyStore | None) -> Non
         metrics_open=loopback,
         metrics_token=settings.metrics_token or None,
     )
-    app.add_middleware(AuthMiddleware, auth=auth)
+    app.add_middleware(AuthMiddleware, auth=auth, table=table)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether binding ``host`` listens on loopback addresses only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
