@@ -17,12 +17,12 @@ import tempfile
 import time
 from typing import Any
 
+from engactivity.api.access.middleware import AuthMiddleware
 from engactivity.api.app import create_app
 from engactivity.auth.keys import new_bearer
 from engactivity.auth.keystore import KeyStore
-from engactivity.auth.middleware import AuthMiddleware
-from engactivity.config import Settings
 from engactivity.methods import tables_of
+from engactivity.settings import Settings
 from engactivity.store import open_database, open_store
 
 DISTINCT = 20_000
@@ -98,8 +98,8 @@ def main() -> None:
         keys = KeyStore(database)
         made = new_bearer("acme", frozenset({"read", "write"}), 0, None)
         keys.add(made.record)
-        settings = Settings(store_url=url, master_key_file=f"{folder}/m.key")
-        app = create_app(settings, store, keys)
+        settings = Settings(store=url, master_key_file=f"{folder}/m.key")
+        app = create_app(settings, lambda: 0, store, keys)
         entry = next(m for m in app.user_middleware if m.cls is AuthMiddleware)
         middleware = AuthMiddleware(_noop, *entry.args, **entry.kwargs)
         loop = asyncio.new_event_loop()

@@ -138,9 +138,9 @@ def test_cycles_are_found(graph: dict[str, set[str]], cycle: list[str] | None) -
 
 
 def test_the_graph_reads_what_runs_at_import() -> None:
-    assert "engactivity.api.errors" in _imports_of("engactivity.auth.middleware")
-    assert "engactivity.api" in _imports_of("engactivity.auth.middleware")  # its package
+    assert "engactivity.api.errors" in _imports_of("engactivity.api.access.middleware")
+    assert "engactivity.auth" in _imports_of("engactivity.api.access.middleware")  # a package
     assert "engactivity.simulate" not in _imports_of("engactivity.api.app")  # in a function
-    assert "engactivity.store" in _imports_of("engactivity.config")  # from a package
+    assert "engactivity.store" in _imports_of("engactivity.settings")  # from a package
     # Its own package is already running when a submodule is imported.
     assert "engactivity.store" not in _imports_of("engactivity.store.sqlite")

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from engactivity.api.access.install import install_auth
+from engactivity.api.access.table import RouteTable
 from engactivity.api.app import create_app
 from engactivity.auth.keystore import KeyStore
-from engactivity.auth.setup import install_auth
 from engactivity.clock import fixed_clock
 from engactivity.methods import tables_of
 from engactivity.service import Service, ServiceError
@@ -64,9 +65,10 @@ async def _ready_through_a_start_and_stop(app: FastAPI) -> int:
 
 
 def test_install_auth_needs_the_key_store_when_authentication_is_on() -> None:
+    table = RouteTable([])
     with pytest.raises(ValueError, match="needs the key store"):
-        install_auth(FastAPI(), Settings(), None)
-    install_auth(FastAPI(), Settings(insecure_no_auth=True), None)  # off: none needed
+        install_auth(FastAPI(), Settings(), None, table)
+    install_auth(FastAPI(), Settings(insecure_no_auth=True), None, table)  # off: none needed
 
 
 def test_starting_imports_no_prometheus_client_before_the_workers_set_its_folder() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import orjson
 
+from engactivity.api.access.refusals import CHALLENGE, forbidden, unauthorized
 from engactivity.api.errors import error_response
-from engactivity.auth.refusals import CHALLENGE, forbidden, unauthorized
 from tests.auth.apphelp import call, in_process
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "engactivity"

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from engactivity.config import Settings
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -18,6 +17,7 @@ from engactivity.api.app import create_app
 from engactivity.auth.keys import new_bearer
 from engactivity.auth.keystore import KeyStore
 from engactivity.methods import tables_of
+from engactivity.settings import Settings
 from engactivity.store import open_database, open_store
 from tests.conftest import NOW_MS
 
@@ -49,9 +49,9 @@ def in_process(
     keys = KeyStore(database)
     if first_key is not None:
         add_bearer(keys, first_key)
-    settings = Settings(store_url=url, master_key_file=str(folder / "m.key"), auth=auth)
+    settings = Settings(store=url, master_key_file=str(folder / "m.key"), insecure_no_auth=not auth)
     try:
-        yield InProcess(create_app(settings, store, keys if auth else None, lambda: NOW_MS), keys)
+        yield InProcess(create_app(settings, lambda: NOW_MS, store, keys if auth else None), keys)
     finally:
         store.close()
         database.close()

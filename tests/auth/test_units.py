@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engactivity.api.access.install import is_loopback_host
 from engactivity.auth.keys import (
     KeyArgumentError,
     OAuth1Secrets,
@@ -19,7 +20,6 @@ from engactivity.auth.keys import (
 )
 from engactivity.auth.nonces import NonceCache
 from engactivity.auth.secretbox import MasterKeyError, SecretBox, load_master_key
-from engactivity.auth.setup import is_loopback_host
 
 
 def test_scopes() -> None:

@@ -14,6 +14,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from engactivity import __version__
+from engactivity.api.access.install import install_auth
+from engactivity.api.access.openapi import describe_security
+from engactivity.api.access.table import RouteTable
 from engactivity.api.answers import Answers
 from engactivity.api.discovery import install_discovery
 from engactivity.api.errors import install_error_handlers
@@ -27,9 +30,6 @@ from engactivity.api.request_metrics import MetricsMiddleware
 from engactivity.api.requestlog import RequestLogMiddleware
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
-from engactivity.auth.openapi import describe_security
-from engactivity.auth.routetable import RouteTable
-from engactivity.auth.setup import install_auth
 from engactivity.clock import Clock
 from engactivity.ingest import Ingestor, Limits
 from engactivity.methods import METHODS

@@ -8,8 +8,9 @@ import orjson
 from fastapi import FastAPI, Query
 from starlette.responses import Response
 
+from engactivity.api.access.routes import add_route
 from engactivity.api.openapi import AccountId
-from engactivity.auth.access import OPEN, add_route
+from engactivity.auth.access import OPEN
 from engactivity.core.accounts import check_account_id
 from engactivity.core.problems import InvalidRequest, Problem
 

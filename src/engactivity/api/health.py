@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from engactivity import telemetry
-from engactivity.auth.access import OPEN, add_route
+from engactivity.api.access.routes import add_route
+from engactivity.auth.access import OPEN
 from engactivity.store import Store
 
 _OK = orjson.dumps({"status": "ok"})

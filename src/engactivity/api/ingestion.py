@@ -14,11 +14,12 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from engactivity import telemetry
+from engactivity.api.access.routes import add_route
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response, invalid_response
 from engactivity.api.openapi import EVENTS_BODY, EVENTS_RESPONSES, AccountId
 from engactivity.api.requestlog import request_id_of
-from engactivity.auth.access import WRITE_KEY, add_route
+from engactivity.auth.access import WRITE_KEY
 from engactivity.core.accounts import check_account_id
 from engactivity.ingest import Accepted, BatchRejected, BatchTooLarge, Ingestor, is_ndjson
 

@@ -19,7 +19,8 @@ from starlette.responses import Response
 
 # The metrics served are defined there, in the default registry.
 from engactivity import telemetry  # noqa: F401
-from engactivity.auth.access import METRICS, add_route
+from engactivity.api.access.routes import add_route
+from engactivity.auth.access import METRICS
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.store import Store, StoreUnavailable, TableStats
 

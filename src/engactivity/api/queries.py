@@ -14,12 +14,13 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from engactivity import telemetry
+from engactivity.api.access.routes import add_route
 from engactivity.api.answers import Answers
 from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
-from engactivity.auth.access import READ_KEY, add_route
+from engactivity.auth.access import READ_KEY
 from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
 from engactivity.core.problems import InvalidRequest, Problem

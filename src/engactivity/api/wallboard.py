@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from engactivity import __version__
-from engactivity.auth.access import OPEN, add_route, mount
+from engactivity.api.access.routes import add_route, mount
+from engactivity.auth.access import OPEN
 
 WALLBOARD_DIR = Path(str(files("engactivity") / "wallboard"))
 """The page and its static files, inside the installed package."""

@@ -17,9 +17,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.responses import Response
 
-from engactivity.auth.access import ANY_KEY, METRICS, OPEN, READ_KEY, WRITE_KEY, add_route
-from engactivity.auth.openapi import describe_security
-from engactivity.auth.routetable import RouteTable
+from engactivity.api.access.openapi import describe_security
+from engactivity.api.access.routes import add_route
+from engactivity.api.access.table import RouteTable
+from engactivity.auth.access import ANY_KEY, METRICS, OPEN, READ_KEY, WRITE_KEY
 from tests.auth.keyhelp import bearer, create_key
 from tests.conftest import Server
 

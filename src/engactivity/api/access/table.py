@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Mount, Route
 
+from engactivity.api.access.routes import access_of
 from engactivity.api.requestlog import Scope
-from engactivity.auth.access import ANY_KEY, Access, access_of
+from engactivity.auth.access import ANY_KEY, Access
 
 
 class UndeclaredRoute(RuntimeError):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from engactivity.api.access.middleware import AuthMiddleware, WaiverMiddleware
+from engactivity.api.access.table import RouteTable
+from engactivity.auth.authenticator import Authenticator
 from engactivity.auth.keystore import KeyStore
-from engactivity.auth.middleware import Authenticator, AuthMiddleware, WaiverMiddleware
-from engactivity.auth.routetable import RouteTable
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
 from engactivity.settings import Settings
 

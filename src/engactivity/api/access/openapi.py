@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from engactivity.auth.access import OPEN, Access, access_of, declare
+from engactivity.api.access.routes import access_of, declare
+from engactivity.auth.access import OPEN, Access
 
 BEARER = "bearerKey"
 OAUTH1 = "oauth1"

@@ -3,9 +3,9 @@
 A plain ASGI middleware that runs before routing and before any body is read
 (except a form body an OAuth 1.0a signature covers), so refused requests cost a key
 lookup and nothing else, and the per-account rate limit after it only ever counts
-authorized requests. What a route needs is declared on the route (``access.py``);
+authorized requests. What a route needs is declared on the route (``routes.py``);
 the declaration of the route a request goes to is found in the route table
-(``routetable.py``), and what was let through is recorded (a ``Grant``) for the
+(``table.py``), and what was let through is recorded (a ``Grant``) for the
 account routes' own check.
 
 Answers: 401 with a JSON body and ``WWW-Authenticate`` when credentials are missing
@@ -19,20 +19,15 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
-
+from engactivity.api.access.refusals import forbidden, log_refusal, unauthorized
+from engactivity.api.access.routes import record_grant
+from engactivity.api.access.table import Need, RouteTable
 from engactivity.api.errors import error_response, store_unavailable_response
 from engactivity.api.requestlog import ASGIApp, Message, Receive, Scope, Send, request_id_of
-from engactivity.auth.access import WAIVED, Grant, record_grant
-from engactivity.auth.keys import bearer_id, bearer_matches
-from engactivity.auth.keystore import KeyStore, KeyStoreUnavailable
-from engactivity.auth.oauth1 import Outcome, verify_oauth1
-from engactivity.auth.refusals import forbidden, log_refusal, unauthorized
-from engactivity.auth.routetable import Need, RouteTable
-from engactivity.auth.secretbox import MasterKey, MasterKeyError
+from engactivity.auth.access import WAIVED, Grant
+from engactivity.auth.authenticator import Authenticator
+from engactivity.auth.keystore import KeyStoreUnavailable
 
 log = logging.getLogger("engactivity.auth")
 
@@ -40,74 +35,6 @@ MAX_FORM_BYTES = 256 * 1024
 """A form body is read here only when an OAuth 1.0a signature covers it."""
 
 _FORM = "application/x-www-form-urlencoded"
-
-T = TypeVar("T")
-
-
-class Authenticator:
-    """Checks credentials against the key store; shared by all requests of a process."""
-
-    def __init__(
-        self,
-        keys: KeyStore,
-        master: MasterKey,
-        *,
-        localhost_exception: bool,
-        metrics_open: bool,
-        metrics_token: str | None,
-    ) -> None:
-        self.keys = keys
-        self.master = master
-        self.metrics_open = metrics_open
-        self.metrics_token = metrics_token
-        self.open_until_first_key = localhost_exception
-        """Loopback bind and no key created yet: requests without credentials pass."""
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        if self.keys.blocking:
-            return await run_in_threadpool(fn, *args)
-        return fn(*args)
-
-    async def still_open(self) -> bool:
-        """Whether the localhost exception holds; it ends for good at the first key."""
-        if not self.open_until_first_key:
-            return False
-        if await self._call(self.keys.any_key):
-            self.open_until_first_key = False
-            log.warning(
-                "an API key exists now: requests without credentials are refused from now on"
-            )
-            return False
-        return True
-
-    async def verify(self, scope: Scope, authorization: str, body: bytes | None) -> Outcome:
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "bearer":
-            return await self._call(self._verify_bearer, value.strip())
-        # OAuth 1.0a: in the Authorization header, or (RFC 5849 3.5.2) in the query.
-        uri = _request_uri(scope)
-        headers = {"Authorization": authorization} if authorization else {}
-        content_type = _header(scope, b"content-type")
-        if content_type:
-            headers["Content-Type"] = content_type
-        text = body.decode("utf-8", "replace") if body is not None else None
-        try:
-            box = self.master.box()
-        except MasterKeyError as exc:
-            log.error("%s: OAuth 1.0a keys are refused", exc)
-            box = None
-        return await self._call(verify_oauth1, self.keys, box, uri, scope["method"], text, headers)
-
-    def _verify_bearer(self, token: str) -> Outcome:
-        key_id = bearer_id(token)
-        if key_id is None:
-            return Outcome(None, "malformed bearer token")
-        record = self.keys.get(key_id)
-        if record is None or not bearer_matches(record, token):
-            return Outcome(None, "unknown bearer token")
-        if not record.active:
-            return Outcome(None, "revoked key")
-        return Outcome(record, "ok")
 
 
 class AuthMiddleware:
@@ -162,7 +89,13 @@ class AuthMiddleware:
                 return
             receive = _replay(body, receive)
         try:
-            outcome = await self.auth.verify(scope, authorization, body)
+            outcome = await self.auth.verify(
+                _request_uri(scope),
+                scope["method"],
+                authorization,
+                _header(scope, b"content-type"),
+                body,
+            )
         except KeyStoreUnavailable as exc:
             await self._unavailable(scope, receive, send, exc)
             return

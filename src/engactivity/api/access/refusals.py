@@ -1,5 +1,5 @@
 """The answers and the log line of a refused request, shared by the middleware and the
-routes' own check (``access.py``), so both refuse with the same words."""
+routes' own check (``routes.py``), so both refuse with the same words."""
 
 from __future__ import annotations
 

@@ -13,16 +13,9 @@ from hypothesis import strategies as st
 from starlette.responses import Response
 
 from engactivity.api import app as app_module
-from engactivity.auth.access import (
-    ANY_KEY,
-    METRICS,
-    OPEN,
-    READ_KEY,
-    WRITE_KEY,
-    add_route,
-    declare,
-)
-from engactivity.auth.routetable import MAX_CACHED, Need, RouteTable, UndeclaredRoute
+from engactivity.api.access.routes import add_route, declare
+from engactivity.api.access.table import MAX_CACHED, Need, RouteTable, UndeclaredRoute
+from engactivity.auth.access import ANY_KEY, METRICS, OPEN, READ_KEY, WRITE_KEY
 from tests.auth.apphelp import in_process
 
 

@@ -15,18 +15,11 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engactivity.api.access.middleware import WaiverMiddleware
+from engactivity.api.access.refusals import CHALLENGE
+from engactivity.api.access.routes import add_route, guarded, record_grant
 from engactivity.api.requestlog import Receive, Scope, Send
-from engactivity.auth.access import (
-    READ_KEY,
-    WAIVED,
-    WRITE_KEY,
-    Grant,
-    add_route,
-    guarded,
-    record_grant,
-)
-from engactivity.auth.middleware import WaiverMiddleware
-from engactivity.auth.refusals import CHALLENGE
+from engactivity.auth.access import READ_KEY, WAIVED, WRITE_KEY, Grant
 from tests.auth.apphelp import call, in_process
 
 QUERY = "/operations/api/account/acme/engactivity?timeframe=60&v=1"
