@@ -65,6 +65,7 @@ _CHANGES_KEPT = "5 minutes"
 _SUSPECT_S = 2.0
 _SUSPECT_WAIT_S = 0.25
 """For this long after a connection failed, wait at most this long for a connection."""
+_RECONNECT_S = 0.25
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 
@@ -85,6 +86,11 @@ class PostgresDialect:
             max_size=max(2, pool_size),
             kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout_s))},
             timeout=timeout_s,
+            # A connection that cannot be made is given up on after a quarter second, so
+            # that the next request asks for a new one at once: the pool's own retries back
+            # off exponentially, and once the database is back, a request could wait
+            # seconds for a retry that was scheduled while it was down.
+            reconnect_timeout=_RECONNECT_S,
             name="engactivity",
             open=False,
         )
