@@ -96,8 +96,12 @@ class KeyStore:
             raise KeyStoreUnavailable(f"the key store could not be {what}: {exc}") from exc
 
     def _read(self, fn: Callable[[Any], T]) -> T:
-        with self._unavailable("read"):
+        try:  # not a context manager: this runs on every request
             return self._db.read(fn)
+        except KeyStoreUnavailable:
+            raise
+        except StoreUnavailable as exc:
+            raise KeyStoreUnavailable(f"the key store could not be read: {exc}") from exc
 
     def add(self, record: KeyRecord) -> None:
         sql = self._db.sql(

@@ -40,16 +40,28 @@ class Database:
             raise mapped from exc
 
     def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run a read; a connection the server dropped (a restart) is replaced once."""
-        with self.mapped_errors():
+        """Run a read; a connection the server dropped (a restart) is replaced once.
+
+        Written without a context manager of its own: key lookups take this path on
+        every request.
+        """
+        dialect = self.dialect
+        try:
             try:
-                with self.dialect.reading() as conn:
+                with dialect.reading() as conn:
                     return fn(conn)
             except Exception as exc:
-                if not self.dialect.retry_read(exc):
+                if not dialect.retry_read(exc):
                     raise
-            with self.dialect.reading() as conn:
+            with dialect.reading() as conn:
                 return fn(conn)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            mapped = dialect.unavailable(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one short write transaction (rare writes: keys, settings)."""

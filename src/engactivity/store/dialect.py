@@ -7,7 +7,7 @@ written once, in ``engine.py`` and ``database.py``, against this interface.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from enum import Enum
 from typing import Any, Protocol
@@ -39,6 +39,11 @@ class Dialect(Protocol):
     """Reads are network round trips: callers keep them off the event loop."""
     bytes_type: str
     """The column type of byte strings."""
+
+    @property
+    def stored_id(self) -> Callable[[str], str] | None:
+        """How the database holds an event id, when not as it is."""
+        ...
 
     # -- statements and connections ------------------------------------------------------
 
@@ -84,10 +89,6 @@ class Dialect(Protocol):
     def close(self) -> None: ...
 
     # -- writing ---------------------------------------------------------------------------
-
-    def stored_id(self, event_id: str) -> str:
-        """How the database holds an event id."""
-        ...
 
     def stored_ids(self, conn: Connection, account_id: str, event_ids: list[str]) -> set[str]:
         """Which of ``event_ids`` the account has stored already."""

@@ -133,7 +133,7 @@ class Engine:
             now_ms - self.retention_ms,
             self._tables,
             dialect.sql,
-            dialect.stored_id if dialect.shared else None,
+            dialect.stored_id,
         )
         self._jobs.put(job)
         return job.future

@@ -69,6 +69,14 @@ _RECONNECT_S = 0.25
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 
+def _stored_id(event_id: str) -> str:
+    # PostgreSQL text cannot hold NUL, which JSON strings may: escape it (and the
+    # escape character, so distinct ids stay distinct).
+    if "\0" in event_id or "\\" in event_id:
+        return event_id.replace("\\", "\\\\").replace("\0", "\\0")
+    return event_id
+
+
 def _unavailable(exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"the database is not available: {exc}")
 
@@ -78,6 +86,7 @@ class PostgresDialect:
     shared = True
     blocking = True
     bytes_type = "BYTEA"
+    stored_id = staticmethod(_stored_id)
 
     def __init__(self, conninfo: str, pool_size: int = 16, timeout_s: float = 5.0) -> None:
         self._pool = ConnectionPool(
@@ -182,13 +191,6 @@ class PostgresDialect:
         self._pool.close()
 
     # -- writing ---------------------------------------------------------------------------
-
-    def stored_id(self, event_id: str) -> str:
-        # PostgreSQL text cannot hold NUL, which JSON strings may: escape it (and the
-        # escape character, so distinct ids stay distinct).
-        if "\0" in event_id or "\\" in event_id:
-            return event_id.replace("\\", "\\\\").replace("\0", "\\0")
-        return event_id
 
     def stored_ids(self, conn: Conn, account_id: str, event_ids: list[str]) -> set[str]:
         rows = conn.execute(

@@ -49,6 +49,7 @@ class SQLiteDialect:
     shared = False
     blocking = False
     bytes_type = "BLOB"
+    stored_id = None  # ids are held as they are
 
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
         self.path = path
@@ -135,9 +136,6 @@ class SQLiteDialect:
         self._wal.close()
 
     # -- writing ---------------------------------------------------------------------------
-
-    def stored_id(self, event_id: str) -> str:
-        return event_id
 
     def stored_ids(
         self, conn: sqlite3.Connection, account_id: str, event_ids: list[str]
