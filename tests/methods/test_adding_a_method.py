@@ -29,7 +29,7 @@ from engactivity.methods.method import Fragments, Method, query_parameter
 from engactivity.settings import Settings
 from engactivity.store import open_database, open_store
 from engactivity.store.memory import AccountState
-from engactivity.store.tables import BucketTable, Column, Deltas
+from engactivity.store.tables import BucketTable, Column, Deltas, Value
 from tests.conftest import ENGINES, MIN, NOW_MS, new_pg_database
 
 # -- the toy method: what a new module would hold ------------------------------------------
@@ -57,7 +57,7 @@ def fold(events: Sequence[Event], into: Deltas) -> None:
             row[0] += 1
 
 
-CHATS = BucketTable("toy_chats", keys=(Column("skill_id"),), values=("chats",), fold=fold)
+CHATS = BucketTable("toy_chats", keys=(Column("skill_id"),), values=(Value("chats"),), fold=fold)
 
 
 def read(query: ChatsQuery, span: Span, state: AccountState, fragments: Fragments) -> int:

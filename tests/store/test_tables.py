@@ -10,7 +10,7 @@ from engactivity.store.tables import add_deltas, subtract
 
 def test_the_rollup_table_and_its_upsert_work_in_sqlite() -> None:
     conn = sqlite3.connect(":memory:")
-    conn.executescript(ROLLUP.ddl())
+    conn.executescript(ROLLUP.ddl("BLOB"))
     rows = [((7, 2, 1, 3), [1, 0, 5, 0, 1]), ((7, -1, 0, 0), [0, 1, 0, 2, 0])]
     for sql, params in ROLLUP.upserts("acct", rows, 30_000):
         conn.execute(sql, params)

@@ -54,7 +54,7 @@ class Answers:
             version = await anyio.to_thread.run_sync(self._store.version, account_id)
         else:
             version = self._store.version(account_id)
-        cached = self._answers.get(key, version)
+        cached = self._answers.get(key, version) if method.cache else None
         if cached is not None:
             return cached
         compute = functools.partial(self._compute, method, account_id, query, plan, key)
@@ -74,5 +74,6 @@ class Answers:
             version = state.version
             reading = method.read(query, plan, state, fragments)
         body = method.render(query, plan, reading, fragments)
-        self._answers.put(key, version, body)
+        if method.cache:
+            self._answers.put(key, version, body)
         return body

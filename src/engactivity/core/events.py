@@ -34,6 +34,8 @@ from engactivity.core.problems import Problem
 MAX_EVENT_ID_CHARS = 128
 MAX_HANDLING_TIME = 2**31 - 1
 """Seconds (68 years); bounds the sums so they always fit a 64-bit counter."""
+MAX_COUNT = 2**31 - 1
+"""Queue sizes and available slots; bounds their sums like handling times'."""
 MAX_FUTURE_MS = 5 * 60_000
 """Events further ahead of the server clock than this are refused."""
 
@@ -70,6 +72,10 @@ Seconds = Annotated[
         description=f"an integer from 0 to {MAX_HANDLING_TIME} (seconds)",
     ),
 ]
+Count = Annotated[
+    int,
+    msgspec.Meta(ge=0, le=MAX_COUNT, description=f"an integer from 0 to {MAX_COUNT}"),
+]
 Flag = Annotated[bool, msgspec.Meta(description="true or false")]
 
 
@@ -86,11 +92,20 @@ class BaseEvent(msgspec.Struct, tag_field="type", rename="camel", frozen=True, g
     """Epoch milliseconds (an ISO-8601 time is converted when validated)."""
 
 
+class Queued(BaseEvent, tag="queued", frozen=True):
+    """A visitor entered a skill's queue."""
+
+    skill_id: SkillId | None = None
+    agent_id: Int64 | None = None
+
+
 class Connected(BaseEvent, tag="connected", frozen=True):
-    """A chat was connected to an agent."""
+    """A chat was connected to an agent, after ``waitTime`` seconds in the queue."""
 
     agent_id: Int64
     skill_id: SkillId | None = None
+    wait_time: Seconds | None = None
+    agent_group_id: Int64 | None = None
 
 
 class Closed(BaseEvent, tag="closed", frozen=True):
@@ -102,10 +117,27 @@ class Closed(BaseEvent, tag="closed", frozen=True):
     agent_id: Int64 | None = None
 
 
-EVENT_TYPES: tuple[type[BaseEvent], ...] = (Connected, Closed)
+class Abandoned(BaseEvent, tag="abandoned", frozen=True):
+    """A visitor left the queue before reaching an agent, after ``waitTime`` seconds."""
+
+    skill_id: SkillId | None = None
+    wait_time: Seconds | None = None
+    agent_id: Int64 | None = None
+
+
+class QueueState(BaseEvent, tag="queueState", frozen=True):
+    """A sample of a skill's queue as the routing engine saw it at ``time``."""
+
+    skill_id: Int64
+    queue_size: Count
+    available_slots: Count
+    agent_id: Int64 | None = None
+
+
+EVENT_TYPES: tuple[type[BaseEvent], ...] = (Queued, Connected, Closed, Abandoned, QueueState)
 """Every type of event, in the order their names are listed in errors."""
 
-Event = Connected | Closed
+Event = Queued | Connected | Closed | Abandoned | QueueState
 UNIVERSAL_FIELDS = ("skill_id", "agent_id")
 """Allowed on every type (and checked even when the type is wrong)."""
 

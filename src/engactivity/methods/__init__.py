@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from engactivity.methods.engactivity import ENGACTIVITY
 from engactivity.methods.method import AnyMethod
-from engactivity.store.tables import BucketTable
+from engactivity.methods.queuehealth import QUEUEHEALTH
+from engactivity.methods.queuestate import QUEUESTATE
+from engactivity.methods.sla import SLA
+from engactivity.store.tables import Table
 
-METHODS: tuple[AnyMethod, ...] = (ENGACTIVITY,)
+METHODS: tuple[AnyMethod, ...] = (ENGACTIVITY, QUEUEHEALTH, QUEUESTATE, SLA)
 
 
-def tables_of(methods: tuple[AnyMethod, ...] = METHODS) -> tuple[BucketTable, ...]:
-    """The bucket tables of ``methods``, each once, in order."""
-    out: dict[str, BucketTable] = {}
+def tables_of(methods: tuple[AnyMethod, ...] = METHODS) -> tuple[Table, ...]:
+    """The tables of ``methods``, each once, in order."""
+    out: dict[str, Table] = {}
     for method in methods:
         for table in method.tables:
             out.setdefault(table.name, table)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from engactivity.store.memory import AccountState
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 
 Q = TypeVar("Q", bound=Hashable)
 """A parsed query."""
@@ -55,7 +55,7 @@ class Method(Generic[Q, P, R]):
     parse: Callable[[Mapping[str, object]], Q]
     plan: Callable[[Q, int], P]
     """The query at ``now`` (epoch ms): what it reads; part of the answer cache's key."""
-    tables: tuple[BucketTable, ...]
+    tables: tuple[Table, ...]
     read: Callable[[Q, P, AccountState, Fragments], R]
     render: Callable[[Q, P, R, Fragments], bytes]
     light: Callable[[Q], bool]
@@ -66,6 +66,9 @@ class Method(Generic[Q, P, R]):
     """OpenAPI: the JSON schema of the POST body."""
     response: dict[str, Any]
     """OpenAPI: the JSON schema of the 200 body."""
+    cache: bool = True
+    """Whether whole answers are kept until the account's data changes: not when they
+    also move with the clock (current values)."""
 
 
 AnyMethod = Method[Any, Any, Any]

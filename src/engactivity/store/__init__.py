@@ -18,7 +18,7 @@ from engactivity.store.interface import (
     StoreUnavailable,
     TableStats,
 )
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 from engactivity.store.url import (
     DEFAULT_STORE_URL,
     StoreURL,
@@ -63,7 +63,7 @@ def open_database(url: str | StoreURL, synchronous: str = "FULL") -> Database:
 def open_store(
     url: str | StoreURL,
     clock: Clock,
-    tables: Sequence[BucketTable],
+    tables: Sequence[Table],
     retention_ms: int = MIN_RETENTION_MS,
     synchronous: str = "FULL",
     database: Database | None = None,
@@ -80,7 +80,7 @@ def open_store(
         raise
 
 
-def migrate_store(url: str | StoreURL, tables: Sequence[BucketTable]) -> int:
+def migrate_store(url: str | StoreURL, tables: Sequence[Table]) -> int:
     """Create or upgrade the schema of the store ``url`` names; its schema version."""
     db = open_database(url)
     try:

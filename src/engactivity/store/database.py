@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from engactivity.store.dialect import Connection, Dialect
 from engactivity.store.interface import StoreUnavailable
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Database:
         with self.mapped_errors(), self.dialect.writing() as conn:
             self.dialect.ensure(conn, ddl)
 
-    def migrate(self, tables: Sequence[BucketTable]) -> int:
+    def migrate(self, tables: Sequence[Table]) -> int:
         """Create or upgrade the schema; the schema version in force."""
         with self.mapped_errors(), self.dialect.writing() as conn:
             return self.dialect.migrate(conn, tables)

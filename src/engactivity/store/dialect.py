@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from enum import Enum
 from typing import Any, Protocol
 
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 
 Connection = Any
 """A DB-API connection of the dialect's driver (sqlite3 or psycopg)."""
@@ -51,7 +51,7 @@ class Dialect(Protocol):
         """A statement written with ``?`` placeholders, in this dialect."""
         ...
 
-    def migrate(self, conn: Connection, tables: Sequence[BucketTable]) -> int:
+    def migrate(self, conn: Connection, tables: Sequence[Table]) -> int:
         """Create or upgrade the schema (idempotent); the schema version in force."""
         ...
 
@@ -139,6 +139,6 @@ class Dialect(Protocol):
         (and anything else of the dialect's that expires): (rows removed, done)."""
         ...
 
-    def count_rows(self, conn: Connection, tables: Sequence[BucketTable]) -> Iterator[Any]:
+    def count_rows(self, conn: Connection, tables: Sequence[Table]) -> Iterator[Any]:
         """(rows, newest bucket, oldest bucket) of each table, where that is cheap."""
         ...

@@ -45,7 +45,7 @@ from engactivity.store.memory import AccountState
 from engactivity.store.mirror import Mirror, encode
 from engactivity.store.retention import Retention
 from engactivity.store.schema import SCHEMA_VERSION_QUERY
-from engactivity.store.tables import BucketTable, Deltas
+from engactivity.store.tables import Deltas, Table
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Engine:
     def __init__(
         self,
         db: Database,
-        tables: Sequence[BucketTable],
+        tables: Sequence[Table],
         clock: Clock,
         retention_ms: int = MIN_RETENTION_MS,
         owns_database: bool = False,

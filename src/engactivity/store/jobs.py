@@ -20,7 +20,7 @@ from typing import Any, Protocol, cast
 from engactivity.core.events import Event
 from engactivity.store.interface import IngestResult, StoreUnavailable
 from engactivity.store.schema import PARAMS_PER_STATEMENT, id_inserts, insert_new_ids
-from engactivity.store.tables import BucketTable, Deltas, fold_all, subtract
+from engactivity.store.tables import Deltas, Table, fold_all, subtract
 
 MAX_GROUP_EVENTS = 100_000
 """Most events committed in one group transaction."""
@@ -50,7 +50,7 @@ class WriteJob:
     """One submitted batch, ready for the writer."""
 
     account_id: str
-    tables: Sequence[BucketTable]
+    tables: Sequence[Table]
     live: list[Event]
     """The events not expired, in batch order."""
     expired: int
@@ -70,7 +70,7 @@ class WriteJob:
         account_id: str,
         events: list[Event],
         oldest_kept_ms: int,
-        tables: Sequence[BucketTable],
+        tables: Sequence[Table],
         sql: Callable[[str], str],
         stored_id: Callable[[str], str] | None = None,
     ) -> WriteJob:
@@ -128,14 +128,28 @@ class WriteJob:
     def without(self, duplicates: list[Event]) -> Staged:
         """The result and deltas when ``duplicates`` of the live events are not new.
 
-        Their contribution is taken off the prepared deltas (they are the fewer).
+        Their contribution is taken off the prepared deltas of sums (they are the
+        fewer); other tables fold the new events again.
         """
         if not duplicates:
             return self.all_fresh()
-        taken = fold_all(self.tables, duplicates)
-        deltas = [subtract(p, t) for p, t in zip(self.deltas, taken, strict=True)]
-        fresh = len(self.live) - len(duplicates)
-        return IngestResult(fresh, len(duplicates), self.expired), deltas
+        taken: list[Deltas] | None = None
+        fresh: list[Event] | None = None
+        deltas: list[Deltas] = []
+        for table, prepared in zip(self.tables, self.deltas, strict=True):
+            if table.subtractable:  # sums: take the duplicates' part off
+                if taken is None:
+                    taken = fold_all(self.tables, duplicates)
+                deltas.append(subtract(prepared, taken[len(deltas)]))
+            else:  # a minimum, a newest sample: fold the new events again
+                if fresh is None:
+                    gone = {id(event) for event in duplicates}
+                    fresh = [event for event in self.live if id(event) not in gone]
+                folded: Deltas = {}
+                table.fold(fresh, folded)
+                deltas.append(folded)
+        counted = len(self.live) - len(duplicates)
+        return IngestResult(counted, len(duplicates), self.expired), deltas
 
 
 @dataclass

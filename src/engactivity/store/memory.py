@@ -1,5 +1,5 @@
-"""The store's memory: every retained row of an account's bucket tables, arranged to sum
-spans fast.
+"""The store's memory: every retained row of an account's tables, arranged to read spans
+fast.
 
 Per account and table, every distinct key (e.g. a (skill, agent) pair) gets an index.
 Each bucket holds the keys that had events in it, as a sorted index array beside a
@@ -21,11 +21,13 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from engactivity.store.tables import BucketTable, RowKey
+from engactivity.core.timeframe import BUCKET_MS
+from engactivity.store.tables import BucketTable, LatestTable, RowKey, Table, newer
 
 Int64s = npt.NDArray[np.int64]
 
@@ -43,6 +45,9 @@ class BucketRows:
 
     def __init__(self, table: BucketTable) -> None:
         self.table = table
+        self._sums_only = table.subtractable
+        merges = np.array(table.merges)
+        self._by_merge = {m: np.flatnonzero(merges == m) for m in ("sum", "min", "max")}
         self.version = 0
         """Changes with every change of these rows (0: never had any)."""
         self.epoch = 0
@@ -71,7 +76,7 @@ class BucketRows:
         return index
 
     def apply(self, rows: Iterable[tuple[RowKey, Sequence[int]]]) -> None:
-        """Add row deltas (bucket first in each key; a row may come more than once).
+        """Merge row deltas (bucket first in each key; a row may come more than once).
 
         The rows are gathered into arrays and sorted by bucket and key once, so each
         bucket then costs a few vector operations however many rows it has: a batch
@@ -99,29 +104,59 @@ class BucketRows:
         order = np.lexsort((key_of, bucket_of))
         bucket_of, key_of, delta = bucket_of[order], key_of[order], delta[order]
         same = (bucket_of[1:] == bucket_of[:-1]) & (key_of[1:] == key_of[:-1])
-        if same.any():  # a row given twice: one row with the sum
+        if same.any():  # a row given twice: one row with them merged
             firsts = np.flatnonzero(np.concatenate(([True], ~same)))
             bucket_of, key_of = bucket_of[firsts], key_of[firsts]
-            delta = np.add.reduceat(delta, firsts, axis=0)
+            delta = self._reduce(delta, firsts)
         starts = np.flatnonzero(np.diff(bucket_of, prepend=bucket_of[0] - 1))
-        sums = np.add.reduceat(delta, starts, axis=0).tolist()
+        merged = self._reduce(delta, starts).tolist()
         ends = [*starts[1:].tolist(), len(bucket_of)]
         version = new_version()
-        for bucket, start, end, bucket_sum in zip(
-            bucket_of[starts].tolist(), starts.tolist(), ends, sums, strict=True
+        for bucket, start, end, bucket_total in zip(
+            bucket_of[starts].tolist(), starts.tolist(), ends, merged, strict=True
         ):
             total = self.totals.get(bucket)
             if total is None:
-                self.totals[bucket] = bucket_sum
+                self.totals[bucket] = bucket_total
             else:
-                for i, value in enumerate(bucket_sum):
-                    total[i] += value
+                self._merge_lists(total, bucket_total)
             self._add_to_bucket(bucket, key_of[start:end], delta[start:end])
             self.bucket_versions[bucket] = version
         self.version = version
 
+    def _reduce(self, values: Int64s, starts: Int64s) -> Int64s:
+        """Each run of rows from ``starts`` merged into one row."""
+        if self._sums_only:
+            return np.add.reduceat(values, starts, axis=0)
+        out = np.empty((len(starts), values.shape[1]), np.int64)
+        for merge, ufunc in (("sum", np.add), ("min", np.minimum), ("max", np.maximum)):
+            columns = self._by_merge[merge]
+            if len(columns):
+                out[:, columns] = ufunc.reduceat(values[:, columns], starts, axis=0)
+        return out
+
+    def _merge_into(self, into: Int64s, at: Any, delta: Int64s) -> None:
+        """Merge ``delta`` into the rows ``at`` of ``into`` (each row at most once)."""
+        if self._sums_only:
+            into[at] += delta
+            return
+        for merge, ufunc in (("sum", np.add), ("min", np.minimum), ("max", np.maximum)):
+            columns = self._by_merge[merge]
+            if len(columns):
+                rows = np.ix_(np.atleast_1d(at), columns)
+                into[rows] = ufunc(into[rows], delta[:, columns])
+
+    def _merge_lists(self, total: list[int], add: list[int]) -> None:
+        for i, (merge, value) in enumerate(zip(self.table.merges, add, strict=True)):
+            if merge == "sum":
+                total[i] += value
+            elif merge == "min":
+                total[i] = min(total[i], value)
+            else:
+                total[i] = max(total[i], value)
+
     def _add_to_bucket(self, bucket: int, keys: Int64s, delta: Int64s) -> None:
-        """Add values to the bucket's keys; ``keys`` is sorted, each key at most once."""
+        """Merge values into the bucket's keys; ``keys`` is sorted, each key at most once."""
         held = self.buckets.get(bucket)
         if held is None:
             self.buckets[bucket] = (keys.copy(), delta.copy())
@@ -130,7 +165,7 @@ class BucketRows:
         at = np.searchsorted(known, keys)
         found = at < len(known)
         found[found] = known[at[found]] == keys[found]
-        values[at[found]] += delta[found]
+        self._merge_into(values, at[found], delta[found])
         fresh = ~found
         if fresh.any():
             # New keys go in at their sorted places (np.insert is stable for equal slots).
@@ -149,13 +184,47 @@ class BucketRows:
             self.version = self.epoch = new_version()
 
 
+class LatestRows:
+    """One account's rows of one latest table: the newest sample of each key."""
+
+    def __init__(self, table: LatestTable) -> None:
+        self.table = table
+        self.version = 0
+        self.samples: dict[RowKey, list[Any]] = {}
+        """key -> [time, event key, values...]."""
+
+    def apply(self, rows: Iterable[tuple[RowKey, Sequence[Any]]]) -> None:
+        changed = False
+        for key, sample in rows:
+            if newer(list(sample), self.samples.get(key)):
+                self.samples[key] = list(sample)
+                changed = True
+        if changed:
+            self.version = new_version()
+
+    def drop_before(self, bucket: int) -> None:
+        old = [key for key, sample in self.samples.items() if sample[0] < bucket * BUCKET_MS]
+        for key in old:
+            del self.samples[key]
+        if old:
+            self.version = new_version()
+
+
+TableRows = BucketRows | LatestRows
+
+
+def rows_of(table: Table) -> TableRows:
+    """An account's empty rows of ``table``."""
+    return BucketRows(table) if isinstance(table, BucketTable) else LatestRows(table)
+
+
 class AccountState:
     """Everything the store keeps in memory for one account: its rows of each table."""
 
-    def __init__(self, tables: Sequence[BucketTable]) -> None:
+    def __init__(self, tables: Sequence[Table]) -> None:
         self.lock = threading.Lock()
         """Held while the rows change, and by readers (``Store.snapshot``)."""
-        self.tables = {table.name: BucketRows(table) for table in tables}
+        self.tables: dict[str, TableRows] = {table.name: rows_of(table) for table in tables}
         self.db_version = -1
         """The database version these rows reflect, on an engine that keeps one (-1:
         not loaded yet)."""
@@ -166,10 +235,17 @@ class AccountState:
         return max((rows.version for rows in self.tables.values()), default=0)
 
     def rows(self, table: BucketTable) -> BucketRows:
-        return self.tables[table.name]
+        found = self.tables[table.name]
+        assert isinstance(found, BucketRows)
+        return found
 
-    def apply(self, deltas: Sequence[Iterable[tuple[RowKey, Sequence[int]]]]) -> None:
-        """Add one batch's deltas, one collection per table in table order (under the lock)."""
+    def latest(self, table: LatestTable) -> LatestRows:
+        found = self.tables[table.name]
+        assert isinstance(found, LatestRows)
+        return found
+
+    def apply(self, deltas: Sequence[Iterable[tuple[RowKey, Sequence[Any]]]]) -> None:
+        """Merge one batch's deltas, one collection per table in table order (under the lock)."""
         for rows, table_deltas in zip(self.tables.values(), deltas, strict=True):
             rows.apply(table_deltas)
 

@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
-import numpy as np
+import msgspec
 
 from engactivity.store.database import Database
 from engactivity.store.dialect import Connection
 from engactivity.store.memory import AccountState
-from engactivity.store.tables import BucketTable, Deltas
+from engactivity.store.tables import Deltas, RowKey, Table
 
 _LOAD_CHUNK = 50_000
-_INT64 = np.dtype("<i8")
 
 
 class Mirror:
-    def __init__(
-        self, db: Database, tables: Sequence[BucketTable], cutoff: Callable[[], int]
-    ) -> None:
+    def __init__(self, db: Database, tables: Sequence[Table], cutoff: Callable[[], int]) -> None:
         self.db = db
         self.tables = tuple(tables)
         self.cutoff = cutoff
@@ -87,14 +85,12 @@ class Mirror:
         """Every row of every table into fresh copies (non-shared dialects, at start)."""
         fresh: dict[str, AccountState] = {}
         for table in self.tables:
-            cursor = conn.execute(
-                self.db.sql(table.select("bucket >= ?") + " ORDER BY account_id"), (self.cutoff(),)
-            )
+            kept, params = table.retained(self.cutoff())
+            cursor = conn.execute(self.db.sql(table.select(kept) + " ORDER BY account_id"), params)
             while chunk := cursor.fetchmany(_LOAD_CHUNK):
-                by_account: dict[str, list[tuple[tuple[int, ...], list[int]]]] = {}
-                split = 2 + len(table.keys)
+                by_account: dict[str, list[tuple[RowKey, list[Any]]]] = {}
                 for row in chunk:
-                    by_account.setdefault(row[0], []).append((row[1:split], row[split:]))
+                    by_account.setdefault(row[0], []).append(table.split(row[1:]))
                 for account_id, rows in by_account.items():
                     state = fresh.get(account_id)
                     if state is None:
@@ -142,13 +138,12 @@ class Mirror:
         try:
             version = dialect.account_version(conn, account_id)
             for table in self.tables:
+                kept, params = table.retained(self.cutoff())
                 cursor = conn.execute(
-                    self.db.sql(table.select("account_id = ? AND bucket >= ?")),
-                    (account_id, self.cutoff()),
+                    self.db.sql(table.select(f"account_id = ? AND {kept}")), [account_id, *params]
                 )
-                split = 2 + len(table.keys)
                 while chunk := cursor.fetchmany(_LOAD_CHUNK):
-                    loaded.tables[table.name].apply((r[1:split], r[split:]) for r in chunk)
+                    loaded.tables[table.name].apply(table.split(r[1:]) for r in chunk)
         finally:
             conn.execute("COMMIT")
         return version, loaded
@@ -156,36 +151,19 @@ class Mirror:
 
 # -- deltas between processes ----------------------------------------------------------------
 #
-# A commit's deltas are recorded for other processes as int64s: per batch, per table, the
-# number of rows, then each row's key (bucket first) and values.
+# A commit's deltas are recorded for other processes in MessagePack: per batch, per table,
+# its rows as [key, values].
 
 
-def encode(batches: list[list[Deltas]], tables: Sequence[BucketTable]) -> bytes:
-    flat: list[int] = []
-    for batch in batches:
-        for rows in batch:
-            flat.append(len(rows))
-            for key, values in rows.items():
-                flat.extend(key)
-                flat.extend(values)
-    return np.array(flat, _INT64).tobytes()
+def encode(batches: list[list[Deltas]], tables: Sequence[Table]) -> bytes:
+    return _encode([[list(rows.items()) for rows in batch] for batch in batches])
 
 
-def decode(blob: bytes, tables: Sequence[BucketTable]) -> list[list[Deltas]]:
-    numbers = np.frombuffer(blob, _INT64).tolist()
-    batches: list[list[Deltas]] = []
-    at = 0
-    while at < len(numbers):
-        batch: list[Deltas] = []
-        for table in tables:
-            count = numbers[at]
-            at += 1
-            split = 1 + len(table.keys)  # the bucket and the keys
-            width = split + table.width
-            rows: Deltas = {}
-            for start in range(at, at + count * width, width):
-                rows[tuple(numbers[start : start + split])] = numbers[start + split : start + width]
-            at += count * width
-            batch.append(rows)
-        batches.append(batch)
-    return batches
+def decode(blob: bytes, tables: Sequence[Table]) -> list[list[Deltas]]:
+    return [
+        [{tuple(key): values for key, values in rows} for rows in batch]
+        for batch in msgspec.msgpack.decode(blob)
+    ]
+
+
+_encode = msgspec.msgpack.Encoder().encode

@@ -28,8 +28,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from engactivity.store.dialect import OnWriteError
 from engactivity.store.interface import StoreUnavailable
-from engactivity.store.schema import SCHEMA_VERSION, UPSERT_META, delete_oldest_bucket, schema
-from engactivity.store.tables import BucketTable
+from engactivity.store.schema import OLDEST_IDS, SCHEMA_VERSION, UPSERT_META, schema
+from engactivity.store.tables import Table
 
 Conn = psycopg.Connection[Any]
 
@@ -154,11 +154,12 @@ class PostgresDialect:
     def in_transaction(self, conn: Conn) -> bool:
         return conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
 
-    def migrate(self, conn: Conn, tables: Sequence[BucketTable]) -> int:
+    def migrate(self, conn: Conn, tables: Sequence[Table]) -> int:
         """Create or upgrade the schema; safe from many processes at once."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute(schema(tables).replace(") WITHOUT ROWID;", ");") + SEEN_EVENT_BY_BUCKET)
+            ddl = schema(tables, self.bytes_type).replace(") WITHOUT ROWID;", ");")
+            conn.execute(ddl + SEEN_EVENT_BY_BUCKET)
             found: dict[str, str] = dict(
                 conn.execute(
                     "SELECT key, value FROM meta WHERE key IN "
@@ -267,9 +268,7 @@ class PostgresDialect:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_PURGE_LOCK,))
 
     def purge_ids(self, conn: Conn, account_id: str, cutoff: int) -> tuple[int, bool]:
-        deleted = conn.execute(
-            self.sql(delete_oldest_bucket("seen_event")), (account_id, account_id, cutoff)
-        ).rowcount
+        deleted = conn.execute(self.sql(OLDEST_IDS), (account_id, account_id, cutoff)).rowcount
         conn.execute(
             "DELETE FROM rollup_change WHERE account_id = %s "
             f"AND created_at < now() - interval '{_CHANGES_KEPT}'",
@@ -277,5 +276,5 @@ class PostgresDialect:
         )
         return max(0, deleted), deleted <= 0
 
-    def count_rows(self, conn: Conn, tables: Sequence[BucketTable]) -> Iterator[Any]:
+    def count_rows(self, conn: Conn, tables: Sequence[Table]) -> Iterator[Any]:
         return iter(())  # a count of a large table is not cheap here

@@ -20,8 +20,8 @@ from engactivity.store.database import Database
 from engactivity.store.dialect import Connection
 from engactivity.store.interface import TableStats, retention_cutoff_bucket
 from engactivity.store.mirror import Mirror
-from engactivity.store.schema import ACCOUNTS, delete_oldest_bucket
-from engactivity.store.tables import BucketTable
+from engactivity.store.schema import ACCOUNTS
+from engactivity.store.tables import Table
 
 _EVERY_S = 30.0
 _AGAIN_S = 0.05
@@ -34,7 +34,7 @@ class Retention:
     def __init__(
         self,
         db: Database,
-        tables: Sequence[BucketTable],
+        tables: Sequence[Table],
         clock: Clock,
         retention_ms: int,
         mirror: Mirror,
@@ -88,9 +88,8 @@ class Retention:
             accounts = [row[0] for row in conn.execute(ACCOUNTS).fetchall()]
             for account_id in accounts:
                 for table in self._tables:
-                    deleted = conn.execute(
-                        sql(delete_oldest_bucket(table.name)), (account_id, account_id, cutoff)
-                    ).rowcount
+                    statement, params = table.purge(account_id, cutoff)
+                    deleted = conn.execute(sql(statement), params).rowcount
                     removed += max(0, deleted)
                     more = more or deleted > 0
                 swept, done = self._db.dialect.purge_ids(conn, account_id, cutoff)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from engactivity.core.events import Event
 from engactivity.core.timeframe import BUCKET_MS
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 
 SCHEMA_VERSION = 1
 
@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS seen_event (
 retention), so that a redelivery is recognized."""
 
 
-def schema(tables: Sequence[BucketTable]) -> str:
-    return BASE_SCHEMA + "".join(table.ddl() for table in tables)
+def schema(tables: Sequence[Table], bytes_type: str) -> str:
+    return BASE_SCHEMA + "".join(table.ddl(bytes_type) for table in tables)
 
 
 PARAMS_PER_STATEMENT = 30_000
@@ -82,9 +82,9 @@ def id_inserts(account_id: str, event_ids: list[str], events: list[Event]) -> li
     return statements
 
 
-def delete_oldest_bucket(table: str) -> str:
-    """Delete an account's oldest bucket below a cutoff (its key starts with the bucket)."""
-    return (
-        f"DELETE FROM {table} WHERE account_id = ? AND bucket = "
-        f"(SELECT MIN(bucket) FROM {table} WHERE account_id = ? AND bucket < ?)"
-    )
+OLDEST_IDS = (
+    "DELETE FROM seen_event WHERE account_id = ? AND bucket = "
+    "(SELECT MIN(bucket) FROM seen_event WHERE account_id = ? AND bucket < ?)"
+)
+"""Delete an account's event ids of its oldest bucket below a cutoff (needs an index
+by bucket)."""

@@ -34,7 +34,7 @@ from engactivity.store.schema import (
     UPSERT_META,
     schema,
 )
-from engactivity.store.tables import BucketTable
+from engactivity.store.tables import Table
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -117,8 +117,8 @@ class SQLiteDialect:
     def in_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
 
-    def migrate(self, conn: sqlite3.Connection, tables: Sequence[BucketTable]) -> int:
-        conn.executescript(schema(tables))
+    def migrate(self, conn: sqlite3.Connection, tables: Sequence[Table]) -> int:
+        conn.executescript(schema(tables, self.bytes_type))
         # Files made by earlier versions have it; ids are swept instead.
         conn.execute("DROP INDEX IF EXISTS seen_event_by_bucket")
         conn.execute(UPSERT_META, ("schema_version", str(SCHEMA_VERSION)))
@@ -227,12 +227,13 @@ class SQLiteDialect:
         return cursor.rowcount, False
 
     def count_rows(
-        self, conn: sqlite3.Connection, tables: Sequence[BucketTable]
+        self, conn: sqlite3.Connection, tables: Sequence[Table]
     ) -> Iterator[tuple[int, int | None, int | None]]:
         for table in tables:
-            yield conn.execute(
-                f"SELECT count(*), max(bucket), min(bucket) FROM {table.name}"
-            ).fetchone()
+            if table.bucketed:
+                yield conn.execute(
+                    f"SELECT count(*), max(bucket), min(bucket) FROM {table.name}"
+                ).fetchone()
 
 
 class _WriteAheadLog:

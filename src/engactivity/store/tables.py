@@ -1,14 +1,16 @@
-"""Bucket tables: the per-bucket sums a method keeps, declared by the method, kept by the store.
+"""The state methods keep, declared by the methods, kept by the store.
 
-A method declares what state its events fold into as a :class:`BucketTable`: a
-name, key columns and value columns. For every account and 5-minute bucket, a row
-holds the sums of its values under its keys; rows only ever grow by addition, so a
-batch's contribution is a set of row deltas that the store adds in SQL (an upsert)
-and in memory alike, and that can be taken off again when some of the batch's
-events turn out to be duplicates.
+A method declares what its events fold into as tables of two kinds:
 
-The store derives every statement on a table from its declaration; it never needs
-to know what the columns mean.
+- a :class:`BucketTable`: for every account and 5-minute bucket, rows of values under
+  their keys (for engagement activity, five sums per skill and agent). Each value
+  merges by ``sum`` (most), ``min`` or ``max``, so a batch's contribution is a set of
+  row deltas that the store merges in SQL (an upsert) and in memory alike.
+- a :class:`LatestTable`: for every account and key, the newest sample only, by
+  ``(time, eventId)`` (for queue state, the newest ``queueState`` of each skill).
+
+The store derives every statement on a table from its declaration, and keeps it in
+memory (``memory.py``); it never needs to know what the columns mean.
 """
 
 from __future__ import annotations
@@ -16,15 +18,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from engactivity.core.events import Event
+from engactivity.core.timeframe import BUCKET_MS
 
-RowKey = tuple[int, ...]
-"""(bucket, key columns...)."""
-Deltas = dict[RowKey, list[int]]
-"""Row deltas of one table: values to add, by row key. Rows are mutable lists: folds
-run once per event."""
+RowKey = tuple[Any, ...]
+"""A row's key without the account: (bucket, key columns...) in a bucket table, (key
+columns...) in a latest table."""
+Deltas = dict[RowKey, list[Any]]
+"""What a batch adds to one table, by row key. Rows are mutable lists: folds run
+once per event."""
 Fold = Callable[[Sequence[Event], Deltas], None]
+Statement = tuple[str, list[object]]
+Merge = Literal["sum", "min", "max"]
+
+EMPTY: dict[Merge, int] = {"sum": 0, "min": 2**62, "max": -(2**62)}
+"""The value of a column no event set yet: merging it changes nothing."""
 
 
 @dataclass(frozen=True)
@@ -34,61 +44,85 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Value:
+    name: str
+    merge: Merge = "sum"
+
+
+def _chunks(items: list[Any], per_row: int, max_params: int) -> Iterator[list[Any]]:
+    step = max(1, max_params // per_row)
+    for start in range(0, len(items), step):
+        yield items[start : start + step]
+
+
+@dataclass(frozen=True)
 class BucketTable:
-    """Per-bucket sums of one method, for every account."""
+    """Per-bucket values of one method, for every account."""
 
     name: str
     """The SQL table's name."""
     keys: tuple[Column, ...]
     """What a row is kept per, beside the account and the bucket."""
-    values: tuple[str, ...]
-    """The summed columns."""
+    values: tuple[Value, ...]
     fold: Fold = field(compare=False)
-    """Adds the contribution of each event it takes to its row (in ``Deltas``).
+    """Adds the contribution of each event it takes to its row (in ``Deltas``), starting
+    a row from ``empty_row``.
 
-    Every event it takes must add a non-zero value to its row, so that a row falls
-    back to all zeros only when all of its events were duplicates (it is then dropped).
+    When every value is a sum, every event it takes must add a non-zero value to its
+    row, so that a row falls back to all zeros only when all of its events were
+    duplicates (it is then dropped).
     """
+
+    bucketed = True
 
     @property
     def width(self) -> int:
         return len(self.values)
 
+    @functools.cached_property
+    def merges(self) -> tuple[Merge, ...]:
+        return tuple(v.merge for v in self.values)
+
+    @property
+    def subtractable(self) -> bool:
+        """Whether duplicates can be taken off a batch's deltas (else it is folded again)."""
+        return all(m == "sum" for m in self.merges)
+
+    def empty_row(self) -> list[int]:
+        return [EMPTY[m] for m in self.merges]
+
     @property
     def key_names(self) -> list[str]:
         return ["account_id", "bucket", *(c.name for c in self.keys)]
 
-    def ddl(self) -> str:
+    def ddl(self, bytes_type: str) -> str:
         """CREATE TABLE in the SQL both engines take (the dialect adapts the tail)."""
         columns = [
             "account_id TEXT NOT NULL",
             "bucket BIGINT NOT NULL",
             *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
-            *(f"{name} BIGINT NOT NULL" for name in self.values),
+            *(f"{v.name} BIGINT NOT NULL" for v in self.values),
         ]
         body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
 
     @functools.cache  # noqa: B019  (tables are few and live as long as the process)
     def upsert(self, rows: int) -> str:
-        """Add values to ``rows`` rows, creating those that do not exist yet."""
-        columns = [*self.key_names, *self.values]
+        """Merge values into ``rows`` rows, creating those that do not exist yet."""
+        columns = [*self.key_names, *(v.name for v in self.values)]
         one = "(" + ", ".join(["?"] * len(columns)) + ")"
-        sums = ",\n    ".join(f"{v} = {self.name}.{v} + excluded.{v}" for v in self.values)
+        merged = ",\n    ".join(_merge_sql(self.name, v) for v in self.values)
         return (
             f"INSERT INTO {self.name} ({', '.join(columns)})\nVALUES "
             + ",".join([one] * rows)
-            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET\n    {sums}"
+            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET\n    {merged}"
         )
 
     def upserts(
-        self, account_id: str, items: list[tuple[RowKey, list[int]]], max_params: int
-    ) -> Iterator[tuple[str, list[object]]]:
-        """The upsert statements adding ``items`` to the account's rows, with parameters."""
-        per_row = 1 + len(self.keys) + 1 + self.width
-        step = max(1, max_params // per_row)
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
+        self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
+    ) -> Iterator[Statement]:
+        """The upsert statements merging ``items`` into the account's rows, with parameters."""
+        for chunk in _chunks(items, 2 + len(self.keys) + self.width, max_params):
             flat: list[object] = []
             for key, values in chunk:
                 flat.append(account_id)
@@ -98,11 +132,128 @@ class BucketTable:
 
     def select(self, where: str = "") -> str:
         """Rows as (account_id, bucket, keys..., values...), optionally filtered."""
-        columns = ", ".join([*self.key_names, *self.values])
+        columns = ", ".join([*self.key_names, *(v.name for v in self.values)])
         return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
 
+    def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
+        """A row of ``select`` (the account left out) as its key and values."""
+        at = 1 + len(self.keys)
+        return tuple(row[:at]), list(row[at:])
 
-def fold_all(tables: Sequence[BucketTable], events: Sequence[Event]) -> list[Deltas]:
+    def retained(self, cutoff: int) -> tuple[str, list[object]]:
+        """The condition (and its parameter) of rows retention keeps at ``cutoff``."""
+        return "bucket >= ?", [cutoff]
+
+    def purge(self, account_id: str, cutoff: int) -> Statement:
+        """Delete the account's oldest bucket before ``cutoff`` (the key starts with it)."""
+        return (
+            f"DELETE FROM {self.name} WHERE account_id = ? AND bucket = "
+            f"(SELECT MIN(bucket) FROM {self.name} WHERE account_id = ? AND bucket < ?)",
+            [account_id, account_id, cutoff],
+        )
+
+
+def _merge_sql(table: str, value: Value) -> str:
+    v = value.name
+    if value.merge == "sum":
+        return f"{v} = {table}.{v} + excluded.{v}"
+    wins = "<" if value.merge == "min" else ">"
+    return f"{v} = CASE WHEN excluded.{v} {wins} {table}.{v} THEN excluded.{v} ELSE {table}.{v} END"
+
+
+@dataclass(frozen=True)
+class LatestTable:
+    """The newest sample of each key, for every account: by ``(time, eventId)``,
+    ``eventId``s compared by Unicode code point (as their UTF-8 bytes)."""
+
+    name: str
+    keys: tuple[Column, ...]
+    values: tuple[Value, ...]
+    fold: Fold = field(compare=False)
+    """Keeps, for each key, the newest sample among the events it takes, as a row
+    ``[time, event key (event_key()), values...]``."""
+
+    bucketed = False
+    subtractable = False
+    """A duplicate of a sample may carry other values: the first delivery wins."""
+
+    @property
+    def key_names(self) -> list[str]:
+        return ["account_id", *(c.name for c in self.keys)]
+
+    def ddl(self, bytes_type: str) -> str:
+        columns = [
+            "account_id TEXT NOT NULL",
+            *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
+            "time BIGINT NOT NULL",
+            f"event_key {bytes_type} NOT NULL",
+            *(f"{v.name} BIGINT NOT NULL" for v in self.values),
+        ]
+        body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
+
+    @functools.cache  # noqa: B019
+    def upsert(self, rows: int) -> str:
+        """Keep the newer of the stored sample and the given one, for ``rows`` keys."""
+        names = ["time", "event_key", *(v.name for v in self.values)]
+        columns = [*self.key_names, *names]
+        one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        t = self.name
+        return (
+            f"INSERT INTO {t} ({', '.join(columns)})\nVALUES "
+            + ",".join([one] * rows)
+            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET "
+            + ", ".join(f"{n} = excluded.{n}" for n in names)
+            + f"\nWHERE (excluded.time, excluded.event_key) > ({t}.time, {t}.event_key)"
+        )
+
+    def upserts(
+        self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
+    ) -> Iterator[Statement]:
+        for chunk in _chunks(items, 3 + len(self.keys) + len(self.values), max_params):
+            flat: list[object] = []
+            for key, sample in chunk:
+                flat.append(account_id)
+                flat.extend(key)
+                flat.extend(sample)
+            yield self.upsert(len(chunk)), flat
+
+    def select(self, where: str = "") -> str:
+        names = ["time", "event_key", *(v.name for v in self.values)]
+        columns = ", ".join([*self.key_names, *names])
+        return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
+
+    def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
+        at = len(self.keys)
+        sample = list(row[at:])
+        sample[1] = bytes(sample[1])  # PostgreSQL answers a memoryview
+        return tuple(row[:at]), sample
+
+    def retained(self, cutoff: int) -> tuple[str, list[object]]:
+        return "time >= ?", [cutoff * BUCKET_MS]
+
+    def purge(self, account_id: str, cutoff: int) -> Statement:
+        """Delete the account's samples older than the bucket ``cutoff``."""
+        return (
+            f"DELETE FROM {self.name} WHERE account_id = ? AND time < ?",
+            [account_id, cutoff * BUCKET_MS],
+        )
+
+
+Table = BucketTable | LatestTable
+
+
+def event_key(event_id: str) -> bytes:
+    """What orders event ids in a latest table: their UTF-8 bytes, in code point order."""
+    return event_id.encode("utf-8", "surrogatepass")
+
+
+def newer(row: list[Any], than: list[Any] | None) -> bool:
+    """Whether the sample ``row`` ([time, event key, ...]) is newer than ``than``."""
+    return than is None or (row[0], row[1]) > (than[0], than[1])
+
+
+def fold_all(tables: Sequence[Table], events: Sequence[Event]) -> list[Deltas]:
     """The row deltas of ``events`` in each table."""
     out: list[Deltas] = []
     for table in tables:
@@ -113,7 +264,7 @@ def fold_all(tables: Sequence[BucketTable], events: Sequence[Event]) -> list[Del
 
 
 def add_deltas(deltas: Deltas, into: Deltas) -> None:
-    """Add ``deltas`` to ``into``; ``deltas`` is left as it was (rows are copied)."""
+    """Add ``deltas`` of sums to ``into``; ``deltas`` is left as it was (rows are copied)."""
     for key, values in deltas.items():
         row = into.get(key)
         if row is None:
@@ -125,7 +276,7 @@ def add_deltas(deltas: Deltas, into: Deltas) -> None:
 
 def subtract(prepared: Deltas, taken: Deltas) -> Deltas:
     """``prepared`` less ``taken`` (a part of it), without changing either; rows left at
-    zero are dropped."""
+    zero are dropped (sums only)."""
     out = dict(prepared)  # its rows are shared with prepared: replaced, never changed
     for key, minus in taken.items():
         row = [have - less for have, less in zip(prepared[key], minus, strict=True)]

@@ -40,7 +40,7 @@ from engactivity.methods.method import (
     query_parameter,
 )
 from engactivity.store.memory import AccountState
-from engactivity.store.tables import BucketTable, Column, Deltas
+from engactivity.store.tables import BucketTable, Column, Deltas, Value
 
 # -- the question -------------------------------------------------------------------------
 
@@ -113,11 +113,11 @@ ROLLUP = BucketTable(
     name="rollup",
     keys=(Column("skill_id"), Column("has_agent", "INTEGER"), Column("agent_id")),
     values=(
-        "interactive_chats",
-        "non_interactive_chats",
-        "handling_time",
-        "non_interactive_handling_time",
-        "connected",
+        Value("interactive_chats"),
+        Value("non_interactive_chats"),
+        Value("handling_time"),
+        Value("non_interactive_handling_time"),
+        Value("connected"),
     ),
     fold=fold,
 )

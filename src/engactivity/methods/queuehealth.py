@@ -1,0 +1,262 @@
+"""Queue Health (QUEUE.md section 2): what visitors went through, per skill and in total.
+
+Per skill and span (or interval) of buckets: how many entered the queue, were answered
+or gave up, how long they waited, and the queue's size and free slots as sampled;
+then the twenty metrics of section 2.1, totals by the rules of 2.2, the shapes of 2.3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from engactivity.core.params import (
+    IDS_ALLOWED,
+    INTERVAL_ALLOWED,
+    TIMEFRAME_ALLOWED,
+    ParamReader,
+    Selection,
+)
+from engactivity.core.timeframe import Span, span_for
+from engactivity.methods.method import ID_LIST, NUMBER_OR_STRING, Fragments, Method, query_parameter
+from engactivity.methods.queues import (
+    ABANDONED,
+    CONNECTED,
+    ENTERED,
+    QS_COUNT,
+    QS_SUM,
+    QUEUE_CELLS,
+    QUEUE_SAMPLES,
+    SLOTS_COUNT,
+    SLOTS_SUM,
+    TIME_TO_ABANDON,
+    TIME_TO_ANSWER,
+    half_up,
+)
+from engactivity.methods.queuestate import NONE, Current, current_values
+from engactivity.store.memory import AccountState, BucketRows, Int64s
+
+Plan = tuple[Span, int]
+"""The span of buckets, and the moment (current values move with it)."""
+Cells = dict[int, list[int]]
+"""skill -> its cell values merged over a span or interval (skills with data only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHealthQuery:
+    timeframe: int
+    interval: int | None
+    skills: Selection
+
+
+def parse(params: Mapping[str, object]) -> QueueHealthQuery:
+    read = ParamReader(params)
+    read.version()
+    timeframe = read.timeframe()
+    interval = read.interval(timeframe)
+    skills = read.ids("skillIds")
+    read.finish()
+    assert timeframe is not None
+    return QueueHealthQuery(timeframe, interval, skills)
+
+
+def plan(query: QueueHealthQuery, now_ms: int) -> Plan:
+    return span_for(now_ms, query.timeframe, query.interval), now_ms
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    whole: Cells
+    intervals: list[Cells] | None
+    current: Current
+
+
+class _Merged:
+    """Cell values of the selected skills merged over buckets, one accumulator per part."""
+
+    def __init__(self, cells: BucketRows, selected: npt.NDArray[np.bool_]) -> None:
+        self.cells = cells
+        self.selected = selected
+        merges = np.array(QUEUE_CELLS.merges)
+        self.columns = {m: np.flatnonzero(merges == m) for m in ("sum", "min", "max")}
+
+    def new(self) -> tuple[Int64s, npt.NDArray[np.bool_]]:
+        acc = np.tile(np.array(QUEUE_CELLS.empty_row(), np.int64), (self.cells.key_count, 1))
+        return acc, np.zeros(self.cells.key_count, np.bool_)
+
+    def add(self, acc: Int64s, seen: npt.NDArray[np.bool_], bucket: int) -> None:
+        held = self.cells.buckets.get(bucket)
+        if held is None:
+            return
+        keys, values = held
+        s, lo, hi = self.columns["sum"], self.columns["min"], self.columns["max"]
+        acc[np.ix_(keys, s)] += values[:, s]
+        acc[np.ix_(keys, lo)] = np.minimum(acc[np.ix_(keys, lo)], values[:, lo])
+        acc[np.ix_(keys, hi)] = np.maximum(acc[np.ix_(keys, hi)], values[:, hi])
+        seen[keys] = True
+
+    def cells_of(self, acc: Int64s, seen: npt.NDArray[np.bool_]) -> Cells:
+        keep = np.flatnonzero(seen & self.selected)
+        skills = self.cells.column(0)[keep].tolist()
+        return dict(zip(skills, acc[keep].tolist(), strict=True))
+
+
+def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fragments) -> Reading:
+    span, now_ms = plan
+    cells = state.rows(QUEUE_CELLS)
+    selected = np.ones(cells.key_count, np.bool_)
+    if isinstance(query.skills, frozenset):
+        selected = np.isin(cells.column(0), np.fromiter(query.skills, np.int64))
+    merged = _Merged(cells, selected)
+    whole, whole_seen = merged.new()
+    count = span.interval_count if span.interval_ms is not None else 1
+    accs = [merged.new() for _ in range(count)] if span.interval_ms is not None else []
+    for bucket in range(span.first, span.last + 1):
+        merged.add(whole, whole_seen, bucket)
+        if accs:
+            merged.add(*accs[span.interval_of(bucket)], bucket)
+    parts = [merged.cells_of(acc, seen) for acc, seen in accs]
+    current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
+    intervals = parts if span.interval_ms is not None else None
+    return Reading(merged.cells_of(whole, whole_seen), intervals, current)
+
+
+# -- the metrics ------------------------------------------------------------------------------
+
+
+def _gauge(row: list[int], at: int) -> tuple[int, int, float | int]:
+    """max, min and average of a sampled gauge; -1 each without samples."""
+    count = row[at + 1]
+    if not count:
+        return NONE, NONE, NONE
+    return row[at + 3], row[at + 2], row[at] / count
+
+
+def metrics(row: list[int], current: tuple[int, int] | None) -> dict[str, Any]:
+    """The twenty metrics of one skill (or of the totals' merged row), in order."""
+    connected, abandoned = row[CONNECTED], row[ABANDONED]
+    answered, gave_up = row[TIME_TO_ANSWER], row[TIME_TO_ABANDON]
+    divisor = abandoned + connected
+    q_max, q_min, q_avg = _gauge(row, QS_SUM)
+    s_max, s_min, s_avg = _gauge(row, SLOTS_SUM)
+    slots, size = current if current is not None else (NONE, NONE)
+    return {
+        "totalTimeToAnswer": answered,
+        "enteredQEng": row[ENTERED],
+        "avgTimeToAnswer": half_up(answered, connected) if connected else 0,
+        "abandonmentRate": half_up(100 * abandoned, divisor) / 100 if divisor else 0,
+        "abandonedEng": abandoned,
+        "connectedEng": connected,
+        "totalTimeToAbandon": gave_up,
+        "avgTimeToAbandon": half_up(gave_up, abandoned) if abandoned else 0,
+        "maxQueueSize": q_max,
+        "minQueueSize": q_min,
+        "averageQueueSize": q_avg,
+        "maxAvailableSlots": s_max,
+        "minAvailableSlots": s_min,
+        "averageAvailableSlots": s_avg,
+        "currentQueueSize": size,
+        "currentAvailableSlots": slots,
+        "queueSizeSum": row[QS_SUM],
+        "queueSizeCount": row[QS_COUNT],
+        "availableSlotsSum": row[SLOTS_SUM],
+        "availableSlotsCount": row[SLOTS_COUNT],
+    }
+
+
+def total_row(rows: list[list[int]]) -> list[int]:
+    """The skills' rows as one (section 2.2): everything summed, the maximums and
+    minimums of a gauge over the skills that have samples of it (none: no samples)."""
+    total = QUEUE_CELLS.empty_row()
+    for at in (ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON):
+        total[at] = sum(row[at] for row in rows)
+    for at in (QS_SUM, SLOTS_SUM):
+        sampled = [row for row in rows if row[at + 1]]
+        if sampled:
+            for column in range(at, at + 4):
+                total[column] = sum(row[column] for row in sampled)
+    return total
+
+
+def current_total(query: QueueHealthQuery, current: Current) -> tuple[int, int]:
+    """The current values summed over the skills the request names (every skill of the
+    account without a list); -1 when none has one."""
+    if isinstance(query.skills, frozenset):
+        known = [current[s] for s in query.skills if s in current]
+    else:
+        known = list(current.values())
+    if not known:
+        return NONE, NONE
+    return sum(v[0] for v in known), sum(v[1] for v in known)
+
+
+def section(query: QueueHealthQuery, cells: Cells, current: Current | None) -> dict[str, Any]:
+    """One interval's (current None) or the whole span's body."""
+    body: dict[str, Any] = {}
+    if query.skills is not None:
+        body["skillsMetrics"] = {
+            str(skill): metrics(row, None if current is None else current.get(skill))
+            for skill, row in sorted(cells.items())
+        }
+    totals = None if current is None else current_total(query, current)
+    body["metricsTotals"] = metrics(total_row(list(cells.values())), totals)
+    return body
+
+
+def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
+    span = plan[0]
+    whole = section(query, reading.whole, reading.current)
+    if reading.intervals is None:
+        return orjson.dumps(whole)
+    listed = [
+        {"timestamp": span.interval_end(k), "metricsData": section(query, cells, None)}
+        for k, cells in enumerate(reading.intervals)
+    ]
+    return orjson.dumps({"metricsByIntervals": listed, **whole})
+
+
+QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
+    name="queuehealth",
+    summary="Queue health metrics per skill and in total",
+    parse=parse,
+    plan=plan,
+    tables=(QUEUE_CELLS, QUEUE_SAMPLES),
+    read=read,
+    render=render,
+    light=lambda query: query.skills is None and query.interval is None,
+    # The current values move with the clock: whole answers are not kept.
+    cache=False,
+    parameters=[
+        query_parameter("timeframe", f"Required: {TIMEFRAME_ALLOWED}."),
+        query_parameter("v", "Required: API version, 1."),
+        query_parameter("skillIds", f"Optional: {IDS_ALLOWED}."),
+        query_parameter("interval", f"Optional: {INTERVAL_ALLOWED}."),
+    ],
+    body={
+        "type": "object",
+        "properties": {
+            "timeframe": NUMBER_OR_STRING,
+            "v": NUMBER_OR_STRING,
+            "interval": NUMBER_OR_STRING,
+            "skillIds": ID_LIST,
+        },
+    },
+    response={
+        "type": "object",
+        "description": "metricsTotals and, with skillIds, skillsMetrics; preceded by "
+        "metricsByIntervals when interval is given.",
+        "properties": {
+            "metricsTotals": {"type": "object"},
+            "skillsMetrics": {"type": "object"},
+            "metricsByIntervals": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+)

@@ -1,0 +1,116 @@
+"""Current Queue State (QUEUE.md section 3): visitors waiting and slots free, right now.
+
+A skill's current value is its newest ``queueState`` sample, when that sample is less
+than five minutes old (samples up to five minutes ahead count too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from engactivity.core.params import ALL, IDS_ALLOWED, ParamReader, Selection
+from engactivity.methods.method import ID_LIST, NUMBER_OR_STRING, Fragments, Method, query_parameter
+from engactivity.methods.queues import QUEUE_SAMPLES
+from engactivity.store.memory import AccountState, LatestRows
+
+CURRENT_MS = 300_000
+"""A sample is current while younger than this."""
+NONE = -1
+"""No current value (as everywhere in these methods, -1 means "no data")."""
+
+Current = dict[int, tuple[int, int]]
+"""skill -> (available slots, queue size) of its current sample."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStateQuery:
+    skills: Selection
+
+
+def parse(params: Mapping[str, object]) -> QueueStateQuery:
+    read = ParamReader(params)
+    read.version()
+    skills = read.ids("skillIds")
+    read.finish()
+    return QueueStateQuery(skills)
+
+
+def current_values(samples: LatestRows, now_ms: int) -> Current:
+    """Every skill's current value at ``now_ms``."""
+    oldest = now_ms - CURRENT_MS
+    return {
+        key[0]: (sample[3], sample[2])
+        for key, sample in samples.samples.items()
+        if sample[0] > oldest
+    }
+
+
+def listed(skills: Selection, current: Current) -> dict[int, tuple[int, int]]:
+    """The skills an answer lists, with their values (-1 for none), in id order."""
+    if skills is None or skills == ALL:
+        return dict(sorted(current.items()))
+    return {skill: current.get(skill, (NONE, NONE)) for skill in sorted(skills)}
+
+
+def summed(values: list[tuple[int, int]]) -> tuple[int, int]:
+    """Sums over the values that are not -1; -1 when none is."""
+    known = [value for value in values if value != (NONE, NONE)]
+    if not known:
+        return NONE, NONE
+    return sum(v[0] for v in known), sum(v[1] for v in known)
+
+
+def read(query: QueueStateQuery, now_ms: int, state: AccountState, fragments: Fragments) -> Current:
+    return current_values(state.latest(QUEUE_SAMPLES), now_ms)
+
+
+def render(query: QueueStateQuery, now_ms: int, current: Current, fragments: Fragments) -> bytes:
+    skills = listed(query.skills, current)
+    slots, size = summed(list(skills.values()))
+    body: dict[str, Any] = {
+        "skills": {
+            str(skill): {"currentAvailableSlots": s, "currentQueueSize": q}
+            for skill, (s, q) in skills.items()
+        },
+        "totals": {"currentAvailableSlots": slots, "currentQueueSize": size},
+    }
+    return orjson.dumps(body)
+
+
+_PAIR = {
+    "type": "object",
+    "properties": {
+        "currentAvailableSlots": {"type": "integer"},
+        "currentQueueSize": {"type": "integer"},
+    },
+}
+
+QUEUESTATE: Method[QueueStateQuery, int, Current] = Method(
+    name="queuestate",
+    summary="Current queue size and available slots per skill and in total",
+    parse=parse,
+    # The answer moves with the clock (samples stop being current), not only with the
+    # data: the plan is the moment itself, and whole answers are not kept.
+    plan=lambda query, now_ms: now_ms,
+    tables=(QUEUE_SAMPLES,),
+    read=read,
+    render=render,
+    light=lambda query: True,
+    cache=False,
+    parameters=[
+        query_parameter("v", "Required: API version, 1."),
+        query_parameter("skillIds", f"Optional: {IDS_ALLOWED}."),
+    ],
+    body={"type": "object", "properties": {"v": NUMBER_OR_STRING, "skillIds": ID_LIST}},
+    response={
+        "type": "object",
+        "properties": {
+            "skills": {"type": "object", "additionalProperties": _PAIR},
+            "totals": _PAIR,
+        },
+    },
+)
