@@ -38,7 +38,8 @@ def locked(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
 
 def _call(srv: Server, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = srv.base_url + path.replace("{accountId}", ACCOUNT)
-    params = {"timeframe": 60, "v": 1} if path.endswith("/engactivity") else None
+    method_paths = ("/engactivity", "/queuehealth", "/queuestate", "/sla")
+    params = {"timeframe": 60, "v": 1} if path.endswith(method_paths) else None
     body = "[]" if method == "post" and path.endswith("/events") else None
     return httpx.request(method, url, params=params, content=body, headers=headers, timeout=30)
 
