@@ -21,6 +21,7 @@ from engactivity.api.access.openapi import describe_security
 from engactivity.api.access.routes import add_route
 from engactivity.api.access.table import RouteTable
 from engactivity.auth.access import ANY_KEY, METRICS, OPEN, READ_KEY, WRITE_KEY
+from engactivity.methods import METHODS
 from tests.auth.keyhelp import bearer, create_key
 from tests.conftest import Server
 
@@ -38,7 +39,7 @@ def locked(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
 
 def _call(srv: Server, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = srv.base_url + path.replace("{accountId}", ACCOUNT)
-    method_paths = ("/engactivity", "/queuehealth", "/queuestate", "/sla")
+    method_paths = tuple(f"/{method.name}" for method in METHODS)
     params = {"timeframe": 60, "v": 1} if path.endswith(method_paths) else None
     body = "[]" if method == "post" and path.endswith("/events") else None
     return httpx.request(method, url, params=params, content=body, headers=headers, timeout=30)
@@ -77,8 +78,11 @@ def test_security_schemes_are_declared_and_true(
                 served_ok = _call(srv, method, path, credentials[name])
                 assert served_ok.status_code == 200, (method, path, name, served_ok.text)
     assert secured == {
-        ("get", "/operations/api/account/{accountId}/engactivity"),
-        ("post", "/operations/api/account/{accountId}/engactivity"),
+        *(
+            (verb, f"/operations/api/account/{{accountId}}/{method.name}")
+            for method in METHODS
+            for verb in ("get", "post")
+        ),
         ("post", "/api/v1/accounts/{accountId}/events"),
         ("get", "/metrics"),
     }
