@@ -24,6 +24,41 @@ from engactivity.core.problems import Problem
 from tests.conftest import MIN, NOW_MS
 from tests.factories import counters
 
+TYPES = ["queued", "connected", "closed", "abandoned", "queueState"]
+QUEUE_SIDE: list[dict[str, object]] = [
+    {"eventId": "q", "type": "queued", "time": NOW_MS - MIN, "skillId": 2},
+    {
+        "eventId": "w",
+        "type": "connected",
+        "time": NOW_MS,
+        "agentId": 1,
+        "waitTime": 9,
+        "agentGroupId": 4,
+    },
+    {"eventId": "a", "type": "abandoned", "time": NOW_MS - MIN, "waitTime": 30},
+    {
+        "eventId": "s",
+        "type": "queueState",
+        "time": NOW_MS,
+        "skillId": 2,
+        "queueSize": 4,
+        "availableSlots": 1,
+    },
+]
+WIRE_FIELDS = [
+    "eventId",
+    "type",
+    "time",
+    "skillId",
+    "agentId",
+    "interactive",
+    "handlingTime",
+    "waitTime",
+    "agentGroupId",
+    "queueSize",
+    "availableSlots",
+]
+
 
 def wire(event: Event) -> dict[str, object]:
     """The event's fields as a producer would send them (those that are set)."""
@@ -495,7 +530,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-FIELDS = ["eventId", "type", "time", "skillId", "agentId", "interactive", "handlingTime"]
+FIELDS = WIRE_FIELDS
 event_like = st.dictionaries(st.sampled_from([*FIELDS, "other"]), json_values, max_size=8)
 
 
@@ -570,7 +605,7 @@ _field_values = st.one_of(
     st.integers(min_value=-(2**64), max_value=2**64),
     st.sampled_from([0, -1, 1, 2**31 - 1, 2**31, 2**63 - 1, -(2**63), 2**63]),
     st.text(max_size=3),
-    st.sampled_from(["connected", "closed", "x" * 128, "x" * 129, ""]),
+    st.sampled_from([*TYPES, "x" * 128, "x" * 129, ""]),
     st.floats(allow_nan=False),
 )
 
@@ -578,13 +613,11 @@ _field_values = st.one_of(
 @settings(max_examples=600, deadline=None)
 @given(
     fields=st.dictionaries(
-        st.sampled_from(
-            ["eventId", "type", "time", "skillId", "agentId", "interactive", "handlingTime", "x"]
-        ),
+        st.sampled_from([*WIRE_FIELDS, "x"]),
         _field_values,
     ),
     event_id=st.one_of(st.none(), st.text(min_size=0, max_size=130)),
-    kind=st.sampled_from([None, "connected", "closed", "other"]),
+    kind=st.sampled_from([None, *TYPES, "other"]),
     offset=st.integers(min_value=-(10**9), max_value=10 * 60_000),
 )
 def test_fast_path_matches_full_validation(
@@ -636,7 +669,7 @@ _event_fields = st.fixed_dictionaries(
     {},
     optional={
         "eventId": st.one_of(st.text(max_size=130), _field_values),
-        "type": st.one_of(st.sampled_from(["connected", "closed", "other"]), _field_values),
+        "type": st.one_of(st.sampled_from([*TYPES, "other"]), _field_values),
         "time": st.one_of(
             st.integers(min_value=NOW_MS - 10**9, max_value=NOW_MS + 10 * 60_000),
             st.just(NOW_ISO),
@@ -646,6 +679,10 @@ _event_fields = st.fixed_dictionaries(
         "agentId": _field_values,
         "interactive": _field_values,
         "handlingTime": _field_values,
+        "waitTime": _field_values,
+        "agentGroupId": _field_values,
+        "queueSize": _field_values,
+        "availableSlots": _field_values,
         "x": _field_values,
     },
 )
@@ -660,7 +697,9 @@ def test_plain_batch_path_matches_the_full_path(batch: list[dict[str, object]]) 
 
 @settings(max_examples=500, deadline=None)
 @given(
-    st.lists(st.sampled_from([connected(), closed(), closed(interactive=False)]), max_size=4),
+    st.lists(
+        st.sampled_from([connected(), closed(), closed(interactive=False), *QUEUE_SIDE]), max_size=4
+    ),
     st.integers(min_value=0, max_value=10_000),
     st.binary(min_size=1, max_size=3),
 )
@@ -721,3 +760,77 @@ def test_plain_batches_take_the_plain_path() -> None:
     assert plain == full_path(body)
     assert plain[-1].event_id == "v2"
     assert decode_plain_batch(b"[]", NOW_MS) == []
+
+
+# -- the queue side's events ----------------------------------------------------------
+
+
+def test_queue_side_events_are_valid_and_take_the_plain_path() -> None:
+    body = orjson.dumps(QUEUE_SIDE)
+    plain = decode_plain_batch(body, NOW_MS)
+    assert plain is not None and plain == full_path(body)
+    assert [wire(e)["type"] for e in plain] == [e["type"] for e in QUEUE_SIDE]
+
+
+@pytest.mark.parametrize(
+    ("event", "fields"),
+    [
+        (
+            {"eventId": "s", "type": "queueState", "time": NOW_MS, "queueSize": 1},
+            {"skillId", "availableSlots"},
+        ),
+        (
+            {
+                "eventId": "s",
+                "type": "queueState",
+                "time": NOW_MS,
+                "skillId": 1,
+                "queueSize": -1,
+                "availableSlots": 2**31,
+            },
+            {"queueSize", "availableSlots"},
+        ),
+        (
+            {
+                "eventId": "c",
+                "type": "connected",
+                "time": NOW_MS,
+                "agentId": 1,
+                "waitTime": -1,
+                "agentGroupId": "g",
+            },
+            {"waitTime", "agentGroupId"},
+        ),
+        (
+            {"eventId": "x", "type": "closed", "time": NOW_MS, "interactive": True, "waitTime": 3},
+            {"waitTime"},
+        ),
+        (
+            {
+                "eventId": "q",
+                "type": "queued",
+                "time": NOW_MS,
+                "queueSize": 3,
+                "interactive": False,
+            },
+            {"queueSize", "interactive"},
+        ),
+        (
+            {
+                "eventId": "a",
+                "type": "abandoned",
+                "time": NOW_MS,
+                "handlingTime": 3,
+                "agentGroupId": 1,
+            },
+            {"handlingTime", "agentGroupId"},
+        ),
+    ],
+)
+def test_queue_side_field_rules(event: dict[str, object], fields: set[str]) -> None:
+    assert bad_fields(event) == fields
+
+
+def test_another_types_field_may_be_null() -> None:
+    event = {"eventId": "q", "type": "queued", "time": NOW_MS, "waitTime": None, "queueSize": None}
+    assert wire(ok(event)) == {"type": "queued", "eventId": "q", "time": NOW_MS}

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engactivity.methods.engactivity import ROLLUP
-from engactivity.store.memory import AccountState, BucketRows
+from engactivity.methods.queues import QUEUE_CELLS, QUEUE_SAMPLES
+from engactivity.store.memory import AccountState, BucketRows, LatestRows
 
 Key = tuple[int, int, int, int]
 
@@ -84,3 +85,69 @@ def test_an_account_applies_one_collection_per_table() -> None:
     assert state.version == state.rows(ROLLUP).version > 0
     state.drop_before(5)
     assert state.rows(ROLLUP).buckets == {}
+
+
+# -- values that merge by minimum and maximum, and newest samples ---------------------------
+
+CELLS = QUEUE_CELLS
+cell_rows = st.lists(
+    st.tuples(
+        st.tuples(st.integers(0, 4), st.sampled_from([-1, 2, 9])),
+        st.lists(st.integers(0, 50), min_size=CELLS.width, max_size=CELLS.width),
+    ),
+    max_size=30,
+)
+
+
+def merged(
+    batches: list[list[tuple[tuple[int, int], list[int]]]],
+) -> dict[tuple[int, int], list[int]]:
+    out: dict[tuple[int, int], list[int]] = {}
+    for batch in batches:
+        for key, values in batch:
+            row = out.setdefault(key, CELLS.empty_row())
+            for i, (merge, value) in enumerate(zip(CELLS.merges, values, strict=True)):
+                row[i] = {
+                    "sum": row[i] + value,
+                    "min": min(row[i], value),
+                    "max": max(row[i], value),
+                }[merge]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(cell_rows, max_size=5))
+def test_values_merge_by_their_rule(batches: list[list[tuple[tuple[int, int], list[int]]]]) -> None:
+    memory = BucketRows(CELLS)
+    for batch in batches:
+        memory.apply(batch)
+    expected = merged(batches)
+    skills = memory.column(0).tolist()
+    got = {
+        (bucket, skills[key]): values
+        for bucket, (keys, rows) in memory.buckets.items()
+        for key, values in zip(keys.tolist(), rows.tolist(), strict=True)
+    }
+    assert got == expected
+    for bucket, total in memory.totals.items():
+        assert (
+            total
+            == merged([[((bucket, 0), v) for (b, _), v in expected.items() if b == bucket]])[
+                (bucket, 0)
+            ]
+        )
+
+
+def test_the_newest_sample_wins_by_time_then_event_id() -> None:
+    samples = LatestRows(QUEUE_SAMPLES)
+    samples.apply([((1,), [100, b"b", 5, 1])])
+    first = samples.version
+    samples.apply([((1,), [100, b"a", 9, 9]), ((2,), [50, b"z", 1, 1])])  # older id: kept out
+    assert samples.samples[(1,)] == [100, b"b", 5, 1]
+    samples.apply([((1,), [100, "é".encode(), 7, 2])])  # "é" sorts after "b"
+    assert samples.samples[(1,)][2] == 7 and samples.version > first
+    version = samples.version
+    samples.apply([((1,), [99, b"zz", 0, 0])])
+    assert samples.version == version  # nothing changed
+    samples.drop_before(1)  # buckets before 1: times below 300,000 ms
+    assert samples.samples == {}
