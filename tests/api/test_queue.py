@@ -213,3 +213,19 @@ def test_current_values_follow_the_clock(tmp_path: Path, store_engine: str) -> N
         assert httpx.get(url, params={"v": 1}).json()["totals"]["currentQueueSize"] == -1
     finally:
         server.stop()
+
+
+def test_metrics_count_each_method(loaded: Loaded) -> None:
+    for method, params in [
+        ("queuehealth", {"timeframe": 5}),
+        ("queuestate", {}),
+        ("sla", {"timeframe": 5}),
+    ]:
+        loaded.get(method, params)
+    text = httpx.get(f"{loaded.server.base_url}/metrics", timeout=30).text
+    for method in ("queuehealth", "queuestate", "sla"):
+        endpoint = f'endpoint="/operations/api/account/{{accountId}}/{method}"'
+        assert any(
+            line.startswith("engactivity_http_requests_total{") and endpoint in line
+            for line in text.splitlines()
+        ), method
