@@ -43,37 +43,45 @@ class Answers:
         self._store = store
         self._answers: AnswerCache[bytes] = AnswerCache(cache_bytes // 2)
         self._fragments: AnswerCache[str] = AnswerCache(cache_bytes // 2)
-        self._flights = SingleFlight()
+        self._flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
         self._renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
 
     async def get(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> bytes:
         plan = method.plan(query, now_ms)
-        key = (method.name, account_id, query, plan)
+        part = plan if method.key is None else method.key(query, plan)
+        key = (method.name, account_id, query, part)
         if self._store.blocking:
             # Other processes write too: the version comes from the database.
             version = await anyio.to_thread.run_sync(self._store.version, account_id)
         else:
             version = self._store.version(account_id)
-        cached = self._answers.get(key, version) if method.cache else None
+        cached = self._answers.get(key, version, now_ms)
         if cached is not None:
             return cached
         compute = functools.partial(self._compute, method, account_id, query, plan, key)
         if method.light(query):
-            return compute()  # cheaper than a thread hop
+            return compute()[0]  # cheaper than a thread hop
 
-        async def off_loop() -> bytes:
+        async def off_loop() -> tuple[bytes, int]:
             return await anyio.to_thread.run_sync(compute, limiter=self._renderers)
 
-        return await self._flights.run((key, version), off_loop)
+        body, until = await self._flights.run((key, version), off_loop)
+        if now_ms >= until:  # shared with a computation begun earlier, and outdated since
+            body, until = await off_loop()
+        return body
 
     def _compute(
         self, method: AnyMethod, account_id: str, query: Any, plan: Any, key: Hashable
-    ) -> bytes:
+    ) -> tuple[bytes, int]:
+        """The answer, and until when it holds without new data."""
         fragments = _AccountFragments(self._fragments, (method.name, account_id))
         with self._store.snapshot(account_id) as state:
             version = state.version
             reading = method.read(query, plan, state, fragments)
         body = method.render(query, plan, reading, fragments)
-        if method.cache:
-            self._answers.put(key, version, body)
-        return body
+        until = None if method.valid_until is None else method.valid_until(query, plan, reading)
+        self._answers.put(key, version, body, until)
+        return body, _FOREVER if until is None else until
+
+
+_FOREVER = 2**63

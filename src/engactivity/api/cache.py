@@ -17,38 +17,47 @@ from typing import Generic, TypeVar
 Text = TypeVar("Text", str, bytes)
 
 
+_FOREVER = 2**63
+"""An entry that only new data ends."""
+
+
 class AnswerCache(Generic[Text]):
-    """A bounded LRU of rendered text, each entry valid for one data version only."""
+    """A bounded LRU of rendered text, each entry valid for one data version only (and,
+    for answers that move with the clock, until a moment)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, tuple[int, Text]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, int, Text]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, version: int) -> Text | None:
+    def get(self, key: Hashable, version: int, now_ms: int = 0) -> Text | None:
         with self._lock:
             found = self._entries.get(key)
-            if found is None or found[0] != version:
+            if found is None or found[0] != version or now_ms >= found[1]:
                 return None
             self._entries.move_to_end(key)
-            return found[1]
+            return found[2]
 
-    def put(self, key: Hashable, version: int, body: Text) -> None:
+    def put(self, key: Hashable, version: int, body: Text, until_ms: int | None = None) -> None:
+        """Keep ``body`` for ``version``, and until ``until_ms`` when it is given."""
         if len(body) * 4 > self.max_bytes:
             return  # one answer may not take more than a quarter of the budget
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= len(old[1])
-            self._entries[key] = (version, body)
+                self._bytes -= len(old[2])
+            self._entries[key] = (version, _FOREVER if until_ms is None else until_ms, body)
             self._bytes += len(body)
             while self._bytes > self.max_bytes:
-                _, (_, evicted) = self._entries.popitem(last=False)
+                _, (_, _, evicted) = self._entries.popitem(last=False)
                 self._bytes -= len(evicted)
 
 
-class SingleFlight:
+Result = TypeVar("Result")
+
+
+class SingleFlight(Generic[Result]):
     """Concurrent requests for the same answer share one computation.
 
     Without it, a wallboard fleet asking the same large question at once would
@@ -57,9 +66,9 @@ class SingleFlight:
     """
 
     def __init__(self) -> None:
-        self._calls: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._calls: dict[Hashable, asyncio.Future[Result]] = {}
 
-    async def run(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def run(self, key: Hashable, compute: Callable[[], Awaitable[Result]]) -> Result:
         existing = self._calls.get(key)
         if existing is not None:
             try:
@@ -68,7 +77,7 @@ class SingleFlight:
                 if not existing.cancelled():
                     raise  # this request itself was cancelled
                 # The computation we waited for was abandoned: run our own.
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._calls[key] = future
         try:
             result = await compute()

@@ -66,9 +66,13 @@ class Method(Generic[Q, P, R]):
     """OpenAPI: the JSON schema of the POST body."""
     response: dict[str, Any]
     """OpenAPI: the JSON schema of the 200 body."""
-    cache: bool = True
-    """Whether whole answers are kept until the account's data changes: not when they
-    also move with the clock (current values)."""
+    key: Callable[[Q, P], Hashable] | None = None
+    """What of the plan fixes the answer, as the answer cache's key (default: the plan).
+    A method whose answer also moves with the clock leaves the moment out of it, and
+    says in ``valid_until`` until when an answer stays true without new data."""
+    valid_until: Callable[[Q, P, R], int | None] | None = None
+    """The moment (epoch ms) an answer read at ``plan`` stops being true even if no
+    data changes (None: only new data ends it)."""
 
 
 AnyMethod = Method[Any, Any, Any]

@@ -38,7 +38,7 @@ from engactivity.methods.queues import (
     TIME_TO_ANSWER,
     half_up,
 )
-from engactivity.methods.queuestate import NONE, Current, current_values
+from engactivity.methods.queuestate import NONE, Current, CurrentValues, current_values
 from engactivity.store.memory import AccountState, BucketRows, Int64s
 
 Plan = tuple[Span, int]
@@ -76,7 +76,7 @@ def plan(query: QueueHealthQuery, now_ms: int) -> Plan:
 class Reading:
     whole: Cells
     intervals: list[Cells] | None
-    current: Current
+    current: CurrentValues
 
 
 class _Merged:
@@ -213,7 +213,7 @@ def section(query: QueueHealthQuery, cells: Cells, current: Current | None) -> d
 
 def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
     span = plan[0]
-    whole = section(query, reading.whole, reading.current)
+    whole = section(query, reading.whole, reading.current.values)
     if reading.intervals is None:
         return orjson.dumps(whole)
     listed = [
@@ -232,8 +232,10 @@ QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
     read=read,
     render=render,
     light=lambda query: query.skills is None and query.interval is None,
-    # The current values move with the clock: whole answers are not kept.
-    cache=False,
+    # The current values move with the clock: an answer is kept, for its span, until
+    # the first of them stops being current.
+    key=lambda query, plan: plan[0],
+    valid_until=lambda query, plan, reading: reading.current.until_ms,
     parameters=[
         query_parameter("timeframe", f"Required: {TIMEFRAME_ALLOWED}."),
         query_parameter("v", "Required: API version, 1."),

@@ -39,14 +39,19 @@ def parse(params: Mapping[str, object]) -> QueueStateQuery:
     return QueueStateQuery(skills)
 
 
-def current_values(samples: LatestRows, now_ms: int) -> Current:
-    """Every skill's current value at ``now_ms``."""
+@dataclass(frozen=True, slots=True)
+class CurrentValues:
+    values: Current
+    until_ms: int | None
+    """When the first of them stops being current (None: there is none)."""
+
+
+def current_values(samples: LatestRows, now_ms: int) -> CurrentValues:
+    """Every skill's current value at ``now_ms``, and how long they all hold."""
     oldest = now_ms - CURRENT_MS
-    return {
-        key[0]: (sample[3], sample[2])
-        for key, sample in samples.samples.items()
-        if sample[0] > oldest
-    }
+    current = {key: sample for key, sample in samples.samples.items() if sample[0] > oldest}
+    until = min((s[0] + CURRENT_MS for s in current.values()), default=None)
+    return CurrentValues({k[0]: (s[3], s[2]) for k, s in current.items()}, until)
 
 
 def listed(skills: Selection, current: Current) -> dict[int, tuple[int, int]]:
@@ -64,12 +69,16 @@ def summed(values: list[tuple[int, int]]) -> tuple[int, int]:
     return sum(v[0] for v in known), sum(v[1] for v in known)
 
 
-def read(query: QueueStateQuery, now_ms: int, state: AccountState, fragments: Fragments) -> Current:
+def read(
+    query: QueueStateQuery, now_ms: int, state: AccountState, fragments: Fragments
+) -> CurrentValues:
     return current_values(state.latest(QUEUE_SAMPLES), now_ms)
 
 
-def render(query: QueueStateQuery, now_ms: int, current: Current, fragments: Fragments) -> bytes:
-    skills = listed(query.skills, current)
+def render(
+    query: QueueStateQuery, now_ms: int, current: CurrentValues, fragments: Fragments
+) -> bytes:
+    skills = listed(query.skills, current.values)
     slots, size = summed(list(skills.values()))
     body: dict[str, Any] = {
         "skills": {
@@ -89,18 +98,19 @@ _PAIR = {
     },
 }
 
-QUEUESTATE: Method[QueueStateQuery, int, Current] = Method(
+QUEUESTATE: Method[QueueStateQuery, int, CurrentValues] = Method(
     name="queuestate",
     summary="Current queue size and available slots per skill and in total",
     parse=parse,
-    # The answer moves with the clock (samples stop being current), not only with the
-    # data: the plan is the moment itself, and whole answers are not kept.
+    # The answer moves with the clock, not only with the data: samples stop being
+    # current. An answer is kept until the first of its samples does.
     plan=lambda query, now_ms: now_ms,
+    key=lambda query, now_ms: None,
+    valid_until=lambda query, now_ms, current: current.until_ms,
     tables=(QUEUE_SAMPLES,),
     read=read,
     render=render,
     light=lambda query: True,
-    cache=False,
     parameters=[
         query_parameter("v", "Required: API version, 1."),
         query_parameter("skillIds", f"Optional: {IDS_ALLOWED}."),
