@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,25 @@ def test_the_newest_sample_wins_by_time_then_event_id() -> None:
     assert samples.version == version  # nothing changed
     samples.drop_before(1)  # buckets before 1: times below 300,000 ms
     assert samples.samples == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    labelled=st.lists(
+        st.tuples(
+            st.integers(0, 3000),
+            st.lists(st.integers(0, 50), min_size=CELLS.width, max_size=CELLS.width),
+        ),
+        max_size=40,
+    )
+)
+def test_rows_merge_by_group_densely_or_sparsely(labelled: list[tuple[int, list[int]]]) -> None:
+    """merge_by numbers the groups itself when they are few among many (the sparse path)."""
+    memory = BucketRows(CELLS)
+    groups = np.array([g for g, _ in labelled], np.int64)
+    values = np.array([v for _, v in labelled], np.int64).reshape(len(labelled), CELLS.width)
+    expected = merged([[((0, g), v) for g, v in labelled]])
+    for count in (int(groups.max(initial=0)) + 1, 1_000_000):
+        found, rows = memory.merge_by(groups, values, count)
+        assert found.tolist() == sorted(g for _, g in expected)
+        assert rows.tolist() == [expected[(0, g)] for g in found.tolist()]

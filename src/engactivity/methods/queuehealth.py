@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 
 from engactivity.core.params import (
@@ -28,6 +27,7 @@ from engactivity.methods.queues import (
     ABANDONED,
     CONNECTED,
     ENTERED,
+    GAUGES,
     QS_COUNT,
     QS_SUM,
     QUEUE_CELLS,
@@ -36,10 +36,11 @@ from engactivity.methods.queues import (
     SLOTS_SUM,
     TIME_TO_ABANDON,
     TIME_TO_ANSWER,
+    Gauge,
     half_up,
 )
 from engactivity.methods.queuestate import NONE, Current, CurrentValues, current_values
-from engactivity.store.memory import AccountState, BucketRows, Int64s
+from engactivity.store.memory import AccountState, gather
 
 Plan = tuple[Span, int]
 """The span of buckets, and the moment (current values move with it)."""
@@ -79,65 +80,39 @@ class Reading:
     current: CurrentValues
 
 
-class _Merged:
-    """Cell values of the selected skills merged over buckets, one accumulator per part."""
-
-    def __init__(self, cells: BucketRows, selected: npt.NDArray[np.bool_]) -> None:
-        self.cells = cells
-        self.selected = selected
-        merges = np.array(QUEUE_CELLS.merges)
-        self.columns = {m: np.flatnonzero(merges == m) for m in ("sum", "min", "max")}
-
-    def new(self) -> tuple[Int64s, npt.NDArray[np.bool_]]:
-        acc = np.tile(np.array(QUEUE_CELLS.empty_row(), np.int64), (self.cells.key_count, 1))
-        return acc, np.zeros(self.cells.key_count, np.bool_)
-
-    def add(self, acc: Int64s, seen: npt.NDArray[np.bool_], bucket: int) -> None:
-        held = self.cells.buckets.get(bucket)
-        if held is None:
-            return
-        keys, values = held
-        s, lo, hi = self.columns["sum"], self.columns["min"], self.columns["max"]
-        acc[np.ix_(keys, s)] += values[:, s]
-        acc[np.ix_(keys, lo)] = np.minimum(acc[np.ix_(keys, lo)], values[:, lo])
-        acc[np.ix_(keys, hi)] = np.maximum(acc[np.ix_(keys, hi)], values[:, hi])
-        seen[keys] = True
-
-    def cells_of(self, acc: Int64s, seen: npt.NDArray[np.bool_]) -> Cells:
-        keep = np.flatnonzero(seen & self.selected)
-        skills = self.cells.column(0)[keep].tolist()
-        return dict(zip(skills, acc[keep].tolist(), strict=True))
-
-
 def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fragments) -> Reading:
     span, now_ms = plan
     cells = state.rows(QUEUE_CELLS)
-    selected = np.ones(cells.key_count, np.bool_)
+    skill_of = cells.column(0)
+    buckets, keys, values = gather(cells, range(span.first, span.last + 1))
     if isinstance(query.skills, frozenset):
-        selected = np.isin(cells.column(0), np.fromiter(query.skills, np.int64))
-    merged = _Merged(cells, selected)
-    whole, whole_seen = merged.new()
-    count = span.interval_count if span.interval_ms is not None else 1
-    accs = [merged.new() for _ in range(count)] if span.interval_ms is not None else []
-    for bucket in range(span.first, span.last + 1):
-        merged.add(whole, whole_seen, bucket)
-        if accs:
-            merged.add(*accs[span.interval_of(bucket)], bucket)
-    parts = [merged.cells_of(acc, seen) for acc, seen in accs]
+        keep = np.isin(skill_of[keys], np.fromiter(query.skills, np.int64))
+        buckets, keys, values = buckets[keep], keys[keep], values[keep]
+    groups, rows = cells.merge_by(keys, values, cells.key_count)
+    whole = dict(zip(skill_of[groups].tolist(), rows.tolist(), strict=True))
+    intervals: list[Cells] | None = None
+    if span.interval_ms is not None:
+        interval_of = np.array([span.interval_of(b) for b in range(span.first, span.last + 1)])
+        per = cells.key_count
+        groups = interval_of[buckets - span.first] * per + keys
+        groups, rows = cells.merge_by(groups, values, span.interval_count * per)
+        skills = skill_of.tolist()
+        intervals = [{} for _ in range(span.interval_count)]
+        for group, row in zip(groups.tolist(), rows.tolist(), strict=True):
+            intervals[group // per][skills[group % per]] = row
     current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
-    intervals = parts if span.interval_ms is not None else None
-    return Reading(merged.cells_of(whole, whole_seen), intervals, current)
+    return Reading(whole, intervals, current)
 
 
 # -- the metrics ------------------------------------------------------------------------------
 
 
-def _gauge(row: list[int], at: int) -> tuple[int, int, float | int]:
+def _gauge(row: list[int], gauge: Gauge) -> tuple[int, int, float | int]:
     """max, min and average of a sampled gauge; -1 each without samples."""
-    count = row[at + 1]
-    if not count:
+    total, count, low, high = gauge
+    if not row[count]:
         return NONE, NONE, NONE
-    return row[at + 3], row[at + 2], row[at] / count
+    return row[high], row[low], row[total] / row[count]
 
 
 def metrics(row: list[int], current: tuple[int, int] | None) -> dict[str, Any]:
@@ -145,8 +120,8 @@ def metrics(row: list[int], current: tuple[int, int] | None) -> dict[str, Any]:
     connected, abandoned = row[CONNECTED], row[ABANDONED]
     answered, gave_up = row[TIME_TO_ANSWER], row[TIME_TO_ABANDON]
     divisor = abandoned + connected
-    q_max, q_min, q_avg = _gauge(row, QS_SUM)
-    s_max, s_min, s_avg = _gauge(row, SLOTS_SUM)
+    q_max, q_min, q_avg = _gauge(row, GAUGES[0])
+    s_max, s_min, s_avg = _gauge(row, GAUGES[1])
     slots, size = current if current is not None else (NONE, NONE)
     return {
         "totalTimeToAnswer": answered,
@@ -178,10 +153,10 @@ def total_row(rows: list[list[int]]) -> list[int]:
     total = QUEUE_CELLS.empty_row()
     for at in (ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON):
         total[at] = sum(row[at] for row in rows)
-    for at in (QS_SUM, SLOTS_SUM):
-        sampled = [row for row in rows if row[at + 1]]
+    for gauge in GAUGES:
+        sampled = [row for row in rows if row[gauge[1]]]
         if sampled:
-            for column in range(at, at + 4):
+            for column in gauge:
                 total[column] = sum(row[column] for row in sampled)
     return total
 

@@ -33,8 +33,8 @@ LAST_BIN = 86_400 // BIN_S
 
 # Value indexes of QUEUE_CELLS, in declared order.
 ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON = range(5)
-QS_SUM, QS_COUNT, QS_MIN, QS_MAX = range(5, 9)
-SLOTS_SUM, SLOTS_COUNT, SLOTS_MIN, SLOTS_MAX = range(9, 13)
+QS_SUM, QS_COUNT, SLOTS_SUM, SLOTS_COUNT = range(5, 9)
+QS_MIN, SLOTS_MIN, QS_MAX, SLOTS_MAX = range(9, 13)
 
 
 def _skill(event: Queued | Connected | Abandoned) -> int:
@@ -63,16 +63,24 @@ def fold_cells(events: Sequence[Event], into: Deltas) -> None:
             row[ABANDONED] += 1
             row[TIME_TO_ABANDON] += event.wait_time or 0
         else:
-            _sample(row, QS_SUM, event.queue_size)
-            _sample(row, SLOTS_SUM, event.available_slots)
+            _sample(row, GAUGES[0], event.queue_size)
+            _sample(row, GAUGES[1], event.available_slots)
 
 
-def _sample(row: list[int], at: int, value: int) -> None:
-    """Sum, count, minimum and maximum of a gauge, from ``row[at]`` on."""
-    row[at] += value
-    row[at + 1] += 1
-    row[at + 2] = min(row[at + 2], value)
-    row[at + 3] = max(row[at + 3], value)
+Gauge = tuple[int, int, int, int]
+"""Where a sampled gauge's sum, count, minimum and maximum are in a cell's values."""
+GAUGES: tuple[Gauge, Gauge] = (
+    (QS_SUM, QS_COUNT, QS_MIN, QS_MAX),
+    (SLOTS_SUM, SLOTS_COUNT, SLOTS_MIN, SLOTS_MAX),
+)
+
+
+def _sample(row: list[int], gauge: Gauge, value: int) -> None:
+    total, count, low, high = gauge
+    row[total] += value
+    row[count] += 1
+    row[low] = min(row[low], value)
+    row[high] = max(row[high], value)
 
 
 QUEUE_CELLS = BucketTable(
@@ -86,11 +94,11 @@ QUEUE_CELLS = BucketTable(
         Value("time_to_abandon"),
         Value("queue_size_sum"),
         Value("queue_size_count"),
-        Value("queue_size_min", "min"),
-        Value("queue_size_max", "max"),
         Value("slots_sum"),
         Value("slots_count"),
+        Value("queue_size_min", "min"),
         Value("slots_min", "min"),
+        Value("queue_size_max", "max"),
         Value("slots_max", "max"),
     ),
     fold=fold_cells,

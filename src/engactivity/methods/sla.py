@@ -27,7 +27,7 @@ from engactivity.core.problems import Problem
 from engactivity.core.timeframe import Span, span_for
 from engactivity.methods.method import ID_LIST, NUMBER_OR_STRING, Fragments, Method, query_parameter
 from engactivity.methods.queues import BIN_S, LAST_BIN, WAIT_BINS
-from engactivity.store.memory import AccountState, Int64s
+from engactivity.store.memory import AccountState, Int64s, gather
 
 DEFAULT_EDGES = (0, 15, 30, 45, 60, 90, 120)
 MAX_EDGES = 60
@@ -102,15 +102,10 @@ def read(query: SlaQuery, span: Span, state: AccountState, fragments: Fragments)
     for column, ids in ((0, query.skills), (1, query.groups)):
         if isinstance(ids, frozenset):
             selected &= np.isin(rows.column(column), np.fromiter(ids, np.int64))
-    bin_of = rows.column(2)
-    chats = np.zeros(LAST_BIN + 1, np.int64)
-    for bucket in range(span.first, span.last + 1):
-        held = rows.buckets.get(bucket)
-        if held is not None:
-            keys, values = held
-            keep = selected[keys]
-            np.add.at(chats, bin_of[keys[keep]], values[keep, 0])
-    return chats
+    _, keys, values = gather(rows, range(span.first, span.last + 1))
+    keep = selected[keys]
+    bins = rows.column(2)[keys[keep]]
+    return np.bincount(bins, weights=values[keep, 0], minlength=LAST_BIN + 1).astype(np.int64)
 
 
 def render(query: SlaQuery, span: Span, chats: Int64s, fragments: Fragments) -> bytes:

@@ -32,6 +32,7 @@ from engactivity.store.tables import BucketTable, LatestTable, RowKey, Table, ne
 Int64s = npt.NDArray[np.int64]
 
 _INITIAL_KEYS = 16
+_UFUNCS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
 _versions = itertools.count(1)
 
@@ -107,9 +108,9 @@ class BucketRows:
         if same.any():  # a row given twice: one row with them merged
             firsts = np.flatnonzero(np.concatenate(([True], ~same)))
             bucket_of, key_of = bucket_of[firsts], key_of[firsts]
-            delta = self._reduce(delta, firsts)
+            delta = self.merge_runs(delta, firsts)
         starts = np.flatnonzero(np.diff(bucket_of, prepend=bucket_of[0] - 1))
-        merged = self._reduce(delta, starts).tolist()
+        merged = self.merge_runs(delta, starts).tolist()
         ends = [*starts[1:].tolist(), len(bucket_of)]
         version = new_version()
         for bucket, start, end, bucket_total in zip(
@@ -124,23 +125,36 @@ class BucketRows:
             self.bucket_versions[bucket] = version
         self.version = version
 
-    def _reduce(self, values: Int64s, starts: Int64s) -> Int64s:
-        """Each run of rows from ``starts`` merged into one row."""
+    def merge_runs(self, values: Int64s, starts: Int64s) -> Int64s:
+        """Each run of rows from ``starts`` merged into one row, by the table's merges."""
         if self._sums_only:
             return np.add.reduceat(values, starts, axis=0)
         out = np.empty((len(starts), values.shape[1]), np.int64)
-        for merge, ufunc in (("sum", np.add), ("min", np.minimum), ("max", np.maximum)):
+        for merge, ufunc in _UFUNCS.items():
             columns = self._by_merge[merge]
             if len(columns):
                 out[:, columns] = ufunc.reduceat(values[:, columns], starts, axis=0)
         return out
+
+    def merge_by(self, groups: Int64s, values: Int64s, count: int) -> tuple[Int64s, Int64s]:
+        """Rows of equal ``groups`` (each in [0, count)) merged into one by the table's
+        merges: the distinct groups, ascending, and their merged rows."""
+        if count > 2 * len(groups) + 1024:  # sparse: number only the groups present
+            present, groups = np.unique(groups, return_inverse=True)
+            found, rows = self.merge_by(groups, values, len(present))
+            return present[found], rows
+        out = np.array(self.table.empty_row(), np.int64)[:, None].repeat(count, axis=1)
+        for column, merge in enumerate(self.table.merges):
+            _UFUNCS[merge].at(out[column], groups, values[:, column])
+        found = np.flatnonzero(np.bincount(groups, minlength=count))
+        return found, out[:, found].T
 
     def _merge_into(self, into: Int64s, at: Any, delta: Int64s) -> None:
         """Merge ``delta`` into the rows ``at`` of ``into`` (each row at most once)."""
         if self._sums_only:
             into[at] += delta
             return
-        for merge, ufunc in (("sum", np.add), ("min", np.minimum), ("max", np.maximum)):
+        for merge, ufunc in _UFUNCS.items():
             columns = self._by_merge[merge]
             if len(columns):
                 rows = np.ix_(np.atleast_1d(at), columns)
@@ -253,3 +267,16 @@ class AccountState:
         with self.lock:
             for rows in self.tables.values():
                 rows.drop_before(bucket)
+
+
+def gather(rows: BucketRows, buckets: range) -> tuple[Int64s, Int64s, Int64s]:
+    """Every row of ``buckets``, as (bucket, key index, values) arrays."""
+    held = [(b, rows.buckets[b]) for b in buckets if b in rows.buckets]
+    if not held:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros((0, rows.table.width), np.int64)
+    return (
+        np.concatenate([np.full(len(keys), b, np.int64) for b, (keys, _) in held]),
+        np.concatenate([keys for _, (keys, _) in held]),
+        np.concatenate([values for _, (_, values) in held]),
+    )
