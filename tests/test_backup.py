@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import subprocess
 import sys
@@ -12,10 +13,12 @@ from typing import Any
 
 import httpx
 
+from tests import oracle_queue
 from tests.api.test_durability import QUERIES, Batch, Senders, answers
 from tests.api.test_ingest import ack, sample_events
+from tests.api.test_queue import make_events
 from tests.api.test_shutdown import distinct_batches
-from tests.conftest import Server
+from tests.conftest import NOW_MS, Server
 
 MakeServer = Callable[..., Server]
 
@@ -145,3 +148,49 @@ def test_restore_rejects_a_file_that_is_not_a_store(tmp_path: Path) -> None:
     assert "junk.db" in done.stderr
     postgres = cli("backup", "--store", "postgresql://db/engactivity", str(tmp_path / "x.db"))
     assert postgres.returncode == 2 and "pg_dump" in postgres.stderr
+
+
+QUEUE_QUERIES: list[tuple[str, dict[str, object]]] = [
+    ("queuehealth", {"timeframe": 1440, "skillIds": "all", "interval": 60}),
+    ("queuehealth", {"timeframe": 60}),
+    ("queuestate", {"skillIds": "all"}),
+    ("sla", {"timeframe": 1440, "groupIds": "all", "histogram": "0,30,60,300"}),
+]
+
+
+def queue_answers(server: Server) -> list[Any]:
+    out = []
+    for method, params in QUEUE_QUERIES:
+        response = httpx.get(
+            f"{server.base_url}/operations/api/account/q/{method}",
+            params={"v": 1, **params},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        out.append(response.json())
+    return out
+
+
+def test_a_restored_store_answers_the_queue_methods_as_the_spec_says(
+    server: Server, tmp_path: Path
+) -> None:
+    events = make_events(random.Random(5), 800)
+    assert ack(server.send("q", events))["accepted"] == len(events)
+    dest = tmp_path / "q.db"
+    assert cli("backup", "--store", server.store_url, str(dest)).returncode == 0
+    (tmp_path / "restored").mkdir()
+    restored = Server(tmp_path / "restored")
+    assert cli("restore", str(dest), "--store", restored.store_url).returncode == 0
+    restored.start()
+    try:
+        got = queue_answers(restored)
+        assert ack(restored.send("q", events))["duplicates"] == len(events)
+    finally:
+        restored.stop()
+    oracles = {
+        "queuehealth": oracle_queue.queuehealth,
+        "queuestate": oracle_queue.queuestate,
+        "sla": oracle_queue.sla,
+    }
+    for answer, (method, params) in zip(got, QUEUE_QUERIES, strict=True):
+        oracle_queue.same(answer, oracles[method](events, NOW_MS, params))
