@@ -2,18 +2,24 @@
 
 One server per module holds a day of the demo's simulated traffic for account ``demo``
 (the same generator as ``serve --demo``, sent through the ingestion API before the
-first page loads), with its clock pinned at NOW_MS: the numbers do not move between
-the page's fetch and the test's, so they can be compared exactly.
+first page loads), with queue events added when the generator has none (``with_queue``),
+and its clock pinned at NOW_MS: the numbers do not move between the page's fetch and the
+test's, so they can be compared exactly.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
 import time
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -44,6 +50,74 @@ ACCOUNT = "demo"
 API_GLOB = "**/operations/api/account/*/engactivity?*"
 WALL: ViewportSize = {"width": 1920, "height": 1080}
 Metrics = dict[str, int]
+Event = dict[str, object]
+QUEUE_TYPES = {"queued", "abandoned", "queueState"}
+SAMPLE_EVERY_MS = 30_000
+QUEUE_SKILLS = range(1, 9)
+"""The demo's skills; each sends a queueState sample every SAMPLE_EVERY_MS."""
+
+
+def with_queue(events: list[Event], start_ms: int, end_ms: int) -> list[Event]:
+    """The demo's events with what its queue would have sent, unless it sends that itself.
+
+    Each connected chat gets a wait (lognormal, median 15 s, drawn from its eventId, so a
+    duplicate delivery gets the same one), an agent group and a ``queued`` event that long
+    before; each abandoned chat (a ``closed`` without an agent) an ``abandoned`` event with
+    its wait. Every skill sends a ``queueState`` sample every 30 s: its queue size is the
+    number of its visitors waiting then; its slots are free only while nobody waits.
+    """
+    if any(event["type"] in QUEUE_TYPES for event in events):
+        return events
+    waiting: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    seen: set[object] = set()
+    added: list[Event] = []
+    for event in events:
+        if event["type"] == "connected" or (event["type"] == "closed" and "agentId" not in event):
+            chat = str(event["eventId"])[2:]
+            rng = random.Random(chat)
+            answered = event["type"] == "connected"
+            wait = min(600, round(rng.lognormvariate(math.log(15 if answered else 40), 0.8)))
+            time_ms = event["time"]
+            assert isinstance(time_ms, int)
+            skill = event.get("skillId")
+            if answered:
+                event["waitTime"] = wait
+                event["agentGroupId"] = 70 + int(str(event["agentId"])) % 3
+            if chat in seen:
+                continue
+            seen.add(chat)
+            queued: Event = {
+                "eventId": f"q-{chat}",
+                "type": "queued",
+                "time": time_ms - wait * 1000,
+            }
+            if skill is not None:
+                queued["skillId"] = skill
+                waiting[int(str(skill))].append((time_ms - wait * 1000, time_ms))
+            added.append(queued)
+            if not answered:
+                gone: Event = {"eventId": f"a-{chat}", "type": "abandoned", "time": time_ms}
+                if skill is not None:
+                    gone["skillId"] = skill
+                added.append({**gone, "waitTime": wait})
+    for skill in QUEUE_SKILLS:
+        begins = sorted(begin for begin, _ in waiting[skill])
+        ends = sorted(end for _, end in waiting[skill])
+        for at in range(start_ms - start_ms % SAMPLE_EVERY_MS, end_ms, SAMPLE_EVERY_MS):
+            # Waiting at `at`: queued at or before it and not yet gone (begin < end).
+            size = bisect_right(begins, at) - bisect_right(ends, at)
+            slots = 0 if size else random.Random(f"{skill}:{at}").randint(1, 6)
+            added.append(
+                {
+                    "eventId": f"s-{skill}-{at}",
+                    "type": "queueState",
+                    "time": at,
+                    "skillId": skill,
+                    "queueSize": size,
+                    "availableSlots": slots,
+                }
+            )
+    return events + added
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -53,7 +127,9 @@ Metrics = dict[str, int]
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("wallboard")).start()
     try:
-        events = list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS))
+        events = with_queue(
+            list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS)), NOW_MS - DAY_MS, NOW_MS
+        )
         for start in range(0, len(events), 5000):
             answer = srv.send(ACCOUNT, events[start : start + 5000])
             assert answer.status_code == 200, answer.text
@@ -94,13 +170,29 @@ def fmt_int(value: int) -> str:
     return f"{value:,}"
 
 
+NO_DATA = "—"
+
+
+def js_round(value: float) -> int:
+    """JavaScript's Math.round: to the nearest integer, halves up."""
+    whole = math.floor(value)
+    return whole + 1 if value - whole >= 0.5 else whole
+
+
 def fmt_aht(metrics: Metrics) -> str:
     """The page's average handling time: all handling time over all closed chats, m:ss."""
     chats = metrics["totalInteractiveChats"] + metrics["totalNonInteractiveChats"]
     if not chats:
-        return "—"
+        return NO_DATA
     handling = metrics["totalHandlingTime"] + metrics["nonInteractiveTotalHandlingTime"]
-    seconds = math.floor(handling / chats + 0.5)  # JavaScript's Math.round
+    return fmt_duration(handling / chats)
+
+
+def fmt_duration(seconds_: float | None) -> str:
+    """Seconds as m:ss (h:mm:ss from an hour on), rounded; an em dash for no data."""
+    if seconds_ is None:
+        return NO_DATA
+    seconds = js_round(seconds_)
     hours, rest = divmod(seconds, 3600)
     if hours:
         return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
@@ -127,11 +219,13 @@ def open_board(page: Page, srv: Server, timeframe: int = 60, interval: int = 15)
     wait_rendered(page, timeframe, interval)
 
 
-def wait_rendered(page: Page, timeframe: int, interval: int) -> None:
+def wait_rendered(
+    page: Page, timeframe: int, interval: int, threshold: int = 30, account: str = ACCOUNT
+) -> None:
     """Wait until the page shows the answers for exactly this query."""
-    expect(page.locator("body")).to_have_attribute(
-        "data-rendered", f"{ACCOUNT}/{timeframe}/{interval}"
-    )
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-rendered", f"{account}/{timeframe}/{interval}")
+    expect(body).to_have_attribute("data-threshold", str(threshold))
 
 
 def tiles(page: Page) -> list[str]:
@@ -171,7 +265,10 @@ def freeze_clock(page: Page) -> None:
     page.clock.pause_at(NOW_MS / 1000 + 1)
 
 
-def check_against_api(page: Page, srv: Server, timeframe: int, interval: int) -> None:
+def check_against_api(
+    page: Page, srv: Server, timeframe: int, interval: int, threshold: int = 30
+) -> None:
+    check_queue_against_api(page, srv, timeframe, interval, threshold)
     series = api(srv, timeframe=timeframe, interval=interval)
     assert tiles(page) == expected_tiles(series["metricsTotals"])
     points = page.locator("#chart").get_attribute("data-points")
@@ -182,6 +279,161 @@ def check_against_api(page: Page, srv: Server, timeframe: int, interval: int) ->
     }
     agents = api(srv, timeframe=timeframe, agentIds="all")["agentsMetrics"]["metricsPerAgent"]
     assert table(page, "agents") == {agent: row_texts(m) for agent, m in agents.items()}
+
+
+# -- the queue: what the page should show for the API's answers -----------------------------
+
+QUEUE_STATS = [
+    "queue-waiting",
+    "queue-slots",
+    "queue-sla",
+    "queue-ata",
+    "queue-abandonment",
+    "queue-entered",
+    "queue-connected",
+    "queue-abandoned",
+]
+SLA_EDGES = "0,15,30,60,120"
+"""Every threshold the page offers is an edge: the test reads its own histogram."""
+
+
+def queue_api(srv: Server, method: str, account: str = ACCOUNT, **params: object) -> Any:
+    answer = httpx.get(
+        f"{srv.base_url}/operations/api/account/{account}/{method}",
+        params={"v": "1", **{key: str(value) for key, value in params.items()}},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def gauge(value: float | None) -> float | None:
+    """The queue methods' -1 means "no data"."""
+    return None if value is None or value < 0 else value
+
+
+def queue_values(m: dict[str, Any] | None, current: dict[str, int] | None) -> dict[str, Any]:
+    """What the page shows of a skill's (or the totals') queue: QUEUE.md's answers, with -1
+    and the averages and rate of nothing (which the API gives as 0) as missing."""
+    current = current or {}
+    return {
+        "waiting": gauge(current.get("currentQueueSize")),
+        "slots": gauge(current.get("currentAvailableSlots")),
+        "entered": m["enteredQEng"] if m else 0,
+        "connected": m["connectedEng"] if m else 0,
+        "abandoned": m["abandonedEng"] if m else 0,
+        "ata": m["avgTimeToAnswer"] if m and m["connectedEng"] else None,
+        "rate": (m["abandonmentRate"] if m and m["connectedEng"] + m["abandonedEng"] else None),
+        "avg_queue": gauge(m["averageQueueSize"]) if m else None,
+        "max_queue": gauge(m["maxQueueSize"]) if m else None,
+    }
+
+
+def fmt_count(value: float | None) -> str:
+    return NO_DATA if value is None else fmt_int(int(value))
+
+
+def fmt_percent(share: float | None) -> str:
+    return NO_DATA if share is None else f"{js_round(share * 100)}%"
+
+
+def fmt_decimal(value: float | None) -> str:
+    """One decimal, halves up on the double's exact value (as Intl.NumberFormat does)."""
+    if value is None:
+        return NO_DATA
+    return f"{Decimal(value).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,}"
+
+
+def queue_row_texts(v: dict[str, Any]) -> list[str]:
+    return [
+        fmt_count(v["waiting"]),
+        fmt_count(v["slots"]),
+        fmt_int(v["entered"]),
+        fmt_int(v["connected"]),
+        fmt_int(v["abandoned"]),
+        fmt_duration(v["ata"]),
+        fmt_percent(v["rate"]),
+        fmt_decimal(v["avg_queue"]),
+        fmt_count(v["max_queue"]),
+    ]
+
+
+def sla_share(srv: Server, timeframe: int, threshold: int, account: str = ACCOUNT) -> float | None:
+    """The share answered in under `threshold` s, read from a histogram of the test's own:
+    the `accumulated` share of the range that ends at the threshold. None: nobody answered."""
+    ranges = queue_api(srv, "sla", account, timeframe=timeframe, histogram=SLA_EDGES)[
+        "slaDataRange"
+    ]
+    edges = [int(edge) for edge in ranges]
+    assert edges == sorted(edges) and threshold in edges
+    if not sum(r["chats"] for r in ranges.values()):
+        return None
+    share: float = ranges[str(edges[edges.index(threshold) - 1])]["accumulated"]
+    return share
+
+
+def queue_stats(page: Page) -> list[str]:
+    return [page.locator(f"#{i}").inner_text() for i in QUEUE_STATS]
+
+
+def queue_chart_rows(page: Page) -> list[tuple[int, float | None, float | None]]:
+    """The queue chart's data, oldest interval first, from the table beside it."""
+    rows: list[dict[str, Any]] = page.eval_on_selector_all(
+        "#queue-chart-data tbody tr",
+        "rows => rows.map(r => ({t: r.dataset.timestamp,"
+        " v: Array.from(r.cells).slice(1).map(c => c.dataset.value)}))",
+    )
+
+    def number(text: str) -> float | None:
+        return float(text) if text else None
+
+    return [(int(row["t"]), number(row["v"][0]), number(row["v"][1])) for row in rows]
+
+
+def check_queue_against_api(
+    page: Page,
+    srv: Server,
+    timeframe: int,
+    interval: int,
+    threshold: int = 30,
+    account: str = ACCOUNT,
+) -> None:
+    health = queue_api(
+        srv, "queuehealth", account, timeframe=timeframe, skillIds="all", interval=interval
+    )
+    state = queue_api(srv, "queuestate", account, skillIds="all")
+    share = sla_share(srv, timeframe, threshold, account)
+
+    totals = queue_values(health["metricsTotals"], state["totals"])
+    assert queue_stats(page) == [
+        fmt_count(totals["waiting"]),
+        fmt_count(totals["slots"]),
+        fmt_percent(share),
+        fmt_duration(totals["ata"]),
+        fmt_percent(totals["rate"]),
+        fmt_int(totals["entered"]),
+        fmt_int(totals["connected"]),
+        fmt_int(totals["abandoned"]),
+    ]
+    expect(page.locator("#queue-sla-label")).to_have_text(f"Answered < {threshold} s")
+
+    skills = health["skillsMetrics"]
+    current = state["skills"]
+    assert table(page, "queue-skills") == {
+        skill: queue_row_texts(queue_values(skills.get(skill), current.get(skill)))
+        for skill in {*skills, *current}
+    }
+
+    intervals = health["metricsByIntervals"][::-1]  # the API lists them newest first
+    assert page.locator("#queue-chart").get_attribute("data-points") == str(len(intervals))
+    assert queue_chart_rows(page) == [
+        (
+            i["timestamp"],
+            gauge(i["metricsData"]["metricsTotals"]["averageQueueSize"]),
+            gauge(i["metricsData"]["metricsTotals"]["maxQueueSize"]),
+        )
+        for i in intervals
+    ]
 
 
 # -- serving -------------------------------------------------------------------------------
@@ -232,11 +484,17 @@ def test_page_shows_the_api_numbers(page: Page, board: Server, tmp_path: Path) -
     expect(page.locator("#updated")).to_have_text(re.compile(r"^Updated \d\d:\d\d:\d\d"))
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#title-account")).to_have_text(ACCOUNT)
-    # uPlot drew into a canvas of the chart's size.
-    box = page.locator("#chart canvas").first.bounding_box()
-    assert box is not None and box["width"] > 1000 and box["height"] > 150
-    # The whole board fits a 1920x1080 wall screen: nothing scrolls but the tables.
+    # uPlot drew into canvases of the charts' size (side by side).
+    for chart in ("#chart", "#queue-chart"):
+        box = page.locator(f"{chart} canvas").first.bounding_box()
+        assert box is not None and box["width"] > 850 and box["height"] > 150, chart
+    # The whole board fits a 1920x1080 wall screen: nothing scrolls but the tables, and
+    # those only down: every column of the three tables is on screen.
     assert page.evaluate("document.documentElement.scrollHeight") <= WALL["height"]
+    sideways = page.eval_on_selector_all(
+        ".scroll", "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth).length"
+    )
+    assert sideways == 0
     shot = tmp_path / "wallboard-1920x1080.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
@@ -310,6 +568,173 @@ def test_skills_show_their_agents_sort_and_filter(page: Page, board: Server) -> 
 
     page.locator("#skill-filter").fill("zzz")
     expect(page.locator("#skills + .empty")).to_have_text("No row matches the filter.")
+
+
+def test_queue_panel_and_its_service_level(page: Page, board: Server) -> None:
+    sla_asked: list[dict[str, list[str]]] = []
+    page.on(
+        "request",
+        lambda r: sla_asked.append(parse_qs(urlsplit(r.url).query)) if "/sla?" in r.url else None,
+    )
+    thresholds = page.locator("#thresholds")
+    open_board(page, board)  # no threshold in the address: 30 s
+    expect(thresholds.get_by_role("radio", name="30 s", exact=True)).to_be_checked()
+    assert sla_asked[-1]["histogram"] == ["0,30"] and sla_asked[-1]["timeframe"] == ["60"]
+    assert "threshold=30" in page.url
+    check_queue_against_api(page, board, 60, 15, 30)
+    assert NO_DATA not in queue_stats(page)  # the fixture has queue traffic of every kind
+
+    thresholds.get_by_role("radio", name="60 s", exact=True).check()
+    wait_rendered(page, 60, 15, threshold=60)
+    assert sla_asked[-1]["histogram"] == ["0,60"]
+    assert "threshold=60" in page.url
+    check_queue_against_api(page, board, 60, 15, 60)
+    shares = [sla_share(board, 60, t) for t in (15, 30, 60, 120)]
+    assert len(set(shares)) == 4  # the thresholds really show different numbers
+
+    # The address holds the threshold: a wall screen can be pointed at it.
+    page.goto(f"{board.base_url}/?account={ACCOUNT}&timeframe=240&interval=30&threshold=120")
+    wait_rendered(page, 240, 30, threshold=120)
+    expect(thresholds.get_by_role("radio", name="120 s", exact=True)).to_be_checked()
+    assert sla_asked[-1]["histogram"] == ["0,120"] and sla_asked[-1]["timeframe"] == ["240"]
+    check_against_api(page, board, 240, 30, 120)
+    # One the page does not offer falls back to 30 s.
+    page.goto(f"{board.base_url}/?account={ACCOUNT}&timeframe=60&interval=15&threshold=45")
+    wait_rendered(page, 60, 15, threshold=30)
+    assert "threshold=30" in page.url
+
+
+QUEUE_SORT_KEYS = {
+    "waiting": "waiting",
+    "slots": "slots",
+    "enteredQEng": "entered",
+    "connectedEng": "connected",
+    "abandonedEng": "abandoned",
+    "avgTimeToAnswer": "ata",
+    "abandonmentRate": "rate",
+    "averageQueueSize": "avg_queue",
+    "maxQueueSize": "max_queue",
+}
+
+
+def test_queue_table_sorts_and_filters(page: Page, board: Server) -> None:
+    open_board(page, board)
+    health = queue_api(board, "queuehealth", timeframe=60, skillIds="all", interval=15)
+    state = queue_api(board, "queuestate", skillIds="all")
+    values = {
+        skill: queue_values(health["skillsMetrics"].get(skill), state["skills"].get(skill))
+        for skill in {*health["skillsMetrics"], *state["skills"]}
+    }
+    assert "-1" in values  # abandoned chats without a skill: no queue samples, dashes
+
+    def ordered(key: str, descending: bool) -> list[str]:
+        """The page's order: missing values lowest, ties by skill id."""
+        sign = -1 if descending else 1
+
+        def sort_key(skill: str) -> tuple[float, int]:
+            value = values[skill][QUEUE_SORT_KEYS[key]]
+            return (sign * (-1 if value is None else value), int(skill))
+
+        return sorted(values, key=sort_key)
+
+    # Most visitors waiting first by default.
+    header = page.locator("#queue-skills thead")
+    expect(header.locator("th[data-key=waiting]")).to_have_attribute("aria-sort", "descending")
+    assert row_ids(page, "queue-skills") == ordered("waiting", True)
+    for key in QUEUE_SORT_KEYS:
+        if key == "waiting":
+            continue
+        header.locator(f"th[data-key={key}] button").click()
+        expect(header.locator(f"th[data-key={key}]")).to_have_attribute("aria-sort", "descending")
+        assert row_ids(page, "queue-skills") == ordered(key, True), key
+    header.locator("th[data-key=maxQueueSize] button").click()
+    expect(header.locator("th[data-key=maxQueueSize]")).to_have_attribute("aria-sort", "ascending")
+    assert row_ids(page, "queue-skills") == ordered("maxQueueSize", False)
+    header.locator("th[data-key=id] button").click()
+    assert row_ids(page, "queue-skills") == sorted(values, key=int)
+
+    page.locator("#queue-filter").fill("no skill")
+    assert row_ids(page, "queue-skills") == ["-1"]
+    page.locator("#queue-filter").fill("zzz")
+    expect(page.locator("#queue-skills + .empty")).to_have_text("No row matches the filter.")
+
+
+def test_missing_queue_data_shows_a_dash(page: Page, board: Server) -> None:
+    # Skill 5: two visitors queued, one gave up, nobody answered, no queue samples.
+    # Skill 6: only a queue sample, a minute ago: three waiting, no slot free.
+    sparse = "sparse"
+    events: list[Event] = [
+        {"eventId": "q-1", "type": "queued", "time": NOW_MS - 10 * MIN, "skillId": 5},
+        {"eventId": "q-2", "type": "queued", "time": NOW_MS - 9 * MIN, "skillId": 5},
+        {"eventId": "a-1", "type": "abandoned", "time": NOW_MS - 8 * MIN, "skillId": 5,
+         "waitTime": 120},
+        {"eventId": "s-1", "type": "queueState", "time": NOW_MS - MIN, "skillId": 6,
+         "queueSize": 3, "availableSlots": 0},
+    ]  # fmt: skip
+    assert board.send(sparse, events).status_code == 200
+    page.goto(f"{board.base_url}/?account={sparse}&timeframe=60&interval=15")
+    wait_rendered(page, 60, 15, account=sparse)
+    check_queue_against_api(page, board, 60, 15, account=sparse)
+    # Waiting, slots free, answered < 30 s, time to answer, abandonment, entered,
+    # connected, abandoned: nobody was answered, so no share and no time to answer.
+    assert queue_stats(page) == ["3", "0", NO_DATA, NO_DATA, "100%", "2", "0", "1"]
+    assert table(page, "queue-skills") == {
+        "5": [NO_DATA, NO_DATA, "2", "0", "1", NO_DATA, "100%", NO_DATA, NO_DATA],
+        "6": ["3", "0", "0", "0", "0", NO_DATA, NO_DATA, "3.0", "3"],
+    }
+    chart = queue_chart_rows(page)
+    assert chart[-1][1:] == (3.0, 3.0)
+    assert all(row[1:] == (None, None) for row in chart[:-1]) and len(chart) > 1
+    hidden = page.locator("#queue-chart-data tbody tr").first.locator("td")
+    expect(hidden).to_have_text([NO_DATA, NO_DATA])
+    assert "-1" not in page.locator("main").inner_text()
+
+    # An account with nothing at all: counts of 0, dashes for everything else.
+    page.locator("#account").fill("nobody")
+    page.locator("#settings button[type=submit]").click()
+    wait_rendered(page, 60, 15, account="nobody")
+    check_queue_against_api(page, board, 60, 15, account="nobody")
+    assert queue_stats(page) == [NO_DATA] * 5 + ["0", "0", "0"]
+    expect(page.locator("#queue-skills + .empty")).to_have_text(
+        "No skill had queue activity in this timeframe."
+    )
+    assert all(row[1:] == (None, None) for row in queue_chart_rows(page))
+    assert "-1" not in page.locator("main").inner_text()
+
+
+def test_queue_method_errors_show_like_the_others(page: Page, board: Server) -> None:
+    busy = [True]
+
+    def unavailable(route: Route) -> None:
+        if busy[0]:
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "1"},
+                json={"error": "unavailable", "message": "the store is not available"},
+            )
+        else:
+            route.continue_()
+
+    page.route("**/operations/api/account/*/queuestate?*", unavailable)
+    page.route(
+        "**/operations/api/account/*/sla?*",
+        lambda route: route.fulfill(
+            status=400, json={"error": "invalid_parameter", "message": "histogram: no"}
+        ),
+    )
+    page.goto(f"{board.base_url}/?account={ACCOUNT}")
+    error = page.locator("#error")
+    # Whichever answer comes first decides; both are shown like the page's other errors.
+    expect(error).to_have_attribute("data-kind", re.compile("^error-(unavailable|request)$"))
+    page.unroute("**/operations/api/account/*/sla?*")
+    page.locator("#retry").click()
+    expect(error).to_have_attribute("data-kind", "error-unavailable")
+    expect(error).to_contain_text("The server is busy (503)")
+    busy[0] = False
+    page.locator("#retry").click()
+    wait_rendered(page, 60, 15)
+    expect(error).to_be_hidden()
+    check_queue_against_api(page, board, 60, 15)
 
 
 @pytest.fixture
@@ -515,5 +940,10 @@ def test_laptop_screen_keeps_everything_reachable(browser: Browser, board: Serve
         assert float(size.removesuffix("px")) >= 40
         page.locator('#skills tr[data-id="1"] button').click()
         expect(page.locator("#agents-title")).to_have_text("Agents of skill 1")
+        # The page scrolls down to the queue table, which shows every column.
+        page.locator('#queue-skills tr[data-id="1"]').scroll_into_view_if_needed()
+        expect(page.locator('#queue-skills tr[data-id="1"]')).to_be_in_viewport()
+        scroll = page.locator("#queue-skills").locator("xpath=..")
+        assert scroll.evaluate("b => b.scrollWidth <= b.clientWidth")
     finally:
         context.close()

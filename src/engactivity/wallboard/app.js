@@ -1,18 +1,23 @@
-/* The engactivity wallboard: reads the public engactivity API of this server and shows it.
+/* The engactivity wallboard: reads the public API of this server and shows it.
  *
- * Every refresh asks three questions for the chosen account and timeframe:
- *   1. ?timeframe=T&interval=I        the account totals (tiles) and the chart
- *   2. ?timeframe=T&skillIds=all      the skill table, and each skill's agents
- *   3. ?timeframe=T&agentIds=all      the agent table
- * and shows the answers only when all three have arrived, so the page never mixes times.
- * No framework, no build step; uPlot (vendored) draws the chart.
+ * Every refresh asks six questions for the chosen account and timeframe:
+ *   1. engactivity?timeframe=T&interval=I                 the account totals (tiles) and the chart
+ *   2. engactivity?timeframe=T&skillIds=all               the skill table, and each skill's agents
+ *   3. engactivity?timeframe=T&agentIds=all               the agent table
+ *   4. queuehealth?timeframe=T&skillIds=all&interval=I    the queue panel's counts and rates, the
+ *                                                         queue table and the queue size chart
+ *   5. queuestate?skillIds=all                            visitors waiting and slots free, now
+ *   6. sla?timeframe=T&histogram=0,S                      the share answered in under S seconds
+ * and shows the answers only when all six have arrived, so the page never mixes times.
+ * No framework, no build step; uPlot (vendored) draws the charts.
  */
 (function () {
   "use strict";
 
   const TIMEFRAMES = [15, 60, 240, 1440];
   const INTERVALS = [5, 15, 30, 60];
-  const DEFAULTS = { account: "demo", timeframe: 60, interval: 15 };
+  const THRESHOLDS = [15, 30, 60, 120]; // service level: seconds a visitor may wait
+  const DEFAULTS = { account: "demo", timeframe: 60, interval: 15, threshold: 30 };
   const REFRESH_MS = 5000;
   const REQUEST_TIMEOUT_MS = 15000;
   const BACKOFF_FIRST_MS = 2000;
@@ -23,6 +28,7 @@
     key: "engactivity.wallboard.key",
     timeframe: "engactivity.wallboard.timeframe",
     interval: "engactivity.wallboard.interval",
+    threshold: "engactivity.wallboard.threshold",
   };
   const SERIES = [
     { key: "connectedEngagements", label: "Connected", color: "#56B4E9" },
@@ -30,9 +36,15 @@
     { key: "totalNonInteractiveChats", label: "Non-interactive", color: "#CC79A7" },
   ];
   const AHT_COLOR = "#F0E442";
+  const QUEUE_AVG_COLOR = "#009E73";
+  const QUEUE_MAX_COLOR = "#D55E00";
+  const NO_DATA = "—"; // shown for a value the API does not have (its -1, or nothing to average)
 
   const $ = (id) => document.getElementById(id);
   const numberFormat = new Intl.NumberFormat();
+  const decimalFormat = new Intl.NumberFormat(undefined, {
+    minimumFractionDigits: 1, maximumFractionDigits: 1,
+  });
   const clockFormat = new Intl.DateTimeFormat(undefined, {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
   });
@@ -47,6 +59,7 @@
     key: "",
     timeframe: DEFAULTS.timeframe,
     interval: DEFAULTS.interval,
+    threshold: DEFAULTS.threshold,
     skill: null,              // the selected skill id (string), or null
     generation: 0,            // bumps on every refresh; late answers of older ones are dropped
     controller: null,         // aborts the refresh in flight
@@ -60,6 +73,7 @@
     sort: {
       skills: { key: "connectedEngagements", dir: "descending" },
       agents: { key: "connectedEngagements", dir: "descending" },
+      queue: { key: "waiting", dir: "descending" },
     },
   };
 
@@ -97,6 +111,7 @@
     state.key = storageGet("key") || "";
     state.timeframe = intOr(url.get("timeframe") || storageGet("timeframe"), TIMEFRAMES, DEFAULTS.timeframe);
     state.interval = intOr(url.get("interval") || storageGet("interval"), INTERVALS, DEFAULTS.interval);
+    state.threshold = intOr(url.get("threshold") || storageGet("threshold"), THRESHOLDS, DEFAULTS.threshold);
     state.skill = url.get("skill") || null;
     fitInterval();
   }
@@ -106,10 +121,12 @@
     storageSet("key", state.key);
     storageSet("timeframe", state.timeframe);
     storageSet("interval", state.interval);
+    storageSet("threshold", state.threshold);
     const url = new URL(window.location.href);
     url.searchParams.set("account", state.account);
     url.searchParams.set("timeframe", String(state.timeframe));
     url.searchParams.set("interval", String(state.interval));
+    url.searchParams.set("threshold", String(state.threshold));
     if (state.skill === null) url.searchParams.delete("skill");
     else url.searchParams.set("skill", state.skill);
     window.history.replaceState(null, "", url);
@@ -128,13 +145,22 @@
 
   /** Seconds as m:ss (h:mm:ss from an hour on); an em dash for null. */
   function fmtDuration(seconds) {
-    if (seconds === null || !isFinite(seconds)) return "—";
+    if (seconds === null || !isFinite(seconds)) return NO_DATA;
     const s = Math.round(seconds);
     const h = Math.floor(s / 3600);
     const m = Math.floor((s % 3600) / 60);
     const ss = String(s % 60).padStart(2, "0");
     return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
   }
+
+  /** A count that may be missing (null): the number, or an em dash. */
+  function fmtCount(n) { return n === null ? NO_DATA : fmtInt(n); }
+
+  /** A share from 0 to 1 as a whole percentage (half up), or an em dash for null. */
+  function fmtPercent(share) { return share === null ? NO_DATA : `${Math.round(share * 100)}%`; }
+
+  /** An average with one decimal (half up), or an em dash for null. */
+  function fmtDecimal(n) { return n === null ? NO_DATA : decimalFormat.format(n); }
 
   function fmtTimeframe(t) { return t < 60 ? `${t} min` : `${t / 60} h`; }
 
@@ -155,9 +181,9 @@
 
   class NetworkError extends Error {}
 
-  async function getJSON(params, signal) {
+  async function getJSON(method, params, signal) {
     const query = new URLSearchParams({ ...params, v: "1" });
-    const url = `/operations/api/account/${encodeURIComponent(state.account)}/engactivity?${query}`;
+    const url = `/operations/api/account/${encodeURIComponent(state.account)}/${method}?${query}`;
     const headers = { Accept: "application/json" };
     if (state.key) headers.Authorization = `Bearer ${state.key}`;
     let response;
@@ -185,15 +211,22 @@
     state.controller = controller;
     let timedOut = false;
     const watchdog = setTimeout(() => { timedOut = true; controller.abort(); }, REQUEST_TIMEOUT_MS);
-    const { timeframe, interval, account } = state;
+    const { timeframe, interval, threshold, account } = state;
+    const signal = controller.signal;
     try {
-      const [series, skills, agents] = await Promise.all([
-        getJSON({ timeframe, interval }, controller.signal),
-        getJSON({ timeframe, skillIds: "all" }, controller.signal),
-        getJSON({ timeframe, agentIds: "all" }, controller.signal),
+      const [series, skills, agents, queue, queueState, sla] = await Promise.all([
+        getJSON("engactivity", { timeframe, interval }, signal),
+        getJSON("engactivity", { timeframe, skillIds: "all" }, signal),
+        getJSON("engactivity", { timeframe, agentIds: "all" }, signal),
+        getJSON("queuehealth", { timeframe, skillIds: "all", interval }, signal),
+        getJSON("queuestate", { skillIds: "all" }, signal),
+        // The threshold is an edge, so the range below it is the waits under the threshold.
+        getJSON("sla", { timeframe, histogram: `0,${threshold}` }, signal),
       ]);
       if (generation !== state.generation) return;
-      state.lastData = { series, skills, agents, timeframe, interval, account };
+      state.lastData = {
+        series, skills, agents, queue, queueState, sla, timeframe, interval, threshold, account,
+      };
       state.lastUpdated = new Date();
       state.failures = 0;
       state.retryAt = 0;
@@ -202,6 +235,7 @@
       render();
       state.refreshes += 1;
       document.body.dataset.rendered = `${account}/${timeframe}/${interval}`;
+      document.body.dataset.threshold = String(threshold);
       document.body.dataset.refreshes = String(state.refreshes);
       schedule(REFRESH_MS);
     } catch (error) {
@@ -310,9 +344,24 @@
     document.title = `${data.account} · Engagement activity`;
     setText($("chart-title"), `Per ${data.interval}-minute interval, last ${fmtTimeframe(data.timeframe)}`);
     renderChart(data.series.metricsByIntervals || [], data.interval);
+    renderQueue();
     renderSkills();
     renderAgents();
+    renderQueueSkills();
     renderStatus();
+    fitNumbers();
+  }
+
+  /** A large number too wide for its box (five digits in a narrow tile) is made smaller until
+   *  it fits, rather than cut short; the style sheet's size is the largest it gets. */
+  function fitNumbers() {
+    for (const el of document.querySelectorAll(".tile .value, .stat dd")) {
+      el.style.fontSize = "";
+      if (el.scrollWidth > el.clientWidth) {
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        el.style.fontSize = `${Math.floor((size * el.clientWidth) / el.scrollWidth)}px`;
+      }
+    }
   }
 
   function renderStatus() {
@@ -328,48 +377,112 @@
     dot.className = "dot " + (document.body.dataset.state === "ok" && !document.hidden ? "live" : "idle");
   }
 
-  // The chart: three counts on the left axis, the average handling time on the right.
-  let chart = null;
+  // -- the queue panel ---------------------------------------------------------------------
 
-  function chartSize() {
-    const box = $("chart");
+  /** A gauge of the queue methods: the value, or null for their -1 ("no data"). */
+  function gauge(value) { return typeof value === "number" && value >= 0 ? value : null; }
+
+  /** What the queue panel and a queue table row show, from queuehealth metrics (m, absent when
+   *  the span has no data for it) and queuestate values (current, absent when none is known).
+   *  The API's averages and rate are 0 when there is nothing to divide; shown as missing here. */
+  function queueValues(m, current) {
+    const counted = m || { enteredQEng: 0, connectedEng: 0, abandonedEng: 0 };
+    return {
+      waiting: gauge(current && current.currentQueueSize),
+      slots: gauge(current && current.currentAvailableSlots),
+      enteredQEng: counted.enteredQEng,
+      connectedEng: counted.connectedEng,
+      abandonedEng: counted.abandonedEng,
+      avgTimeToAnswer: m && m.connectedEng ? m.avgTimeToAnswer : null,
+      abandonmentRate: m && m.connectedEng + m.abandonedEng ? m.abandonmentRate : null,
+      averageQueueSize: gauge(m && m.averageQueueSize),
+      maxQueueSize: gauge(m && m.maxQueueSize),
+    };
+  }
+
+  /** The share of the chats answered in the span that waited less than `threshold` seconds:
+   *  the `accumulated` share of the last range that ends at or before the threshold (the
+   *  histogram asked for has it as an edge). Null when no chat was answered. */
+  function slaShare(sla, threshold) {
+    const ranges = (sla && sla.slaDataRange) || {};
+    const edges = Object.keys(ranges).map(Number).sort((a, b) => a - b);
+    const answered = edges.reduce((sum, edge) => sum + ranges[edge].chats, 0);
+    if (!answered) return null;
+    let share = null;
+    for (let i = 0; i + 1 < edges.length; i++) {
+      if (edges[i + 1] <= threshold) share = ranges[edges[i]].accumulated;
+    }
+    return share;
+  }
+
+  function renderQueue() {
+    const data = state.lastData;
+    const v = queueValues(data.queue.metricsTotals, data.queueState.totals);
+    setText($("queue-waiting"), fmtCount(v.waiting));
+    setText($("queue-slots"), fmtCount(v.slots));
+    setText($("queue-sla-label"), `Answered < ${data.threshold} s`);
+    setText($("queue-sla"), fmtPercent(slaShare(data.sla, data.threshold)));
+    setText($("queue-ata"), fmtDuration(v.avgTimeToAnswer));
+    setText($("queue-abandonment"), fmtPercent(v.abandonmentRate));
+    setText($("queue-entered"), fmtInt(v.enteredQEng));
+    setText($("queue-connected"), fmtInt(v.connectedEng));
+    setText($("queue-abandoned"), fmtInt(v.abandonedEng));
+    setText($("queue-chart-title"),
+      `Queue size per ${data.interval}-minute interval, last ${fmtTimeframe(data.timeframe)}`);
+    renderQueueChart(data.queue.metricsByIntervals || [], data.interval);
+  }
+
+  // -- the charts --------------------------------------------------------------------------
+
+  function chartSize(box) {
     return { width: Math.max(200, box.clientWidth), height: Math.max(160, box.clientHeight) };
   }
 
+  const AXIS_FONT = "600 16px system-ui, sans-serif";
+  const AXIS_BASE = {
+    stroke: "#E8ECF1",
+    font: AXIS_FONT,
+    labelFont: AXIS_FONT,
+    grid: { stroke: "rgba(232,236,241,0.14)", width: 1 },
+    ticks: { stroke: "rgba(232,236,241,0.3)", width: 1 },
+  };
+  const TIME_AXIS = {
+    ...AXIS_BASE, values: (u, ticks) => ticks.map((t) => axisTimeFormat.format(new Date(t * 1000))),
+  };
+
+  /** A uPlot chart in the element `box`, resized with it. */
+  function newChart(box, opts, seriesCount) {
+    const made = new window.uPlot({
+      ...chartSize(box), legend: { show: false }, cursor: { drag: { x: false, y: false } }, ...opts,
+    }, Array.from({ length: seriesCount + 1 }, () => []), box);
+    new ResizeObserver(() => made.setSize(chartSize(box))).observe(box);
+    return made;
+  }
+
+  // The engagement chart: three counts on the left axis, the average handling time on the right.
+  let chart = null;
+
   function makeChart() {
-    const axisFont = "600 16px system-ui, sans-serif";
-    const axisBase = {
-      stroke: "#E8ECF1",
-      font: axisFont,
-      labelFont: axisFont,
-      grid: { stroke: "rgba(232,236,241,0.14)", width: 1 },
-      ticks: { stroke: "rgba(232,236,241,0.3)", width: 1 },
-    };
     const series = [{}];
     for (const s of SERIES) {
       series.push({ label: s.label, stroke: s.color, width: 3, scale: "n",
-        points: { size: 7, fill: s.color }, value: (u, v) => (v === null ? "—" : fmtInt(v)) });
+        points: { size: 7, fill: s.color }, value: (u, v) => (v === null ? NO_DATA : fmtInt(v)) });
     }
     series.push({ label: "Avg handling time", stroke: AHT_COLOR, width: 3, dash: [10, 6],
       scale: "s", points: { size: 7, fill: AHT_COLOR }, value: (u, v) => fmtDuration(v) });
-    const opts = {
-      ...chartSize(),
+    chart = newChart($("chart"), {
       series,
-      legend: { show: false },
-      cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] },
         s: { range: (u, min, max) => [0, Math.max(60, (max || 0) * 1.1)] } },
       axes: [
-        { ...axisBase, values: (u, ticks) => ticks.map((t) => axisTimeFormat.format(new Date(t * 1000))) },
-        { ...axisBase, scale: "n", label: "chats", size: 70,
+        TIME_AXIS,
+        { ...AXIS_BASE, scale: "n", label: "chats", size: 70,
           values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? fmtInt(t) : "")) },
-        { ...axisBase, scale: "s", side: 1, label: "avg handling time", size: 80,
+        { ...AXIS_BASE, scale: "s", side: 1, label: "avg handling time", size: 80,
           grid: { show: false }, values: (u, ticks) => ticks.map((t) => fmtDuration(t)),
           incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
       ],
-    };
-    chart = new window.uPlot(opts, [[], [], [], [], []], $("chart"));
-    new ResizeObserver(() => chart.setSize(chartSize())).observe($("chart"));
+    }, 4);
   }
 
   function renderChart(intervals, interval) {
@@ -390,16 +503,109 @@
       : "Chart of the metrics per interval: no data.");
   }
 
-  // The tables: rows are kept and updated in place (no flicker, focus survives refreshes).
+  // The queue chart: queuehealth's metricsTotals per interval, as the API defines them: the
+  // average queue size over all skills' samples (a skill's queue on average) and the sum of
+  // each skill's largest sample. Gaps where no skill sent a sample (the API's -1). The same
+  // numbers are in a table beside it for screen readers.
+  let queueChart = null;
+
+  function makeQueueChart() {
+    queueChart = newChart($("queue-chart"), {
+      series: [{},
+        { label: "Average queue size per skill", stroke: QUEUE_AVG_COLOR, width: 3, scale: "q",
+          points: { size: 7, fill: QUEUE_AVG_COLOR }, value: (u, v) => fmtDecimal(v) },
+        { label: "Maximum queue size, summed over skills", stroke: QUEUE_MAX_COLOR, width: 3,
+          dash: [10, 6], scale: "q", points: { size: 7, fill: QUEUE_MAX_COLOR },
+          value: (u, v) => fmtCount(v) },
+      ],
+      scales: { x: { time: true }, q: { range: (u, min, max) => [0, Math.max(1, (max || 0) * 1.1)] } },
+      axes: [
+        TIME_AXIS,
+        { ...AXIS_BASE, scale: "q", label: "visitors waiting", size: 70,
+          values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? fmtInt(t) : "")) },
+      ],
+    }, 2);
+  }
+
+  function renderQueueChart(intervals, interval) {
+    const rows = intervals.slice().reverse().map((r) => ({
+      timestamp: r.timestamp,
+      average: gauge(r.metricsData.metricsTotals.averageQueueSize),
+      max: gauge(r.metricsData.metricsTotals.maxQueueSize),
+    }));
+    const box = $("queue-chart");
+    box.dataset.points = String(rows.length);
+    const last = rows.length ? rows[rows.length - 1] : null;
+    box.setAttribute("aria-label", last
+      ? `Chart of the queue size in ${rows.length} intervals of ${interval} minutes. Latest interval: ` +
+        `${fmtDecimal(last.average)} visitors waiting on average per skill, ` +
+        `${fmtCount(last.max)} at most, summed over skills.`
+      : "Chart of the queue size per interval: no data.");
+    renderQueueChartTable(rows);
+    if (!window.uPlot) return;
+    if (!queueChart) makeQueueChart();
+    queueChart.setData([
+      rows.map((r) => r.timestamp / 1000), rows.map((r) => r.average), rows.map((r) => r.max),
+    ]);
+  }
+
+  function renderQueueChartTable(rows) {
+    const body = $("queue-chart-data").tBodies[0];
+    body.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.dataset.timestamp = String(r.timestamp);
+      const head = document.createElement("th");
+      head.scope = "row";
+      head.textContent = axisTimeFormat.format(new Date(r.timestamp));
+      tr.appendChild(head);
+      for (const [value, text] of [[r.average, fmtDecimal(r.average)], [r.max, fmtCount(r.max)]]) {
+        const td = document.createElement("td");
+        td.dataset.value = value === null ? "" : String(value);
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+  }
+
+  // -- the tables: rows are kept and updated in place (no flicker, focus survives refreshes) --
 
   function skillLabel(id) { return id === "-1" ? "No skill" : `Skill ${id}`; }
   function agentLabel(id) { return `Agent ${id}`; }
 
+  /** The number cells of each table, after the id; `v` holds a row's values (null: no data). */
+  const ENGAGEMENT_CELLS = [
+    (v) => fmtInt(v.connectedEngagements),
+    (v) => fmtInt(v.totalInteractiveChats),
+    (v) => fmtInt(v.totalNonInteractiveChats),
+    (v) => fmtDuration(v.aht),
+  ];
+  const QUEUE_CELLS = [
+    (v) => fmtCount(v.waiting),
+    (v) => fmtCount(v.slots),
+    (v) => fmtInt(v.enteredQEng),
+    (v) => fmtInt(v.connectedEng),
+    (v) => fmtInt(v.abandonedEng),
+    (v) => fmtDuration(v.avgTimeToAnswer),
+    (v) => fmtPercent(v.abandonmentRate),
+    (v) => fmtDecimal(v.averageQueueSize),
+    (v) => fmtCount(v.maxQueueSize),
+  ];
+
   function rowsOf(map) {
     return Object.entries(map || {}).map(([id, value]) => {
       const m = value.metricsTotals || value;
-      return { id, m, aht: aht(m) };
+      return { id, v: { ...m, aht: aht(m) } };
     });
+  }
+
+  /** One row per skill with queue data in the span or a current queue state. */
+  function queueRows() {
+    const data = state.lastData;
+    const metrics = data.queue.skillsMetrics || {};
+    const current = data.queueState.skills || {};
+    const ids = new Set([...Object.keys(metrics), ...Object.keys(current)]);
+    return Array.from(ids, (id) => ({ id, v: queueValues(metrics[id], current[id]) }));
   }
 
   function compareIds(a, b) {
@@ -409,16 +615,14 @@
 
   function sortRows(rows, sort) {
     const sign = sort.dir === "ascending" ? 1 : -1;
+    const value = (row) => (row.v[sort.key] === null ? -1 : row.v[sort.key]); // no data sorts lowest
     return rows.sort((a, b) => {
-      let c;
-      if (sort.key === "id") c = compareIds(a.id, b.id);
-      else if (sort.key === "aht") c = (a.aht === null ? -1 : a.aht) - (b.aht === null ? -1 : b.aht);
-      else c = a.m[sort.key] - b.m[sort.key];
+      const c = sort.key === "id" ? compareIds(a.id, b.id) : value(a) - value(b);
       return c * sign || compareIds(a.id, b.id);
     });
   }
 
-  function renderTable(table, rows, sort, filterText, label, selectable) {
+  function renderTable(table, rows, sort, filterText, label, selectable, cells) {
     const tbody = table.tBodies[0];
     const needle = filterText.trim().toLowerCase();
     const shown = sortRows(rows.filter((r) => !needle || r.id.includes(needle) ||
@@ -428,12 +632,8 @@
     shown.forEach((row, index) => {
       let tr = existing.get(row.id);
       if (tr) existing.delete(row.id);
-      else tr = makeRow(row.id, label, selectable);
-      const cells = tr.cells;
-      setText(cells[1], fmtInt(row.m.connectedEngagements));
-      setText(cells[2], fmtInt(row.m.totalInteractiveChats));
-      setText(cells[3], fmtInt(row.m.totalNonInteractiveChats));
-      setText(cells[4], fmtDuration(row.aht));
+      else tr = makeRow(row.id, label, selectable, cells.length);
+      cells.forEach((cell, i) => setText(tr.cells[i + 1], cell(row.v)));
       if (selectable) {
         const selected = row.id === state.skill;
         tr.classList.toggle("selected", selected);
@@ -452,7 +652,7 @@
     }
   }
 
-  function makeRow(id, label, selectable) {
+  function makeRow(id, label, selectable, cellCount) {
     const tr = document.createElement("tr");
     tr.dataset.id = id;
     const head = document.createElement("th");
@@ -470,7 +670,7 @@
       head.textContent = label(id);
     }
     tr.appendChild(head);
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < cellCount; i++) {
       const td = document.createElement("td");
       td.className = "num";
       tr.appendChild(td);
@@ -485,7 +685,7 @@
 
   function renderSkills() {
     renderTable($("skills"), rowsOf(skillMap()), state.sort.skills, $("skill-filter").value,
-      skillLabel, true);
+      skillLabel, true, ENGAGEMENT_CELLS);
   }
 
   function renderAgents() {
@@ -505,15 +705,24 @@
       chip.hidden = true;
     }
     renderTable($("agents"), rowsOf(map), state.sort.agents, $("agent-filter").value,
-      agentLabel, false);
+      agentLabel, false, ENGAGEMENT_CELLS);
+  }
+
+  function renderQueueSkills() {
+    renderTable($("queue-skills"), queueRows(), state.sort.queue, $("queue-filter").value,
+      skillLabel, false, QUEUE_CELLS);
   }
 
   /** Another account: show nothing rather than the previous account's numbers. */
   function resetView() {
-    for (const el of document.querySelectorAll(".tile .value")) setText(el, "—");
-    for (const id of ["skills", "agents"]) $(id).tBodies[0].replaceChildren();
+    for (const el of document.querySelectorAll(".tile .value, .stat dd")) setText(el, NO_DATA);
+    for (const id of ["skills", "agents", "queue-skills", "queue-chart-data"]) {
+      $(id).tBodies[0].replaceChildren();
+    }
     if (chart) chart.setData([[], [], [], [], []]);
+    if (queueChart) queueChart.setData([[], [], []]);
     delete document.body.dataset.rendered;
+    delete document.body.dataset.threshold;
   }
 
   function selectSkill(id) {
@@ -537,6 +746,9 @@
       input.checked = value === state.interval;
       input.parentElement.title = input.disabled
         ? `A ${value}-minute interval does not fit a ${fmtTimeframe(state.timeframe)} timeframe` : "";
+    }
+    for (const input of document.querySelectorAll("input[name=threshold]")) {
+      input.checked = Number(input.value) === state.threshold;
     }
     setText($("title-account"), state.account);
   }
@@ -588,12 +800,18 @@
     for (const input of document.querySelectorAll("input[name=interval]")) {
       input.addEventListener("change", () => { state.interval = Number(input.value); restart(); });
     }
+    for (const input of document.querySelectorAll("input[name=threshold]")) {
+      input.addEventListener("change", () => { state.threshold = Number(input.value); restart(); });
+    }
     $("retry").addEventListener("click", restart);
     $("skill-chip").addEventListener("click", () => selectSkill(null));
     $("skill-filter").addEventListener("input", () => { if (state.lastData) renderSkills(); });
     $("agent-filter").addEventListener("input", () => { if (state.lastData) renderAgents(); });
+    $("queue-filter").addEventListener("input", () => { if (state.lastData) renderQueueSkills(); });
     bindSorting("skills", "skills", renderSkills);
     bindSorting("agents", "agents", renderAgents);
+    bindSorting("queue-skills", "queue", renderQueueSkills);
+    window.addEventListener("resize", fitNumbers);
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) {
         clearTimeout(state.timer);
