@@ -512,9 +512,9 @@
   function makeQueueChart() {
     queueChart = newChart($("queue-chart"), {
       series: [{},
-        { label: "Average queue size per skill", stroke: QUEUE_AVG_COLOR, width: 3, scale: "q",
+        { label: "Waiting on average, all skills", stroke: QUEUE_AVG_COLOR, width: 3, scale: "q",
           points: { size: 7, fill: QUEUE_AVG_COLOR }, value: (u, v) => fmtDecimal(v) },
-        { label: "Maximum queue size, summed over skills", stroke: QUEUE_MAX_COLOR, width: 3,
+        { label: "Peak, the skills' maxima summed", stroke: QUEUE_MAX_COLOR, width: 3,
           dash: [10, 6], scale: "q", points: { size: 7, fill: QUEUE_MAX_COLOR },
           value: (u, v) => fmtCount(v) },
       ],
@@ -527,10 +527,19 @@
     }, 2);
   }
 
+  /** Visitors waiting on average in all skills together: the skills' average queue sizes
+   *  added up (the totals' average is one per skill sample, too small to set beside the
+   *  skills' maxima summed); missing when no skill was sampled. */
+  function waitingOnAverage(skills) {
+    const sampled = Object.values(skills || {}).map((m) => gauge(m.averageQueueSize))
+      .filter((v) => v !== null);
+    return sampled.length ? sampled.reduce((a, b) => a + b, 0) : null;
+  }
+
   function renderQueueChart(intervals, interval) {
     const rows = intervals.slice().reverse().map((r) => ({
       timestamp: r.timestamp,
-      average: gauge(r.metricsData.metricsTotals.averageQueueSize),
+      average: waitingOnAverage(r.metricsData.skillsMetrics),
       max: gauge(r.metricsData.metricsTotals.maxQueueSize),
     }));
     const box = $("queue-chart");
@@ -538,8 +547,8 @@
     const last = rows.length ? rows[rows.length - 1] : null;
     box.setAttribute("aria-label", last
       ? `Chart of the queue size in ${rows.length} intervals of ${interval} minutes. Latest interval: ` +
-        `${fmtDecimal(last.average)} visitors waiting on average per skill, ` +
-        `${fmtCount(last.max)} at most, summed over skills.`
+        `${fmtDecimal(last.average)} visitors waiting on average in all skills, ` +
+        `${fmtCount(last.max)} at most (the skills' maxima summed).`
       : "Chart of the queue size per interval: no data.");
     renderQueueChartTable(rows);
     if (!window.uPlot) return;
