@@ -5,7 +5,7 @@ A discrete-event simulation of one account, run forward in time:
 - Visitors arrive as a Poisson process following the daily curve, each with its skill,
   its patience, and what its chat will be like should it reach an agent. All of that is
   drawn in advance, half an hour at a time (a step of the staffing plan, ``staff.py``),
-  from a generator seeded by ``(seed, step)``.
+  from generators seeded by ``(seed, step)``.
 - A visitor enters its skill's queue (``queued``) and is routable a few seconds later.
   It is connected at once if an agent on duty serving that skill has a free slot (the
   least busy such agent), else it waits: when an agent's slot frees, the agent takes the
@@ -17,16 +17,18 @@ A discrete-event simulation of one account, run forward in time:
   queued and neither connected nor gone, and the free slots of the agents on duty
   serving it.
 
-Every choice is made from the state and the draws alone, with ties broken by fixed
-orders, and the state after a hand-over's 2.5 hours depends only on what arrived since
-the hand-over: a model started at a hand-over with nobody there gives, from then on
-(after the last visitor of before could still be waiting), exactly the events of one
-started any number of days earlier.
+Every choice is made from the state and the draws alone (ties go to what came first),
+and what serves new visitors after a hand-over starts empty there and depends only on
+what arrived since: a model started at a hand-over with nobody there gives, once the
+last visitor of before is served or gone, exactly the events of one started any number
+of days earlier.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
+import random
 from array import array
 from collections import deque
 from dataclasses import dataclass
@@ -62,16 +64,42 @@ _OFF, _ON, _FINISHING = range(3)
 # -- the draws of a step ----------------------------------------------------------------
 
 
-def _entropy(*numbers: int) -> list[int]:
-    return [n % 2**64 for n in (0x51A, *numbers)]
+class _Draws:
+    """Random numbers made only from the raw bits of PCG64, whose stream numpy keeps
+    the same across versions (its distributions may change): the same seed must give
+    the same events after an upgrade too, or a re-run would count them twice."""
 
+    def __init__(self, *numbers: int) -> None:
+        entropy = [n % 2**64 for n in (0x51A, *numbers)]
+        self._bits = np.random.PCG64(np.random.SeedSequence(entropy))
+        self.python = random.Random(str(entropy))
 
-def _lognormal(
-    rng: np.random.Generator, spec: tuple[float, float, int, int], count: int
-) -> npt.NDArray[np.int64]:
-    median, sigma, low, high = spec
-    drawn = np.rint(median * np.exp(sigma * rng.standard_normal(count)))
-    return np.clip(drawn, low, high).astype(np.int64)
+    def uniform(self, count: int) -> npt.NDArray[np.float64]:
+        """In [0, 1)."""
+        raw = self._bits.random_raw(count)
+        return np.asarray(raw >> np.uint64(11), np.float64) * 2.0**-53
+
+    def below(self, high: int, count: int) -> npt.NDArray[np.int64]:
+        return np.minimum(self.uniform(count) * high, high - 1).astype(np.int64)
+
+    def lognormal(self, spec: tuple[float, float, int, int], count: int) -> npt.NDArray[np.int64]:
+        median, sigma, low, high = spec
+        radius = np.sqrt(-2 * np.log1p(-self.uniform(count)))
+        normal = radius * np.cos(2 * np.pi * self.uniform(count))  # Box-Muller
+        drawn: npt.NDArray[np.float64] = np.rint(median * np.exp(sigma * normal))
+        return np.clip(drawn, low, high).astype(np.int64)
+
+    def poisson(self, mean: float) -> int:
+        rng = self.python
+        if mean <= 0:
+            return 0
+        if mean > 60:
+            return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+        limit, count, product = math.exp(-mean), 0, rng.random()
+        while product > limit:
+            count += 1
+            product *= rng.random()
+        return count
 
 
 def _ints(values: npt.NDArray[np.integer] | npt.NDArray[np.bool_]) -> array[int]:
@@ -109,31 +137,33 @@ class Arrivals:
 
 def draw_step(config: SimConfig, layout: Layout, start_ms: int) -> Arrivals:
     """The visitors arriving in the step of the staffing plan from ``start_ms`` on."""
-    rng = np.random.default_rng(_entropy(config.seed, start_ms // BLOCK_MS))
+    draw = _Draws(config.seed, start_ms // BLOCK_MS)
     minutes = start_ms // MINUTE_MS + np.arange(BLOCK_MS // MINUTE_MS, dtype=np.int64)
     offset = config.utc_offset_hours
     middles = (minutes * MINUTE_MS + MINUTE_MS // 2).tolist()
-    means = [config.rate * daily_factor(middle, offset) for middle in middles]
-    counts = rng.poisson(means)
+    counts = np.array([draw.poisson(config.rate * daily_factor(m, offset)) for m in middles])
     count = int(counts.sum())
     minute_of = np.repeat(minutes, counts)
-    times = np.sort(minute_of * MINUTE_MS + rng.integers(0, MINUTE_MS, count))
+    times = np.sort(minute_of * MINUTE_MS + draw.below(MINUTE_MS, count))
     weights = np.array(layout.skill_cum_weights) / layout.skill_cum_weights[-1]
-    skills = np.minimum(np.searchsorted(weights, rng.random(count), side="right"), len(weights) - 1)
-    skills[rng.random(count) < UNROUTED_SHARE] = -1
-    interactive = rng.random(count) >= config.non_interactive_share
+    skills = np.minimum(
+        np.searchsorted(weights, draw.uniform(count), side="right"), len(weights) - 1
+    )
+    skills[draw.uniform(count) < UNROUTED_SHARE] = -1
+    interactive = draw.uniform(count) >= config.non_interactive_share
     handling = np.where(
         interactive,
-        _lognormal(rng, INTERACTIVE_HANDLING_S, count),
-        _lognormal(rng, NON_INTERACTIVE_HANDLING_S, count),
+        draw.lognormal(INTERACTIVE_HANDLING_S, count),
+        draw.lognormal(NON_INTERACTIVE_HANDLING_S, count),
     )
-    closing = rng.integers(0, SECOND_MS, count)
-    patience = _lognormal(rng, PATIENCE_S, count) * SECOND_MS + rng.integers(0, SECOND_MS, count)
-    routable = _lognormal(rng, ROUTING_S, count) * SECOND_MS + rng.integers(0, SECOND_MS, count)
-    twice, lags = _duplicates(config, rng, 3 * count)
-    sample_rng = np.random.default_rng(_entropy(config.seed, start_ms // BLOCK_MS, 1))
+    closing = draw.below(SECOND_MS, count)
+    patience = draw.lognormal(PATIENCE_S, count) * SECOND_MS + draw.below(SECOND_MS, count)
+    routable = draw.lognormal(ROUTING_S, count) * SECOND_MS + draw.below(SECOND_MS, count)
+    twice, lags = _duplicates(config, draw, 3 * count)
     samples = BLOCK_MS // (config.queue_state_period_s * SECOND_MS) * len(weights)
-    sample_twice, sample_lags = _duplicates(config, sample_rng, samples)
+    sample_twice, sample_lags = _duplicates(
+        config, _Draws(config.seed, start_ms // BLOCK_MS, 1), samples
+    )
     return Arrivals(
         f"{config.seed}-",
         _ints(times),
@@ -153,14 +183,14 @@ def draw_step(config: SimConfig, layout: Layout, start_ms: int) -> Arrivals:
 
 
 def _duplicates(
-    config: SimConfig, rng: np.random.Generator, events: int
+    config: SimConfig, draw: _Draws, events: int
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
     """Which of ``events`` events are delivered twice, and how much later."""
     if config.duplicate_share == 0:
         return np.zeros(events, np.bool_), np.zeros(events, np.int64)
-    twice = rng.random(events) < config.duplicate_share
+    twice = draw.uniform(events) < config.duplicate_share
     low, high = DUPLICATE_LAG_MS
-    return twice, rng.integers(low, high + 1, events)
+    return twice, low + draw.below(high - low + 1, events)
 
 
 # -- the model ------------------------------------------------------------------------------
