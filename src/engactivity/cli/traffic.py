@@ -137,7 +137,7 @@ def simulate(
             min=1,
             help="Number of agents (each takes 2 or 3 chats at once); the staffing plan "
             "puts on duty as many as the traffic needs, up to all of them. About "
-            "6.5 * rate are needed for the peaks.",
+            "6 * rate are needed for the peaks.",
         ),
     ] = 100,
     skills: Annotated[
@@ -198,7 +198,7 @@ def simulate(
             "progress had nobody waited: below 1 queues build up at the peaks "
             "(and visitors give up), above about 1.2 they hardly do.",
         ),
-    ] = 0.85,
+    ] = 0.8,
     queue_state_period: Annotated[
         int,
         typer.Option(

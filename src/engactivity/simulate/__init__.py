@@ -14,7 +14,7 @@ The model (all times UTC unless ``utc_offset_hours`` moves the day):
 - Each visitor enters its skill's queue (``queued``) and is connected to the least busy
   agent on duty with a free slot (``connected``, with ``waitTime`` and
   ``agentGroupId``), at once or, when there is none, as soon as a slot frees, first
-  come first served per skill. A visitor whose patience (lognormal, median 100 s) runs
+  come first served per skill. A visitor whose patience (lognormal, median 3 min) runs
   out first gives up: ``abandoned`` with its ``waitTime``, then the chat's ``closed``,
   non-interactive, without agent and with ``handlingTime`` 0. One visitor in 200 never
   gets a skill (skill -1): nobody can take it, it gives up.

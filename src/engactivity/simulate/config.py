@@ -16,7 +16,7 @@ MAX_BACKFILL_MS = DAY_MS
 # Distributions (seconds): (median, sigma of the log, lower cap, upper cap).
 INTERACTIVE_HANDLING_S = (420.0, 0.55, 20, 7200)
 NON_INTERACTIVE_HANDLING_S = (75.0, 0.7, 5, 1800)
-PATIENCE_S = (100.0, 1.1, 3, 1200)
+PATIENCE_S = (180.0, 1.0, 3, 1200)
 """How long a visitor is willing to wait before giving up."""
 ROUTING_S = (3.0, 0.6, 1, 20)
 """From entering the queue to being routable: a free agent connects after this."""
@@ -88,7 +88,7 @@ class SimConfig:
     """Chats that reach an agent but never become interactive."""
     utc_offset_hours: float = 0.0
     """Where the business day lies: 0 puts the peaks at 10:30 and 15:00 UTC."""
-    peak_staffing: float = 0.85
+    peak_staffing: float = 0.8
     """Chat slots on duty at the busiest time, relative to the chats then in progress
     had nobody waited: below 1 the peaks outpace the agents and queues build up."""
     queue_state_period_s: int = 10
