@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,61 @@ def test_import_over_http_then_again(server: Server, tmp_path: Path) -> None:
     assert day_totals(server, "acme") == expected_totals(events)
 
 
+def test_import_every_event_type(server: Server, tmp_path: Path) -> None:
+    """A file of every type of event (simulated, with ISO times, unknown fields, nulls
+    and duplicates) goes through the API's validation and lands in every method."""
+    from engactivity.simulate import SimConfig, generate_events
+
+    config = SimConfig(account="mix", agents=30, skills=3, rate=5, seed=3, duplicate_share=0.1)
+    events = list(generate_events(config, NOW_MS - 90 * MIN, NOW_MS))
+    assert {e["type"] for e in events} == {
+        "queued",
+        "connected",
+        "abandoned",
+        "closed",
+        "queueState",
+    }
+    lines: list[dict[str, object]] = []
+    for n, event in enumerate(dict(e) for e in events):
+        if n % 3 == 0:
+            event["time"] = iso(to_ms(event["time"]))
+        if n % 7 == 0:
+            event["note"] = "ignored"
+        if n % 5 == 0 and event["type"] == "connected":
+            event["agentGroupId"] = None
+        lines.append(event)
+    path = write_ndjson(tmp_path / "mixed.ndjson", lines)
+    env = {"ENGACTIVITY_FAKE_NOW_FILE": str(server.clock_file)}
+    args = ["import", str(path), "--account", "mix", "--url", server.base_url, "--json"]
+    result = run_cli(args, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    unique = {str(e["eventId"]): e for e in events}
+    assert (summary["accepted"], summary["rejected"]) == (len(unique), 0)
+    assert summary["duplicates"] == len(events) - len(unique) > 0
+
+    chats = [e for e in unique.values() if e["type"] in ("connected", "closed")]
+    assert day_totals(server, "mix") == expected_totals(chats)
+    url = f"{server.base_url}/operations/api/account/mix"
+    health = httpx.get(f"{url}/queuehealth", params={"timeframe": 1440, "v": 1}).json()
+    kinds = Counter(str(e["type"]) for e in unique.values())
+    totals = health["metricsTotals"]
+    assert totals["enteredQEng"] == kinds["queued"]
+    assert totals["connectedEng"] == kinds["connected"]
+    assert totals["abandonedEng"] == kinds["abandoned"]
+    assert totals["queueSizeCount"] == kinds["queueState"]
+    state = httpx.get(f"{url}/queuestate", params={"v": 1}).json()
+    newest = max(to_ms(e["time"]) for e in unique.values() if e["type"] == "queueState")
+    assert set(state["skills"]) == {"1", "2", "3"}
+    assert state["totals"]["currentQueueSize"] == sum(
+        int(str(e["queueSize"]))
+        for e in unique.values()
+        if e["type"] == "queueState" and to_ms(e["time"]) == newest
+    )
+    sla = httpx.get(f"{url}/sla", params={"timeframe": 1440, "v": 1}).json()
+    assert sum(r["chats"] for r in sla["slaDataRange"].values()) == kinds["connected"]
+
+
 def test_bad_lines_are_reported_and_the_rest_stored(server: Server, tmp_path: Path) -> None:
     events = make_events(30, seed=9)
     lines: list[object] = [
@@ -246,10 +302,14 @@ def test_simulate_backfill_matches_the_api(server: Server, tmp_path: Path) -> No
 
 
 def test_simulate_live_into_a_store(tmp_path: Path) -> None:
-    """Live mode with the real clock: a couple of seconds of traffic at a high rate."""
+    """Live mode with the real clock: a couple of seconds of traffic."""
     store = f"sqlite:///{tmp_path / 'live.db'}"
     args = ["simulate", "--account", "live", "--store", store, "--backfill", "0"]
-    args += ["--duration", "2.2", "--rate", "3000", "--json"]
+    # The queues are simulated from the last nightly hand-over (up to a day before the
+    # start): a high rate would make that long. Queues sampled every second make sure
+    # there is traffic in any two seconds.
+    args += ["--duration", "2.2", "--rate", "60", "--agents", "400"]
+    args += ["--queue-state-period", "1", "--json"]
     result = run_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

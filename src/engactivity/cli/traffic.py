@@ -131,8 +131,15 @@ def _print_import(summary: ImportSummary, title: str) -> None:
 def simulate(
     account: AccountOption,
     agents: Annotated[
-        int, typer.Option(envvar="ENGACTIVITY_SIM_AGENTS", min=1, help="Number of agents.")
-    ] = 40,
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_AGENTS",
+            min=1,
+            help="Number of agents (each takes 2 or 3 chats at once); the staffing plan "
+            "puts on duty as many as the traffic needs, up to all of them. About "
+            "6 * rate are needed for the peaks.",
+        ),
+    ] = 100,
     skills: Annotated[
         int, typer.Option(envvar="ENGACTIVITY_SIM_SKILLS", min=1, help="Number of skills.")
     ] = 8,
@@ -181,6 +188,25 @@ def simulate(
             help="Chance that an event is delivered twice (same eventId).",
         ),
     ] = 0.02,
+    peak_staffing: Annotated[
+        float,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_PEAK_STAFFING",
+            min=0.05,
+            max=10,
+            help="Chat slots on duty at the busiest time, relative to the chats then in "
+            "progress had nobody waited: below 1 queues build up at the peaks "
+            "(and visitors give up), above about 1.2 they hardly do.",
+        ),
+    ] = 0.8,
+    queue_state_period: Annotated[
+        int,
+        typer.Option(
+            envvar="ENGACTIVITY_SIM_QUEUE_STATE_PERIOD",
+            help="Seconds between two queueState samples of every skill: one of "
+            "1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60.",
+        ),
+    ] = 10,
     store: StoreOption = DEFAULT_STORE_URL,
     url: UrlOption = None,
     batch_size: Annotated[
@@ -189,7 +215,11 @@ def simulate(
     ] = 2000,
     as_json: JsonOption = False,
 ) -> None:
-    """Generate realistic engagement traffic: a backfill of history, then live events."""
+    """Generate realistic contact-centre traffic: a backfill of history, then live events.
+
+    Visitors queue per skill (queued), reach an agent with a free slot (connected)
+    or give up (abandoned); chats end (closed); each skill's queue is sampled (queueState).
+    """
     from engactivity.simulate import HOUR_MS, SimConfig, Simulation
     from engactivity.sinks import SinkError
 
@@ -201,6 +231,8 @@ def simulate(
             rate=rate,
             seed=seed,
             duplicate_share=duplicates,
+            peak_staffing=peak_staffing,
+            queue_state_period_s=queue_state_period,
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc
