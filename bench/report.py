@@ -20,6 +20,7 @@ TARGET_Q3_RPS = 2000.0
 TARGET_INGEST_EPS = 100_000.0
 TARGET_FRESH_P99_MS = 50.0
 TARGET_RSS_BYTES = 1024**3
+QUEUE_TYPES = ("queued", "abandoned", "queueState")
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -98,6 +99,19 @@ def _types(types: dict[str, int] | None) -> str:
         return ""
     ordered = sorted(types.items(), key=lambda item: (-item[1], item[0]))
     return " (" + ", ".join(f"{n:,} {t}" for t, n in ordered) + ")"
+
+
+def _queue_events(types: dict[str, int] | None) -> str:
+    """A warning when the day lacks queue event types (the queue answers are then thin)."""
+    if types is None:
+        return ""
+    missing = [t for t in QUEUE_TYPES if t not in types]
+    if not missing:
+        return ""
+    return (
+        f" **The simulator made no {_names([f'`{t}`' for t in missing])} events**: the queue "
+        "methods' answers hold only what the other events give them."
+    )
 
 
 def _sim_options(options: dict[str, object] | None) -> str:
@@ -245,7 +259,8 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         f"{scale['small_skills']} skills and about "
         f"{(d['events'] - d['events_large']) / max(1, d['small_accounts']):,.0f} events each; "
         f"{d['events']:,} events in all{_types(d.get('types'))}."
-        + _sim_options(d.get("sim_options")),
+        + _sim_options(d.get("sim_options"))
+        + _queue_events(d.get("types")),
         "",
         f"Latencies are medians of {results['reps']} runs; ratios are taken within each run,"
         " then their median is shown.",
