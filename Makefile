@@ -43,7 +43,7 @@ test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(MAKE) --no-print-directory bench-quick
 
 # The benchmark harness (bench/): the full run writes docs/benchmarks.md and .png
-# (about 10 minutes on 2 cores); the quick one runs the same code at 1/100 scale.
+# (about 15 minutes on 2 cores); the quick one runs the same code at 1/100 scale.
 bench: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench
 

@@ -11,33 +11,45 @@ Files of a prepared data set:
   ``batches.accounts`` names the account of each line.
 - ``batches-dup.jsonl`` / ``batches-dup.accounts``: the same events again, but every
   batch holds 900 new events and 100 re-sent ones (10% duplicates), see :func:`_dup_batches`.
-- ``peer.duckdb``: the raw events, one row each, for the naive peer.
-- ``meta.json``: counts and the pinned now.
+- ``peer.duckdb``: the raw events, one row each, every type and every field the peer
+  reads, for the naive peer.
+- ``meta.json``: counts (per event type too), the pinned now, the simulator options the
+  day was generated with, and the agent groups the SLA query filters on.
+
+The events are whatever :func:`engactivity.simulate.generate_events` makes: the harness
+stores and sends every type. The cache key includes a hash of the simulator's source, so
+a changed simulator gives a new data set.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import json
 import random
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import orjson
 
+from engactivity import simulate
 from engactivity.simulate import DAY_MS, SimConfig, generate_events
 
 NOW_MS = 1_795_536_150_000
 """2026-11-24 16:02:30 UTC: the pinned now of every server of the run (mid-bucket, after
 the afternoon peak, so the last 24 h hold a whole daily curve)."""
 
-DATA_VERSION = 1
-"""Bump when the generated files change meaning, to invalidate old caches."""
+DATA_VERSION = 2
+"""Bump when the generated files change meaning, to invalidate old caches (2: the peer's
+table holds every event type with the queue fields, meta.json counts types)."""
 
 BATCH_SIZE = 1000
 DUP_SHARE_PER_BATCH = 100
@@ -46,7 +58,18 @@ DUP_RECENT_EVENTS = 10_000
 """Re-sent events are drawn from the account's last this-many already-sent events."""
 
 EVENTS_PER_CHAT = 0.08 * 1 + 0.92 * 2
-"""Abandoned chats (8% by default) have one event, the others a connected and a closed."""
+"""Engagement activity events per chat: abandoned chats (8% by default) have a closed,
+the others a connected and a closed. A scale's event counts are of these two types, which
+set the chat rate; the queue events (queued, abandoned, queueState) come on top."""
+
+QUEUE_STATE_PERIOD_S = 60
+"""How often the standard day samples each skill's queue (``queueState``), when the
+simulator lets the data set choose (a :class:`SimConfig` field, see :func:`sim_options`).
+Once a minute is what EVENTS.md asks of producers at least; every few seconds would make
+the large account's 200 skills alone millions of samples a day."""
+
+SLA_GROUPS = 3
+"""The SLA query with ``groupIds`` names the large account's this-many busiest groups."""
 
 LARGE_SEED = 1
 SMALL_SEED_BASE = 1000
@@ -68,7 +91,8 @@ class Scale:
     small_events: int
 
     def rate(self, events_per_day: int) -> float:
-        """The simulator's chats/minute for about ``events_per_day`` events in 24 h."""
+        """The simulator's chats/minute for about ``events_per_day`` engagement activity
+        events (connected and closed) in 24 h."""
         return events_per_day / (1440 * EVENTS_PER_CHAT)
 
 
@@ -98,6 +122,13 @@ class Dataset:
     """Events sent in the duplicates run (new + re-sent)."""
     dup_duplicates: int
     dup_batches: int
+    types: dict[str, int]
+    """Events per type, all accounts."""
+    types_large: dict[str, int]
+    sla_groups: list[int]
+    """The large account's busiest agent groups (``[-1]`` when its chats have none)."""
+    sim_options: dict[str, Any]
+    """The :class:`SimConfig` fields set beyond the basics (e.g. the queueState period)."""
 
     @property
     def peer_db(self) -> Path:
@@ -108,8 +139,42 @@ class Dataset:
         return self.dir / f"{stem}.jsonl", self.dir / f"{stem}.accounts"
 
 
+def sim_options() -> dict[str, Any]:
+    """The :class:`SimConfig` fields the standard day sets beyond agents, skills, rate and
+    seed, among those the simulator has: the queueState sampling period (a field whose name
+    holds ``queue`` and ``state`` or ``sample``, and ends in ``_s`` or ``_ms``, e.g.
+    ``queue_state_period_s``) at :data:`QUEUE_STATE_PERIOD_S`. Without such a field the
+    simulator's own default applies (the report says so)."""
+    options: dict[str, Any] = {}
+    for field in dataclasses.fields(SimConfig):
+        name = field.name.lower()
+        if "queue" not in name or ("state" not in name and "sample" not in name):
+            continue
+        if name.endswith("_ms"):
+            options[field.name] = QUEUE_STATE_PERIOD_S * 1000
+        elif name.endswith("_s") or name.endswith("_seconds"):
+            options[field.name] = QUEUE_STATE_PERIOD_S
+    return options
+
+
+def _simulator_hash() -> str:
+    """The simulator's source: a changed simulator makes new data."""
+    return hashlib.sha256(inspect.getsource(simulate).encode()).hexdigest()[:12]
+
+
 def _key(scale: Scale) -> str:
-    raw = json.dumps([DATA_VERSION, NOW_MS, BATCH_SIZE, DUP_SHARE_PER_BATCH, asdict(scale)])
+    raw = json.dumps(
+        [
+            DATA_VERSION,
+            NOW_MS,
+            BATCH_SIZE,
+            DUP_SHARE_PER_BATCH,
+            asdict(scale),
+            sim_options(),
+            _simulator_hash(),
+        ],
+        sort_keys=True,
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -147,6 +212,10 @@ def _load(target: Path, scale: Scale) -> Dataset:
         dup_sent=meta["dup_sent"],
         dup_duplicates=meta["dup_duplicates"],
         dup_batches=meta["dup_batches"],
+        types=meta["types"],
+        types_large=meta["types_large"],
+        sla_groups=meta["sla_groups"],
+        sim_options=meta["sim_options"],
     )
 
 
@@ -155,6 +224,7 @@ Batch = tuple[int, str, bytes]
 
 
 def _accounts(scale: Scale) -> list[tuple[str, SimConfig]]:
+    options = sim_options()
     out = [
         (
             LARGE_ACCOUNT,
@@ -165,6 +235,7 @@ def _accounts(scale: Scale) -> list[tuple[str, SimConfig]]:
                 rate=scale.rate(scale.large_events),
                 seed=LARGE_SEED,
                 duplicate_share=0.0,
+                **options,
             ),
         )
     ]
@@ -180,6 +251,7 @@ def _accounts(scale: Scale) -> list[tuple[str, SimConfig]]:
                     rate=scale.rate(scale.small_events),
                     seed=SMALL_SEED_BASE + i,
                     duplicate_share=0.0,
+                    **options,
                 ),
             )
         )
@@ -227,26 +299,89 @@ def _write_batches(batches: list[Batch], body_path: Path, accounts_path: Path) -
 _PEER_SCHEMA = """
 CREATE TABLE raw (
     seq BIGINT, account VARCHAR, event_id VARCHAR, type VARCHAR, time BIGINT,
-    skill BIGINT, has_agent BOOLEAN, agent BIGINT, interactive BOOLEAN, handling_time BIGINT
+    skill BIGINT, has_agent BOOLEAN, agent BIGINT, interactive BOOLEAN, handling_time BIGINT,
+    has_wait BOOLEAN, wait_time BIGINT, has_group BOOLEAN, group_id BIGINT,
+    queue_size BIGINT, available_slots BIGINT
 )
 """
 
 
+def _optional(events: list[dict[str, object]], field: str) -> tuple[np.ndarray, np.ndarray]:
+    """(present, value or 0) columns of an optional integer field (null is absent)."""
+    values = [e.get(field) for e in events]
+    present = np.array([v is not None for v in values], dtype=bool)
+    return present, np.array([0 if v is None else v for v in values], dtype=np.int64)
+
+
 def _peer_rows(account: str, first_seq: int, events: list[dict[str, object]]) -> dict[str, object]:
     n = len(events)
-    agents = [e.get("agentId") for e in events]
+    has_agent, agent = _optional(events, "agentId")
+    has_wait, wait = _optional(events, "waitTime")
+    has_group, group = _optional(events, "agentGroupId")
+    skills = [e.get("skillId") for e in events]
     return {
         "seq": np.arange(first_seq, first_seq + n, dtype=np.int64),
         "account": np.array([account] * n, dtype=object),
         "event_id": np.array([e["eventId"] for e in events], dtype=object),
         "type": np.array([e["type"] for e in events], dtype=object),
         "time": np.array([e["time"] for e in events], dtype=np.int64),
-        "skill": np.array([e.get("skillId", -1) for e in events], dtype=np.int64),
-        "has_agent": np.array([a is not None for a in agents], dtype=bool),
-        "agent": np.array([0 if a is None else a for a in agents], dtype=np.int64),
+        "skill": np.array([-1 if s is None else s for s in skills], dtype=np.int64),
+        "has_agent": has_agent,
+        "agent": agent,
         "interactive": np.array([bool(e.get("interactive", False)) for e in events], dtype=bool),
-        "handling_time": np.array([e.get("handlingTime", 0) for e in events], dtype=np.int64),
+        "handling_time": np.array([e.get("handlingTime") or 0 for e in events], dtype=np.int64),
+        "has_wait": has_wait,
+        "wait_time": wait,
+        "has_group": has_group,
+        "group_id": group,
+        "queue_size": np.array([e.get("queueSize") or 0 for e in events], dtype=np.int64),
+        "available_slots": np.array([e.get("availableSlots") or 0 for e in events], dtype=np.int64),
     }
+
+
+def peer_table_start(con: duckdb.DuckDBPyConnection) -> None:
+    """Begin the peer's table (:func:`peer_table_add` events, then :func:`peer_table_end`)."""
+    con.execute(_PEER_SCHEMA)
+
+
+def peer_table_add(
+    con: duckdb.DuckDBPyConnection, account: str, first_seq: int, events: list[dict[str, object]]
+) -> None:
+    """Add an account's events, as delivered (``first_seq`` numbers the first)."""
+    rows = _peer_rows(account, first_seq, events)  # noqa: F841 (scanned by DuckDB by name)
+    con.execute("INSERT INTO raw SELECT * FROM rows")
+
+
+def peer_table_end(con: duckdb.DuckDBPyConnection) -> None:
+    """The peer's ``events``: raw events as they arrived (first delivery of an id wins)."""
+    con.execute(
+        """
+        CREATE TABLE events AS
+        SELECT account, event_id, type, time, skill,
+               CASE WHEN has_agent THEN agent END AS agent,
+               CASE WHEN type = 'closed' THEN interactive END AS interactive,
+               handling_time,
+               CASE WHEN has_wait THEN wait_time END AS wait_time,
+               CASE WHEN has_group THEN group_id END AS group_id,
+               CASE WHEN type = 'queueState' THEN queue_size END AS queue_size,
+               CASE WHEN type = 'queueState' THEN available_slots END AS available_slots
+        FROM raw
+        QUALIFY row_number() OVER (PARTITION BY account, event_id ORDER BY seq) = 1
+        ORDER BY time, seq
+        """
+    )
+    con.execute("DROP TABLE raw")
+
+
+def _busiest_groups(events: list[dict[str, object]]) -> list[int]:
+    """The ids of the :data:`SLA_GROUPS` groups with the most connected chats, ascending."""
+    counts = Counter(
+        e["agentGroupId"]
+        for e in events
+        if e["type"] == "connected" and e.get("agentGroupId") is not None
+    )
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:SLA_GROUPS]
+    return sorted(int(group) for group, _ in top) or [-1]  # type: ignore[call-overload]
 
 
 def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
@@ -254,8 +389,11 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
     clean: list[Batch] = []
     dup: list[Batch] = []
     con = duckdb.connect(str(work / "peer.duckdb"))
-    con.execute(_PEER_SCHEMA)
+    peer_table_start(con)
     total = total_large = dup_sent = dup_duplicates = 0
+    types: Counter[str] = Counter()
+    types_large: Counter[str] = Counter()
+    sla_groups = [-1]
     accounts = _accounts(scale)
     for number, (account, config) in enumerate(accounts):
         events = list(generate_events(config, start_ms, NOW_MS))
@@ -266,28 +404,17 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
             dup.append(batch)
             sent = batch[2].count(b'"eventId"')
             dup_sent += sent
-        rows = _peer_rows(account, total, events)  # noqa: F841 (scanned by DuckDB by name)
-        con.execute("INSERT INTO raw SELECT * FROM rows")
+        peer_table_add(con, account, total, events)
         total += len(events)
+        types.update(str(e["type"]) for e in events)
         if number == 0:
             total_large = len(events)
-            log(f"data: large account {account}: {len(events)} events")
+            types_large.update(str(e["type"]) for e in events)
+            sla_groups = _busiest_groups(events)
+            log(f"data: large account {account}: {len(events)} events {dict(types_large)}")
     dup_duplicates = dup_sent - total
-    log(f"data: {len(accounts) - 1} small accounts; {total} events in all")
-    # The naive peer keeps raw events as they arrived (first delivery of an id wins).
-    con.execute(
-        """
-        CREATE TABLE events AS
-        SELECT account, event_id, type, time, skill,
-               CASE WHEN has_agent THEN agent END AS agent,
-               CASE WHEN type = 'closed' THEN interactive END AS interactive,
-               handling_time
-        FROM raw
-        QUALIFY row_number() OVER (PARTITION BY account, event_id ORDER BY seq) = 1
-        ORDER BY time, seq
-        """
-    )
-    con.execute("DROP TABLE raw")
+    log(f"data: {len(accounts) - 1} small accounts; {total} events in all {dict(types)}")
+    peer_table_end(con)
     con.execute("CHECKPOINT")
     con.close()
     _write_batches(clean, work / "batches.jsonl", work / "batches.accounts")
@@ -302,5 +429,9 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
         "dup_sent": dup_sent,
         "dup_duplicates": dup_duplicates,
         "dup_batches": len(dup),
+        "types": dict(sorted(types.items())),
+        "types_large": dict(sorted(types_large.items())),
+        "sla_groups": sla_groups,
+        "sim_options": sim_options(),
         "scale": asdict(scale),
     }

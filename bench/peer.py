@@ -1,10 +1,12 @@
 """The naive peer: the same query API as a user could write it in an afternoon.
 
 Raw events sit in one DuckDB table (``events``, built by :mod:`bench.data`); every
-request runs one ``GROUP BY`` over them and shapes the answer in Python; the app is
-FastAPI served by uvicorn, like engactivity. It reads SEMANTICS.md, not engactivity's
-code, so agreeing answers mean something. It validates nothing beyond what the
-benchmark sends.
+request runs one query over them and shapes the answer in Python; the app is
+FastAPI served by uvicorn, like engactivity. It reads SEMANTICS.md and QUEUE.md, not
+engactivity's code, so agreeing answers mean something. It validates nothing beyond
+what the benchmark sends.
+
+Methods: engactivity, queuehealth, queuestate and sla.
 
 Run: ``python -m bench.peer --db peer.duckdb --port 8091 --now-ms 1795536150000``.
 """
@@ -12,7 +14,9 @@ Run: ``python -m bench.peer --db peer.duckdb --port 8091 --now-ms 1795536150000`
 from __future__ import annotations
 
 import argparse
+import bisect
 import threading
+from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -41,9 +45,12 @@ SELECT {k} AS k, {skill} AS skill, {agent} AS agent,
        coalesce(sum(handling_time) FILTER (WHERE type = 'closed' AND NOT interactive), 0),
        count(*) FILTER (WHERE type = 'connected')
 FROM events
-WHERE account = $account AND time >= $lo AND time < $hi {filters}
+WHERE account = $account AND time >= $lo AND time < $hi
+  AND type IN ('connected', 'closed') {filters}
 GROUP BY ALL
 """
+"""Engagement activity counts connected and closed events only (other types, e.g. the
+queue's, must not make a skill or an agent appear)."""
 
 
 def parse_ids(value: str | None) -> list[int] | str | None:
@@ -164,6 +171,287 @@ def answer(
     }
 
 
+# -- queue health, queue state, SLA (QUEUE.md) -------------------------------------------------
+
+CURRENT_MS = 300_000
+DEFAULT_HISTOGRAM = (0, 15, 30, 45, 60, 90, 120)
+
+# One statement: the cells of the span (k >= 0, per interval and skill) and, as k = -1,
+# each skill's newest queueState sample of the last five minutes (any bucket).
+QUEUE_SQL = """
+SELECT {k} AS k, skill,
+       count(*) FILTER (WHERE type = 'queued'),
+       count(*) FILTER (WHERE type = 'connected'),
+       coalesce(sum(coalesce(wait_time, 0)) FILTER (WHERE type = 'connected'), 0),
+       count(*) FILTER (WHERE type = 'abandoned'),
+       coalesce(sum(coalesce(wait_time, 0)) FILTER (WHERE type = 'abandoned'), 0),
+       coalesce(sum(queue_size) FILTER (WHERE type = 'queueState'), 0),
+       count(*) FILTER (WHERE type = 'queueState'),
+       min(queue_size) FILTER (WHERE type = 'queueState'),
+       max(queue_size) FILTER (WHERE type = 'queueState'),
+       coalesce(sum(available_slots) FILTER (WHERE type = 'queueState'), 0),
+       count(*) FILTER (WHERE type = 'queueState'),
+       min(available_slots) FILTER (WHERE type = 'queueState'),
+       max(available_slots) FILTER (WHERE type = 'queueState')
+FROM events
+WHERE account = $account AND time >= $lo AND time < $hi
+  AND type IN ('queued', 'connected', 'abandoned', 'queueState') {filters}
+GROUP BY ALL
+UNION ALL
+SELECT -1, skill, NULL, NULL, NULL, NULL, NULL, queue_size, NULL, NULL, NULL,
+       available_slots, NULL, NULL, NULL
+FROM events
+WHERE account = $account AND type = 'queueState' AND time > $now - {current} {filters}
+QUALIFY row_number() OVER (PARTITION BY skill ORDER BY time DESC, event_id DESC) = 1
+"""
+
+STATE_SQL = """
+SELECT skill, available_slots, queue_size
+FROM events
+WHERE account = $account AND type = 'queueState' AND time > $now - {current} {filters}
+QUALIFY row_number() OVER (PARTITION BY skill ORDER BY time DESC, event_id DESC) = 1
+"""
+
+SLA_SQL = """
+SELECT coalesce(wait_time, 0) AS wait, count(*)
+FROM events
+WHERE account = $account AND type = 'connected' AND time >= $lo AND time < $hi {filters}
+GROUP BY ALL
+"""
+
+
+def half_up(x: Fraction) -> int:
+    """``x`` (>= 0) rounded half up to an integer, exactly."""
+    return int(x + Fraction(1, 2))
+
+
+class Cell:
+    """What QUEUE.md section 1 keeps, summed over buckets (and over skills for totals)."""
+
+    def __init__(self) -> None:
+        self.entered = self.connected = self.answer = self.abandoned = self.abandon = 0
+        self.qs_sum = self.qs_count = self.slots_sum = self.slots_count = 0
+        self.qs_min: int | None = None
+        self.qs_max: int | None = None
+        self.slots_min: int | None = None
+        self.slots_max: int | None = None
+
+
+def gauge_min(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def gauge_max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def merge(into: Cell, row: list[Any]) -> None:
+    """Add one grouped row (entered .. slots max) to a skill's cell."""
+    into.entered += row[0]
+    into.connected += row[1]
+    into.answer += int(row[2])
+    into.abandoned += row[3]
+    into.abandon += int(row[4])
+    into.qs_sum += int(row[5])
+    into.qs_count += row[6]
+    into.qs_min = gauge_min(into.qs_min, row[7])
+    into.qs_max = gauge_max(into.qs_max, row[8])
+    into.slots_sum += int(row[9])
+    into.slots_count += row[10]
+    into.slots_min = gauge_min(into.slots_min, row[11])
+    into.slots_max = gauge_max(into.slots_max, row[12])
+
+
+def total_of(cells: list[Cell]) -> Cell:
+    """Section 2.2: sums of everything; min and max are the sums of the skills' own, over
+    the skills that have samples."""
+    t = Cell()
+    for c in cells:
+        t.entered += c.entered
+        t.connected += c.connected
+        t.answer += c.answer
+        t.abandoned += c.abandoned
+        t.abandon += c.abandon
+        t.qs_sum += c.qs_sum
+        t.qs_count += c.qs_count
+        t.slots_sum += c.slots_sum
+        t.slots_count += c.slots_count
+        if c.qs_count:
+            t.qs_min = (t.qs_min or 0) + (c.qs_min or 0)
+            t.qs_max = (t.qs_max or 0) + (c.qs_max or 0)
+        if c.slots_count:
+            t.slots_min = (t.slots_min or 0) + (c.slots_min or 0)
+            t.slots_max = (t.slots_max or 0) + (c.slots_max or 0)
+    return t
+
+
+def queue_metrics(c: Cell, current: tuple[int, int]) -> dict[str, Any]:
+    """The twenty metrics of section 2.1; ``current`` is (queue size, slots), -1 for none."""
+    rate_divisor = c.abandoned + c.connected
+    return {
+        "totalTimeToAnswer": c.answer,
+        "enteredQEng": c.entered,
+        "avgTimeToAnswer": half_up(Fraction(c.answer, c.connected)) if c.connected else 0,
+        "abandonmentRate": (
+            half_up(Fraction(100 * c.abandoned, rate_divisor)) / 100 if rate_divisor else 0
+        ),
+        "abandonedEng": c.abandoned,
+        "connectedEng": c.connected,
+        "totalTimeToAbandon": c.abandon,
+        "avgTimeToAbandon": half_up(Fraction(c.abandon, c.abandoned)) if c.abandoned else 0,
+        "maxQueueSize": c.qs_max if c.qs_count else -1,
+        "minQueueSize": c.qs_min if c.qs_count else -1,
+        "averageQueueSize": c.qs_sum / c.qs_count if c.qs_count else -1,
+        "maxAvailableSlots": c.slots_max if c.slots_count else -1,
+        "minAvailableSlots": c.slots_min if c.slots_count else -1,
+        "averageAvailableSlots": c.slots_sum / c.slots_count if c.slots_count else -1,
+        "currentQueueSize": current[0],
+        "currentAvailableSlots": current[1],
+        "queueSizeSum": c.qs_sum,
+        "queueSizeCount": c.qs_count,
+        "availableSlotsSum": c.slots_sum,
+        "availableSlotsCount": c.slots_count,
+    }
+
+
+NO_CURRENT = (-1, -1)
+
+
+def sum_current(values: list[tuple[int, int]]) -> tuple[int, int]:
+    """Sums of the values that are not -1; -1 when there are none."""
+    known = [v for v in values if v != NO_CURRENT]
+    if not known:
+        return NO_CURRENT
+    return sum(v[0] for v in known), sum(v[1] for v in known)
+
+
+def skill_filter(skills: list[int] | str | None, column: str = "skill") -> str:
+    if isinstance(skills, list):
+        return f" AND {column} IN ({','.join(map(str, skills))})"
+    return ""
+
+
+def queue_health(
+    con: duckdb.DuckDBPyConnection,
+    now: int,
+    account: str,
+    timeframe: int,
+    skill_ids: str | None,
+    interval: int | None,
+) -> dict[str, Any]:
+    last = now // B
+    first = (now - timeframe * MIN) // B
+    lo, hi = first * B, (last + 1) * B
+    skills = parse_ids(skill_ids)
+    if interval:
+        k = f"({hi} - (time // {B}) * {B} - 1) // {interval * MIN}"
+        count = 1
+        while ceil_b(hi - count * interval * MIN) > lo:
+            count += 1
+    else:
+        k, count = "0", 1
+    sql = QUEUE_SQL.format(k=k, filters=skill_filter(skills), current=CURRENT_MS)
+    rows = con.execute(sql, {"account": account, "lo": lo, "hi": hi, "now": now}).fetchall()
+    whole: dict[int, Cell] = {}
+    parts: list[dict[int, Cell]] = [{} for _ in range(count)]
+    current: dict[int, tuple[int, int]] = {}
+    for index, skill, *values in rows:
+        if index < 0:
+            current[skill] = (values[5], values[9])
+            continue
+        merge(whole.setdefault(skill, Cell()), values)
+        merge(parts[index].setdefault(skill, Cell()), values)
+
+    def body(cells: dict[int, Cell], with_current: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if skills is not None:
+            out["skillsMetrics"] = {
+                str(s): queue_metrics(c, current.get(s, NO_CURRENT) if with_current else NO_CURRENT)
+                for s, c in sorted(cells.items())
+            }
+        if not with_current:
+            totals_current = NO_CURRENT
+        elif isinstance(skills, list):
+            totals_current = sum_current([current.get(s, NO_CURRENT) for s in skills])
+        else:
+            totals_current = sum_current(list(current.values()))
+        out["metricsTotals"] = queue_metrics(total_of(list(cells.values())), totals_current)
+        return out
+
+    whole_body = body(whole, True)
+    if not interval:
+        return whole_body
+    return {
+        "metricsByIntervals": [
+            {"timestamp": ceil_b(hi - k_ * interval * MIN), "metricsData": body(part, False)}
+            for k_, part in enumerate(parts)
+        ],
+        **whole_body,
+    }
+
+
+def queue_state(
+    con: duckdb.DuckDBPyConnection, now: int, account: str, skill_ids: str | None
+) -> dict[str, Any]:
+    skills = parse_ids(skill_ids)
+    sql = STATE_SQL.format(filters=skill_filter(skills), current=CURRENT_MS)
+    rows = con.execute(sql, {"account": account, "now": now}).fetchall()
+    current = {skill: (slots, size) for skill, slots, size in rows}
+    if isinstance(skills, list):
+        listed = {s: current.get(s, NO_CURRENT) for s in skills}
+    else:
+        listed = dict(sorted(current.items()))
+    slots, size = sum_current(list(listed.values()))
+    return {
+        "skills": {
+            str(s): {"currentAvailableSlots": v[0], "currentQueueSize": v[1]}
+            for s, v in listed.items()
+        },
+        "totals": {"currentAvailableSlots": slots, "currentQueueSize": size},
+    }
+
+
+def sla(
+    con: duckdb.DuckDBPyConnection,
+    now: int,
+    account: str,
+    timeframe: int,
+    skill_ids: str | None,
+    group_ids: str | None,
+    histogram: str | None,
+) -> dict[str, Any]:
+    last = now // B
+    first = (now - timeframe * MIN) // B
+    lo, hi = first * B, (last + 1) * B
+    filters = skill_filter(parse_ids(skill_ids))
+    filters += skill_filter(parse_ids(group_ids), "coalesce(group_id, -1)")
+    if histogram is None or not histogram.strip():
+        edges = list(DEFAULT_HISTOGRAM)
+    else:
+        edges = sorted({0, *(int(item) for item in histogram.split(","))})
+    rows = con.execute(
+        SLA_SQL.format(filters=filters), {"account": account, "lo": lo, "hi": hi}
+    ).fetchall()
+    chats = [0] * len(edges)
+    for wait, count in rows:
+        chats[bisect.bisect_right(edges, wait) - 1] += count
+    total = sum(chats)
+    out: dict[str, Any] = {}
+    accumulated = 0
+    for edge, count in zip(edges, chats, strict=True):
+        accumulated += count
+        out[str(edge)] = {
+            "accumulated": accumulated / total if total else 0,
+            "percentageFromTotal": count / total if total else 0,
+            "chats": count,
+        }
+    return {"slaDataRange": out}
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def create_app(db: str, now: int) -> FastAPI:
     app = FastAPI()
     root = duckdb.connect(db, read_only=True)
@@ -189,7 +477,34 @@ def create_app(db: str, now: int) -> FastAPI:
         interval: int | None = None,
     ) -> Response:
         body = answer(connection(), now, accountId, timeframe, skillIds, agentIds, interval)
-        return Response(orjson.dumps(body), media_type="application/json")
+        return json_response(body)
+
+    @app.get("/operations/api/account/{accountId}/queuehealth")
+    def queuehealth(
+        accountId: str,
+        timeframe: int,
+        v: int,
+        skillIds: str | None = None,
+        interval: int | None = None,
+    ) -> Response:
+        body = queue_health(connection(), now, accountId, timeframe, skillIds, interval)
+        return json_response(body)
+
+    @app.get("/operations/api/account/{accountId}/queuestate")
+    def queuestate(accountId: str, v: int, skillIds: str | None = None) -> Response:
+        return json_response(queue_state(connection(), now, accountId, skillIds))
+
+    @app.get("/operations/api/account/{accountId}/sla")
+    def sla_histogram(
+        accountId: str,
+        timeframe: int,
+        v: int,
+        skillIds: str | None = None,
+        groupIds: str | None = None,
+        histogram: str | None = None,
+    ) -> Response:
+        body = sla(connection(), now, accountId, timeframe, skillIds, groupIds, histogram)
+        return json_response(body)
 
     return app
 

@@ -5,9 +5,10 @@
    :data:`bench.data.NOW_MS`) on a fresh store; batches of 1000 from 4 concurrent
    senders (:mod:`bench.ingest`); then a second fresh server for the run with 10%
    duplicates, whose answers must equal the first one's.
-3. queries Q1-Q7 on ours, the naive peer (:mod:`bench.peer`) and the floor
-   (:mod:`bench.floor`), with wrk (:mod:`bench.load`); answers of ours and the peer
-   must be equal.
+3. queries on ours, the naive peer (:mod:`bench.peer`) and the floor
+   (:mod:`bench.floor`), with wrk (:mod:`bench.load`): Q1-Q7 of engagement activity,
+   QH1-QH4 of queue health, QS1-QS2 of the current queue state, SLA1-SLA2 of the SLA
+   histogram; answers of ours and the peer must be equal.
 4. freshness and memory of our server; the report (:mod:`bench.report`).
 
 Exit status: 0 when the harness ran and every check held (speed targets are
@@ -54,6 +55,12 @@ WRITE_PERIOD_S = 0.1
 COLD_BUDGET_S = 10.0
 """Writes to the queried account during the second 32-client run: 10 batches a second."""
 Q6_SKILLS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
+SLA_SKILLS = (1, 2, 3, 5, 8)
+SLA_HISTOGRAM = (5, 10, 20, 30, 60, 120, 300, 600)
+DUP_CHECKED = ("Q1", "Q3", "Q7", "QH3", "QH4", "QS1", "SLA2")
+"""Queries whose answers the store loaded with duplicates must give byte for byte."""
+QS2_SKILLS = (1, 3, 5, 6)
+"""Skills 1, 3 and 5 of a small account (5 skills) and one it does not have."""
 
 
 @dataclass(frozen=True)
@@ -88,15 +95,22 @@ class Query:
     title: str
     account: str
     params: str
+    method: str = "engactivity"
 
     @property
     def path(self) -> str:
-        return f"/operations/api/account/{self.account}/engactivity?{self.params}&v=1"
+        return f"/operations/api/account/{self.account}/{self.method}?{self.params}&v=1"
+
+
+def _ids(ids: tuple[int, ...] | list[int]) -> str:
+    return ",".join(map(str, ids))
 
 
 def queries(data: Dataset) -> list[Query]:
     large, small = data.large, data.small[0]
-    skills = ",".join(map(str, Q6_SKILLS))
+    skills = _ids(Q6_SKILLS)
+    sla = f"skillIds={_ids(SLA_SKILLS)}&groupIds={_ids(data.sla_groups)}"
+    sla += f"&histogram={_ids(SLA_HISTOGRAM)}&timeframe=1440"
     return [
         Query("Q1", "account totals, 24 h", large, "timeframe=1440"),
         Query("Q2", "account, 24 h by 5 min", large, "timeframe=1440&interval=5"),
@@ -117,6 +131,32 @@ def queries(data: Dataset) -> list[Query]:
             small,
             "skillIds=all&agentIds=all&timeframe=1440&interval=60",
         ),
+        Query("QH1", "all skills, 60 min", large, "skillIds=all&timeframe=60", "queuehealth"),
+        Query("QH2", "account totals, 24 h", large, "timeframe=1440", "queuehealth"),
+        Query(
+            "QH3",
+            "all skills, 24 h by 60",
+            large,
+            "skillIds=all&timeframe=1440&interval=60",
+            "queuehealth",
+        ),
+        Query(
+            "QH4",
+            "small account, all skills, 24 h by 60",
+            small,
+            "skillIds=all&timeframe=1440&interval=60",
+            "queuehealth",
+        ),
+        Query("QS1", "all skills, now", large, "skillIds=all", "queuestate"),
+        Query(
+            "QS2",
+            "small account, four skills, now",
+            small,
+            f"skillIds={_ids(QS2_SKILLS)}",
+            "queuestate",
+        ),
+        Query("SLA1", "default histogram, 24 h", large, "timeframe=1440", "sla"),
+        Query("SLA2", "five skills, busiest groups, own histogram, 24 h", large, sla, "sla"),
     ]
 
 
@@ -164,7 +204,14 @@ def first_difference(a: Any, b: Any, where: str = "$") -> str | None:
             if found:
                 return found
         return None
+    if _number(a) and _number(b):
+        # Doubles are compared as numbers (QUEUE.md: 0, 0.0 and 1 are fine).
+        return None if a == b else f"{where}: ours {a!r}, peer {b!r}"
     return None if a == b and type(a) is type(b) else f"{where}: ours {a!r}, peer {b!r}"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -279,10 +326,13 @@ def freshness(server: Process, account: str, now_ms: int, samples: int) -> dict[
 class Writer:
     """Changes an account's data without changing any answer the benchmark asks for.
 
-    Each write is a batch of one new event in the bucket after the current one (at most
-    5 minutes ahead of the pinned now, so valid), which no span ending at now includes.
-    A server that caches answers until the account's data changes must compute the next
-    answer afresh.
+    Each write is a batch of new events in the bucket after the current one (at most
+    5 minutes ahead of the pinned now, so valid), which no span ending at now includes:
+    a ``connected`` (with a wait and a group: engagement activity, queue health and SLA
+    tables) and, when the account has current queue values, a ``queueState`` repeating
+    one skill's current sample (its queue tables; the newest sample, with the same values,
+    so no current value moves). A server that caches answers until the account's data
+    changes must compute the next answer afresh.
     """
 
     def __init__(self, server: Process, now_ms: int) -> None:
@@ -291,32 +341,65 @@ class Writer:
         self.time_ms = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
         self.count = 0
         self.lock = threading.Lock()
+        self.samples: dict[str, dict[str, Any] | None] = {}
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        try:
+            self.conn.request(method, path, body, headers)
+            response = self.conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            # The server closes idle keep-alive connections: once more, on a new one.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.conn.request(method, path, body, headers)
+            response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def _sample(self, account: str) -> dict[str, Any] | None:
+        """A queueState repeating the current sample of the account's lowest skill that
+        has one (its id and time to be set); None when no skill has a current value."""
+        if account not in self.samples:
+            status, raw = self._request("GET", f"/operations/api/account/{account}/queuestate?v=1")
+            if status != 200:
+                raise RuntimeError(f"queuestate for the writes: HTTP {status} {raw[:300]!r}")
+            current = orjson.loads(raw)["skills"]
+            skill = min(current, key=int) if current else None
+            self.samples[account] = (
+                None
+                if skill is None
+                else {
+                    "type": "queueState",
+                    "skillId": int(skill),
+                    "queueSize": current[skill]["currentQueueSize"],
+                    "availableSlots": current[skill]["currentAvailableSlots"],
+                }
+            )
+        return self.samples[account]
 
     def write(self, account: str) -> None:
         with self.lock:
             self.count += 1
-            event = {
-                "eventId": f"bench-future-{self.count}",
-                "type": "connected",
-                "time": self.time_ms,
-                "skillId": 1,
-                "agentId": 1001,
-            }
-            body = orjson.dumps([event])
-            headers = {"Content-Type": "application/json"}
+            events: list[dict[str, Any]] = [
+                {
+                    "eventId": f"bench-future-{self.count}",
+                    "type": "connected",
+                    "time": self.time_ms,
+                    "skillId": 1,
+                    "agentId": 1001,
+                    "waitTime": 12,
+                    "agentGroupId": 1,
+                }
+            ]
+            sample = self._sample(account)
+            if sample is not None:
+                events.append(
+                    {"eventId": f"bench-future-q-{self.count}", "time": self.time_ms, **sample}
+                )
             path = f"/api/v1/accounts/{account}/events"
-            try:
-                self.conn.request("POST", path, body, headers)
-                response = self.conn.getresponse()
-            except (OSError, http.client.HTTPException):
-                # The server closes idle keep-alive connections: once more, on a new one.
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                self.conn.request("POST", path, body, headers)
-                response = self.conn.getresponse()
-            raw = response.read()
-            if response.status != 200 or orjson.loads(raw)["accepted"] != 1:
-                raise RuntimeError(f"write: HTTP {response.status} {raw[:300]!r}")
+            status, raw = self._request("POST", path, orjson.dumps(events))
+            if status != 200 or orjson.loads(raw)["accepted"] != len(events):
+                raise RuntimeError(f"write: HTTP {status} {raw[:300]!r}")
 
     def close(self) -> None:
         self.conn.close()
@@ -418,7 +501,9 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         )
         problems += [f"ingest with duplicates: {p}" for p in dup["problems"]]
         qs = queries(data)
-        for q in (qs[0], qs[2], qs[6]):
+        for q in qs:
+            if q.name not in DUP_CHECKED:
+                continue
             a, b = fetch(ours.base_url, q.path), fetch(second.base_url, q.path)
             if a[1] != b[1]:
                 problems.append(f"{q.name}: the store loaded with duplicates answers differently")
@@ -615,8 +700,13 @@ def main(argv: list[str] | None = None) -> int:
         "scale": mode.scale.__dict__,
         "dup_sent": data.dup_sent,
         "dup_duplicates": data.dup_duplicates,
+        "types": data.types,
+        "types_large": data.types_large,
+        "sla_groups": data.sla_groups,
+        "sim_options": data.sim_options,
     }
     results["queries"] = [q.__dict__ for q in queries(data)]
+    results["dup_checked"] = list(DUP_CHECKED)
     mode.out.parent.mkdir(parents=True, exist_ok=True)
     (CACHE / f"results-{mode.name}.json").write_text(json.dumps(results, indent=1))
     report.write(results, mode.out)

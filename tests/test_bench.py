@@ -75,3 +75,12 @@ def test_percentile() -> None:
     assert percentile(values, 50) == 50
     assert percentile(values, 99) == 99
     assert percentile([7.0], 99) == 7
+
+
+def test_first_difference_compares_numbers_as_numbers() -> None:
+    # QUEUE.md: doubles are compared as numbers, so 0 and 0.0 agree; other types do not.
+    assert first_difference({"rate": 0}, {"rate": 0.0}) is None
+    assert first_difference([1.0, -1], [1, -1.0]) is None
+    assert first_difference({"rate": 0.13}, {"rate": 0.14}) == "$.rate: ours 0.13, peer 0.14"
+    assert first_difference({"n": 1}, {"n": "1"}) == "$.n: ours 1, peer '1'"
+    assert first_difference({"n": 1}, {"n": True}) == "$.n: ours 1, peer True"
