@@ -3,10 +3,9 @@
     .venv/bin/python -m tests.wallboard.screenshot [docs/wallboard.png]
 
 ``serve --demo`` with its clock pinned at the tests' NOW_MS (13:29 UTC, a busy hour), in
-Debian's chromium. The demo's generator sends no queue events yet, so the store is first
-loaded with the same day of demo traffic plus the queue events ``with_queue`` adds (waits,
-abandoned visitors, queue samples); the demo's own backfill then finds every event
-already there.
+Debian's chromium. The store is first loaded with the same day of demo traffic the tests
+use, so the whole day is there when the page loads; the demo's own backfill then finds
+every event already there.
 """
 
 from __future__ import annotations
@@ -20,16 +19,14 @@ from playwright.sync_api import sync_playwright
 
 from engactivity.simulate import DAY_MS, DEMO_CONFIG, generate_events
 from tests.conftest import NOW_MS, Server
-from tests.wallboard.test_wallboard import ACCOUNT, CHROMIUM, CHROMIUM_ARGS, WALL, with_queue
+from tests.wallboard.test_wallboard import ACCOUNT, CHROMIUM, CHROMIUM_ARGS, WALL
 
 
 def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         srv = Server(Path(tmp)).start()
         try:
-            events = with_queue(
-                list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS)), NOW_MS - DAY_MS, NOW_MS
-            )
+            events = list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS))
             for start in range(0, len(events), 5000):
                 answer = srv.send(ACCOUNT, events[start : start + 5000])
                 assert answer.status_code == 200, answer.text

@@ -2,19 +2,16 @@
 
 One server per module holds a day of the demo's simulated traffic for account ``demo``
 (the same generator as ``serve --demo``, sent through the ingestion API before the
-first page loads), with queue events added when the generator has none (``with_queue``),
-and its clock pinned at NOW_MS: the numbers do not move between the page's fetch and the
+first page loads; the generator sends every event type, queue samples included), and its
+clock pinned at NOW_MS: the numbers do not move between the page's fetch and the
 test's, so they can be compared exactly.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import re
 import time
-from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -51,73 +48,6 @@ API_GLOB = "**/operations/api/account/*/engactivity?*"
 WALL: ViewportSize = {"width": 1920, "height": 1080}
 Metrics = dict[str, int]
 Event = dict[str, object]
-QUEUE_TYPES = {"queued", "abandoned", "queueState"}
-SAMPLE_EVERY_MS = 30_000
-QUEUE_SKILLS = range(1, 9)
-"""The demo's skills; each sends a queueState sample every SAMPLE_EVERY_MS."""
-
-
-def with_queue(events: list[Event], start_ms: int, end_ms: int) -> list[Event]:
-    """The demo's events with what its queue would have sent, unless it sends that itself.
-
-    Each connected chat gets a wait (lognormal, median 15 s, drawn from its eventId, so a
-    duplicate delivery gets the same one), an agent group and a ``queued`` event that long
-    before; each abandoned chat (a ``closed`` without an agent) an ``abandoned`` event with
-    its wait. Every skill sends a ``queueState`` sample every 30 s: its queue size is the
-    number of its visitors waiting then; its slots are free only while nobody waits.
-    """
-    if any(event["type"] in QUEUE_TYPES for event in events):
-        return events
-    waiting: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    seen: set[object] = set()
-    added: list[Event] = []
-    for event in events:
-        if event["type"] == "connected" or (event["type"] == "closed" and "agentId" not in event):
-            chat = str(event["eventId"])[2:]
-            rng = random.Random(chat)
-            answered = event["type"] == "connected"
-            wait = min(600, round(rng.lognormvariate(math.log(15 if answered else 40), 0.8)))
-            time_ms = event["time"]
-            assert isinstance(time_ms, int)
-            skill = event.get("skillId")
-            if answered:
-                event["waitTime"] = wait
-                event["agentGroupId"] = 70 + int(str(event["agentId"])) % 3
-            if chat in seen:
-                continue
-            seen.add(chat)
-            queued: Event = {
-                "eventId": f"q-{chat}",
-                "type": "queued",
-                "time": time_ms - wait * 1000,
-            }
-            if skill is not None:
-                queued["skillId"] = skill
-                waiting[int(str(skill))].append((time_ms - wait * 1000, time_ms))
-            added.append(queued)
-            if not answered:
-                gone: Event = {"eventId": f"a-{chat}", "type": "abandoned", "time": time_ms}
-                if skill is not None:
-                    gone["skillId"] = skill
-                added.append({**gone, "waitTime": wait})
-    for skill in QUEUE_SKILLS:
-        begins = sorted(begin for begin, _ in waiting[skill])
-        ends = sorted(end for _, end in waiting[skill])
-        for at in range(start_ms - start_ms % SAMPLE_EVERY_MS, end_ms, SAMPLE_EVERY_MS):
-            # Waiting at `at`: queued at or before it and not yet gone (begin < end).
-            size = bisect_right(begins, at) - bisect_right(ends, at)
-            slots = 0 if size else random.Random(f"{skill}:{at}").randint(1, 6)
-            added.append(
-                {
-                    "eventId": f"s-{skill}-{at}",
-                    "type": "queueState",
-                    "time": at,
-                    "skillId": skill,
-                    "queueSize": size,
-                    "availableSlots": slots,
-                }
-            )
-    return events + added
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -127,9 +57,7 @@ def with_queue(events: list[Event], start_ms: int, end_ms: int) -> list[Event]:
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("wallboard")).start()
     try:
-        events = with_queue(
-            list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS)), NOW_MS - DAY_MS, NOW_MS
-        )
+        events = list(generate_events(DEMO_CONFIG, NOW_MS - DAY_MS, NOW_MS))
         for start in range(0, len(events), 5000):
             answer = srv.send(ACCOUNT, events[start : start + 5000])
             assert answer.status_code == 200, answer.text
