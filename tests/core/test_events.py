@@ -24,7 +24,8 @@ from engactivity.core.problems import Problem
 from tests.conftest import MIN, NOW_MS
 from tests.factories import counters
 
-TYPES = ["queued", "connected", "closed", "abandoned", "queueState"]
+TYPES = ["queued", "connected", "closed", "abandoned", "queueState", "agentState"]
+STATES = ["online", "backSoon", "away", "loggedOut"]
 QUEUE_SIDE: list[dict[str, object]] = [
     {"eventId": "q", "type": "queued", "time": NOW_MS - MIN, "skillId": 2},
     {
@@ -57,6 +58,10 @@ WIRE_FIELDS = [
     "agentGroupId",
     "queueSize",
     "availableSlots",
+    "state",
+    "reasonId",
+    "activeChats",
+    "maxChats",
 ]
 
 
@@ -683,6 +688,10 @@ _event_fields = st.fixed_dictionaries(
         "agentGroupId": _field_values,
         "queueSize": _field_values,
         "availableSlots": _field_values,
+        "state": st.one_of(st.sampled_from([*STATES, "Away", ""]), _field_values),
+        "reasonId": st.one_of(st.sampled_from(["2642559712", "x" * 64, "x" * 65]), _field_values),
+        "activeChats": _field_values,
+        "maxChats": _field_values,
         "x": _field_values,
     },
 )
@@ -834,3 +843,119 @@ def test_queue_side_field_rules(event: dict[str, object], fields: set[str]) -> N
 def test_another_types_field_may_be_null() -> None:
     event = {"eventId": "q", "type": "queued", "time": NOW_MS, "waitTime": None, "queueSize": None}
     assert wire(ok(event)) == {"type": "queued", "eventId": "q", "time": NOW_MS}
+
+
+# -- the agent side's events ----------------------------------------------------------
+
+AGENT_SIDE: list[dict[str, object]] = [
+    {
+        "eventId": "g-3-99",
+        "type": "agentState",
+        "time": NOW_MS - MIN,
+        "agentId": 3,
+        "state": "away",
+        "reasonId": "2642559712",
+        "activeChats": 1,
+        "maxChats": 3,
+    },
+    {"eventId": "g-3-100", "type": "agentState", "time": NOW_MS, "agentId": 3, "state": "online"},
+    {
+        "eventId": "g-4-1",
+        "type": "agentState",
+        "time": NOW_MS,
+        "agentId": 4,
+        "state": "away",
+        "reasonId": 17,
+        "maxChats": None,
+        "skillId": 5,
+    },
+    {"eventId": "g-5-1", "type": "agentState", "time": NOW_MS, "agentId": 5, "state": "loggedOut"},
+]
+
+
+def test_agent_side_events_are_valid_and_take_the_plain_path() -> None:
+    body = orjson.dumps(AGENT_SIDE)
+    plain = decode_plain_batch(body, NOW_MS)
+    assert plain is not None and plain == full_path(body)
+    assert [wire(e)["state"] for e in plain] == ["away", "online", "away", "loggedOut"]
+    assert wire(plain[2])["reasonId"] == 17  # kept as given; the method reads it as "17"
+
+
+@pytest.mark.parametrize(
+    ("event", "fields"),
+    [
+        ({"eventId": "g", "type": "agentState", "time": NOW_MS}, {"agentId", "state"}),
+        (
+            {"eventId": "g", "type": "agentState", "time": NOW_MS, "agentId": 1, "state": "busy"},
+            {"state"},
+        ),
+        (
+            {
+                "eventId": "g",
+                "type": "agentState",
+                "time": NOW_MS,
+                "agentId": 1,
+                "state": "online",
+                "reasonId": "7",
+            },
+            {"reasonId"},
+        ),
+        (
+            {
+                "eventId": "g",
+                "type": "agentState",
+                "time": NOW_MS,
+                "agentId": 1,
+                "state": "away",
+                "reasonId": "",
+                "activeChats": -1,
+                "maxChats": 0,
+            },
+            {"reasonId", "activeChats", "maxChats"},
+        ),
+        (
+            {
+                "eventId": "g",
+                "type": "agentState",
+                "time": NOW_MS,
+                "agentId": 1,
+                "state": "away",
+                "reasonId": "x" * 65,
+                "maxChats": 2**31,
+            },
+            {"reasonId", "maxChats"},
+        ),
+        (
+            {"eventId": "c", "type": "connected", "time": NOW_MS, "agentId": 1, "state": "online"},
+            {"state"},
+        ),
+        (
+            {
+                "eventId": "x",
+                "type": "closed",
+                "time": NOW_MS,
+                "interactive": True,
+                "activeChats": 1,
+                "maxChats": 2,
+            },
+            {"activeChats", "maxChats"},
+        ),
+    ],
+)
+def test_agent_side_field_rules(event: dict[str, object], fields: set[str]) -> None:
+    assert bad_fields(event) == fields
+
+
+def test_a_reason_on_a_state_other_than_away_says_why() -> None:
+    event = {**AGENT_SIDE[1], "reasonId": "2642559712"}
+    (problem,) = bad(event)
+    assert problem.field == "reasonId" and "away" in problem.message
+    assert decode_plain_batch(orjson.dumps([event]), NOW_MS) is None
+    assert wire(ok({**event, "reasonId": None})) == wire(ok(AGENT_SIDE[1]))
+
+
+def test_an_article_fits_the_type() -> None:
+    (problem,) = bad({"eventId": "a", "type": "abandoned", "time": NOW_MS, "queueSize": 1})
+    assert problem.message == "queueSize is not allowed on an abandoned event"
+    fields = bad({"eventId": "g", "type": "agentState", "time": NOW_MS, "state": "online"})
+    assert fields[0].message == "agentId is required for an agentState event"

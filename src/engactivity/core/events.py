@@ -23,7 +23,7 @@ import operator
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NamedTuple, cast, get_type_hints
+from typing import Annotated, Any, Literal, NamedTuple, cast, get_type_hints
 
 import msgspec
 import orjson
@@ -36,6 +36,7 @@ MAX_HANDLING_TIME = 2**31 - 1
 """Seconds (68 years); bounds the sums so they always fit a 64-bit counter."""
 MAX_COUNT = 2**31 - 1
 """Queue sizes and available slots; bounds their sums like handling times'."""
+MAX_REASON_ID_CHARS = 64
 MAX_FUTURE_MS = 5 * 60_000
 """Events further ahead of the server clock than this are refused."""
 
@@ -77,6 +78,24 @@ Count = Annotated[
     msgspec.Meta(ge=0, le=MAX_COUNT, description=f"an integer from 0 to {MAX_COUNT}"),
 ]
 Flag = Annotated[bool, msgspec.Meta(description="true or false")]
+AgentStateName = Annotated[
+    Literal["online", "backSoon", "away", "loggedOut"],
+    msgspec.Meta(description="'online', 'backSoon', 'away' or 'loggedOut'"),
+]
+ReasonId = Annotated[
+    Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON_ID_CHARS)]
+    | Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)],
+    msgspec.Meta(
+        description=f"a string of 1 to {MAX_REASON_ID_CHARS} characters or a 64-bit integer, "
+        "only with state 'away'"
+    ),
+]
+MaxChats = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1, le=MAX_COUNT, description=f"an integer from 1 to {MAX_COUNT}, or null for no limit"
+    ),
+]
 
 
 # -- the event types ----------------------------------------------------------------------
@@ -134,10 +153,29 @@ class QueueState(BaseEvent, tag="queueState", frozen=True):
     agent_id: Int64 | None = None
 
 
-EVENT_TYPES: tuple[type[BaseEvent], ...] = (Queued, Connected, Closed, Abandoned, QueueState)
+class AgentState(BaseEvent, tag="agentState", frozen=True):
+    """An agent's state from ``time`` on, until the agent's next ``agentState``."""
+
+    agent_id: Int64
+    state: AgentStateName
+    reason_id: ReasonId | None = None
+    """Why the agent is away (only with ``away``); an integer means its decimal string."""
+    active_chats: Count | None = None
+    max_chats: MaxChats | None = None
+    skill_id: SkillId | None = None
+
+
+EVENT_TYPES: tuple[type[BaseEvent], ...] = (
+    Queued,
+    Connected,
+    Closed,
+    Abandoned,
+    QueueState,
+    AgentState,
+)
 """Every type of event, in the order their names are listed in errors."""
 
-Event = Queued | Connected | Closed | Abandoned | QueueState
+Event = Queued | Connected | Closed | Abandoned | QueueState | AgentState
 UNIVERSAL_FIELDS = ("skill_id", "agent_id")
 """Allowed on every type (and checked even when the type is wrong)."""
 
@@ -209,6 +247,7 @@ def _wire(cls: type[BaseEvent]) -> Any:
 
 
 _WIRE = {event_type(cls): _wire(cls) for cls in EVENT_TYPES}
+_AGENT_WIRE = _WIRE[event_type(AgentState)]
 _ANY_WIRE: Any = functools.reduce(operator.or_, _WIRE.values())
 _decode_plain = msgspec.json.Decoder(list[_ANY_WIRE]).decode
 _TAGS = [f"'{tag}'" for tag in _WIRE]
@@ -248,7 +287,7 @@ def decode_plain_batch(body: bytes, now_ms: int) -> list[Event] | None:
         return None
     latest = now_ms + MAX_FUTURE_MS
     for item in items:
-        if item.time > latest:
+        if item.time > latest or _misplaced_reason(item):
             return None
     return cast(list[Event], items)
 
@@ -323,7 +362,22 @@ def _convert(raw: dict[str, Any], now_ms: int) -> Event | None:
         event = cast(Event, msgspec.convert(raw, _ANY_WIRE))
     except msgspec.ValidationError:
         return None
-    return event if event.time <= now_ms + MAX_FUTURE_MS else None
+    if event.time > now_ms + MAX_FUTURE_MS or _misplaced_reason(event):
+        return None
+    return event
+
+
+def _misplaced_reason(event: Event) -> bool:
+    """The one rule across fields: a reason belongs to an away agent only."""
+    return (
+        type(event) is _AGENT_WIRE
+        and cast(AgentState, event).reason_id is not None
+        and cast(AgentState, event).state != "away"
+    )
+
+
+def _reason_misplaced(state: object, reason: object) -> bool:
+    return reason is not None and state != "away"
 
 
 def _validate_fully(raw: object, index: int, now_ms: int) -> Event | list[Problem]:
@@ -355,7 +409,7 @@ def _validate_fully(raw: object, index: int, now_ms: int) -> Event | list[Proble
             problem = (
                 None
                 if value is None
-                else (f"{field.name} is not allowed on a {kind} event", "absent")
+                else (f"{field.name} is not allowed on {_a(str(kind))} event", "absent")
             )
         elif name in UNIVERSAL_FIELDS:  # the type is wrong: still check the universal ones
             problem = None if value is None or _fits(value, field) else _invalid(field)
@@ -365,6 +419,12 @@ def _validate_fully(raw: object, index: int, now_ms: int) -> Event | list[Proble
             problems.append((field.name, *problem))
         elif value is not None:
             valid[field.name] = value
+    if (
+        kind == "agentState"
+        and not any(field in ("state", "reasonId") for field, _, _ in problems)
+        and _reason_misplaced(raw.get("state"), raw.get("reasonId"))
+    ):
+        problems.append(_REASON_NOT_AWAY)
     if problems:
         return [Problem(field, message, allowed, index) for field, message, allowed in problems]
     valid.update(type=kind, eventId=event_id, time=time_ms)
@@ -378,13 +438,25 @@ _TOO_FAR_AHEAD = (
 )
 
 
+_REASON_NOT_AWAY = (
+    "reasonId",
+    "reasonId is only allowed when state is 'away'",
+    "absent or null unless state is 'away'",
+)
+
+
+def _a(kind: str) -> str:
+    """The type's name with its article ("a queued", "an abandoned")."""
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
 def _invalid(field: _Field) -> tuple[str, str]:
     return (f"{field.name} is invalid", field.allowed)
 
 
 def _check_own(field: _Field, value: object, kind: str) -> tuple[str, str] | None:
     """What is wrong with ``value`` for a field of the event's own type, if anything."""
-    required = (f"{field.name} is required for a {kind} event", field.allowed)
+    required = (f"{field.name} is required for {_a(kind)} event", field.allowed)
     if value is None:
         return required if field.required else None
     if _fits(value, field):
