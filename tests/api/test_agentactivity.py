@@ -18,10 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-import requests
 
 from tests import oracle_agents
-from tests.auth.keyhelp import bearer, create_key, oauth1
+from tests.auth.keyhelp import bearer, create_key
 from tests.conftest import ENGINES, MIN, NOW_MS, Server, store_rows
 from tests.oracle_agents import RETENTION_MS, agentactivity, same, stored
 
@@ -60,6 +59,11 @@ def answer(response: httpx.Response) -> Any:
     return response.json()
 
 
+def state_event(event_id: str, at: int, agent: int, state: str, **fields: Any) -> Event:
+    return {"eventId": event_id, "type": "agentState", "time": at, "agentId": agent,
+            "state": state, **fields}  # fmt: skip
+
+
 # -- random timelines -----------------------------------------------------------------------
 
 
@@ -94,7 +98,13 @@ def agent_event(rng: random.Random, n: int, agent: int, now: int) -> Event:
 
 
 def make_events(rng: random.Random, count: int, now: int = NOW_MS) -> list[Event]:
-    events = [agent_event(rng, n, rng.choice(AGENTS), now) for n in range(count)]
+    events: list[Event] = []
+    for n in range(count):
+        event = agent_event(rng, n, rng.choice(AGENTS), now)
+        if events and rng.random() < 0.15:  # at the very time of another of the agent's
+            tied = rng.choice(events)
+            event["agentId"], event["time"] = tied["agentId"], tied["time"]
+        events.append(event)
     # Other types beside them count for other methods only.
     for n in range(count // 10):
         events.append(
@@ -350,6 +360,26 @@ def test_an_account_without_data(loaded: Loaded) -> None:
     assert len(body["metricsByIntervals"]) == 3
 
 
+def test_ties_in_time_follow_event_id_code_points(loaded: Loaded) -> None:
+    # At the same time, the event whose id is greater by code point is the one in force:
+    # B < a, z < é, Z < _, 10 < 9 (a locale's collation would order some the other way).
+    t0 = NOW_MS - 30 * MIN
+    pairs = [("a", "away", "B", "online"), ("é", "online", "z", "backSoon"),
+             ("_1", "online", "Z1", "away"), ("9", "online", "10", "away")]  # fmt: skip
+    events = []
+    for agent, (winner, state, loser, other) in enumerate(pairs, start=1):
+        events += [state_event(winner, t0, agent, state), state_event(loser, t0, agent, other)]
+    assert loaded.server.send("ties", events).json()["accepted"] == 8
+    params = {"timeframe": 60, "agentIds": "all"}
+    body = answer(get(loaded.server, params, "ties"))
+    same(body, agentactivity(events, NOW_MS, params))
+    in_force = {
+        agent: [e["id"] for e in entries[:3] if e["value"]["total"]]
+        for agent, entries in body["agentsMetrics"]["metricsPerAgent"].items()
+    }
+    assert in_force == {"1": [4], "2": [2], "3": [2], "4": [2]}
+
+
 # -- freshness, late events, retention ----------------------------------------------------------
 
 
@@ -390,11 +420,6 @@ def purged(server: Server, account: str) -> bool:
     return store_rows(server.store_url, "seen_event", account) == 0
 
 
-def state_event(event_id: str, at: int, agent: int, state: str, **fields: Any) -> Event:
-    return {"eventId": event_id, "type": "agentState", "time": at, "agentId": agent,
-            "state": state, **fields}  # fmt: skip
-
-
 def test_retention_carries_the_state_in_force(server: Server) -> None:
     old = [
         state_event("a1", NOW_MS - 2 * 60 * MIN, 1, "online", activeChats=1),  # never leaves
@@ -417,7 +442,7 @@ def test_retention_carries_the_state_in_force(server: Server) -> None:
     for params in [
         {"timeframe": 1440, "agentIds": "all"},
         {"timeframe": 1440, "agentIds": "1,2,3", "interval": 720},
-        {"timeframe": 7, "agentIds": "all", "interval": 5},
+        {"timeframe": 10, "agentIds": "all", "interval": 5},
     ]:
         same(answer(get(server, params, "ret")), agentactivity(old, later, params))
     whole = answer(get(server, {"timeframe": 1440, "agentIds": "all"}, "ret"))
@@ -460,20 +485,22 @@ def test_openapi_lists_the_method(loaded: Loaded) -> None:
 def test_keys_guard_the_method(tmp_path: Path, store_engine: str) -> None:
     server = Server(tmp_path, engine=store_engine, workers=1).start()
     try:
-        key = create_key(server.store_url, "locked", "read", kind="oauth1")
-        event = state_event("k", NOW_MS - MIN, 9, "online")
+        read = create_key(server.store_url, "locked", "read", kind="bearer")
         write = create_key(server.store_url, "locked", "write", kind="bearer")
+        other = create_key(server.store_url, "other", "read", kind="bearer")
+        event = state_event("k", NOW_MS - MIN, 9, "online")
         posted = httpx.post(f"{server.base_url}/api/v1/accounts/locked/events", json=[event],
                             headers=bearer(write), timeout=30)  # fmt: skip
         assert posted.status_code == 200, posted.text
         params = {"timeframe": "60", "v": "1", "agentIds": "9"}
-        assert get(server, params, "locked").status_code == 401
-        signed = requests.get(url(server, "locked"), params=params, auth=oauth1(key), timeout=30)
-        assert signed.status_code == 200, signed.text
-        same(signed.json(), agentactivity([event], NOW_MS, params))
-        assert (
-            httpx.get(url(server, "locked"), params=params, headers=bearer(write)).status_code
-            == 403
-        )
+        for headers, status in [({}, 401), (bearer(write), 403), (bearer(other), 403)]:
+            refused = httpx.get(url(server, "locked"), params=params, headers=headers)
+            assert refused.status_code == status, (headers, refused.text)
+        for served in [
+            httpx.get(url(server, "locked"), params=params, headers=bearer(read)),
+            httpx.post(url(server, "locked"), json=params, headers=bearer(read)),
+        ]:
+            assert served.status_code == 200, served.text
+            same(served.json(), agentactivity([event], NOW_MS, params))
     finally:
         server.stop()
