@@ -77,20 +77,15 @@ def _indicators(values: Int64s) -> Int64s:
 
 @dataclass(frozen=True, eq=False)
 class Prefix:
-    """A snapshot's timelines, ready for measuring any range."""
+    """A snapshot's timelines, ready for measuring any range. Per step it keeps only
+    what every question needs (16 + 72 bytes); the rest is worked out for the steps a
+    question looks at."""
 
     timelines: Timelines
     origin: int
-    times: Int64s
-    """Each step's start in ms from ``origin`` (clamped into [0, 2**44))."""
     sortable: Int64s
-    """(timeline << 44) + time: ascending."""
-    owner: Int64s
-    """Each step's timeline."""
-    ends: Int64s
-    """Each step's end (the next step's start; far ahead for a timeline's last)."""
-    steps: Int64s
-    """(steps, 9): the indicators of ``_indicators``."""
+    """(timeline << 44) + the step's start in ms from ``origin`` (clamped into
+    [0, 2**44)): ascending."""
     sums: Int64s
     """(steps + 1, 9): the indicators times the step lengths, summed up to each step."""
 
@@ -100,17 +95,26 @@ class Prefix:
         # Steps older than any question may start later than they did: only their
         # part from the first moment asked about counts.
         origin = int(max(raw.min(), raw.max() - (_SPAN >> 1))) if len(raw) else 0
-        times = np.clip(raw - origin, 0, _SPAN - 1)
         counts = np.diff(timelines.starts)
         owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        last = np.zeros(len(times), bool)
-        last[timelines.starts[1:][counts > 0] - 1] = True
-        ends = np.where(last, _LONG_AFTER, np.append(times[1:], 0))
-        steps = _indicators(timelines.values)
-        lengths = np.where(last, 0, ends - times)
-        sums = np.zeros((len(times) + 1, steps.shape[1]), np.int64)
-        np.cumsum(steps * lengths[:, None], axis=0, out=sums[1:])
-        return cls(timelines, origin, times, (owner << _SHIFT) + times, owner, ends, steps, sums)
+        sortable = (owner << _SHIFT) + np.clip(raw - origin, 0, _SPAN - 1)
+        lengths = np.diff(sortable, append=0)
+        lengths[timelines.starts[1:][counts > 0] - 1] = 0  # a timeline's last step
+        sums = np.zeros((len(raw) + 1, 9), np.int64)
+        np.cumsum(_indicators(timelines.values) * lengths[:, None], axis=0, out=sums[1:])
+        return cls(timelines, origin, sortable, sums)
+
+    def times(self, steps: Int64s) -> Int64s:
+        return self.sortable[steps] & (_SPAN - 1)
+
+    def owners(self, steps: Int64s) -> Int64s:
+        return self.sortable[steps] >> _SHIFT
+
+    def ends(self, steps: Int64s) -> Int64s:
+        """When each step ends: the next step's start, or far ahead for a timeline's last."""
+        following = np.minimum(steps + 1, len(self.sortable) - 1)
+        same = (self.owners(following) == self.owners(steps)) & (steps + 1 < len(self.sortable))
+        return np.where(same, self.times(following), _LONG_AFTER)
 
     def up_to(self, agents: Int64s, moments: Int64s) -> Int64s:
         """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
@@ -120,8 +124,9 @@ class Prefix:
         first = np.repeat(self.timelines.starts[agents], len(moments))
         begun = step >= first
         step = np.where(begun, step, 0)
-        inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - self.times[step]
-        total = self.sums[step] - self.sums[first] + self.steps[step] * inside[:, None]
+        inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - self.times(step)
+        steps = _indicators(self.timelines.values[step])
+        total = self.sums[step] - self.sums[first] + steps * inside[:, None]
         total[~begun] = 0
         return total.reshape(len(agents), len(moments), -1)
 
@@ -183,19 +188,21 @@ def _away_with_reason(prefix: Prefix, agents: Int64s) -> Int64s:
     none = texts.index(NO_REASON) if NO_REASON in texts else -1
     picked = (values[:, STATE] == AWAY) & (values[:, REASON] != none)
     rows = np.flatnonzero(picked)
-    return rows[np.isin(prefix.owner[rows], agents)]
+    return rows[np.isin(prefix.owners(rows), agents)]
 
 
 def _reasons(prefix: Prefix, away: Int64s, r: Range) -> Reasons:
     lo, hi = r.lo - prefix.origin, r.hi - prefix.origin
-    rows = away[(prefix.times[away] < hi) & (prefix.ends[away] > lo)]
+    starts, ends = prefix.times(away), prefix.ends(away)
+    inside = (starts < hi) & (ends > lo)
+    rows = away[inside]
     texts = prefix.timelines.texts
-    overlap = np.minimum(prefix.ends[rows], hi) - np.maximum(prefix.times[rows], lo)
-    steps = prefix.steps[rows][:, 2 * MEASURES :] * overlap[:, None]
+    overlap = np.minimum(ends[inside], hi) - np.maximum(starts[inside], lo)
+    steps = _indicators(prefix.timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
     rank = np.argsort(np.argsort(np.array(texts, dtype=object), kind="stable"))
     reason = prefix.timelines.values[rows, REASON]
     pairs, group = np.unique(
-        prefix.owner[rows] * max(1, len(texts)) + rank[reason], return_inverse=True
+        prefix.owners(rows) * max(1, len(texts)) + rank[reason], return_inverse=True
     )
     sums = np.zeros((len(pairs), MEASURES), np.int64)
     np.add.at(sums, group.ravel(), steps)
@@ -203,7 +210,7 @@ def _reasons(prefix: Prefix, away: Int64s, r: Range) -> Reasons:
     first[group.ravel()[::-1]] = np.arange(len(rows))[::-1]  # a row of each pair
     kept = sums[:, 0] > 0
     return Reasons(
-        prefix.owner[rows][first][kept],
+        prefix.owners(rows)[first][kept],
         [texts[i] for i in reason[first][kept].tolist()],
         sums[kept],
     )
