@@ -86,6 +86,12 @@ def test_flat_arrays_follow_the_lines_and_texts_are_kept_once() -> None:
     assert flat.times.tolist() == [10, 20, 5]
     assert flat.values.tolist() == [[4, 0, 0, 0], [4, 0, 2, 0], [2, 1, 0, 0]]
     assert flat.texts == ["7", ""]
+    # Sums along each timeline of the method's weights (away total is column 6).
+    assert flat.sums.tolist()[:2] == [[0] * 9, [0] * 6 + [10, 0, 0]]
+    assert flat.sums.tolist()[2] == [0] * 9
+    assert flat.sortable.tolist() == [
+        (i << 44) + t - flat.origin for i, t in ((0, 10), (0, 20), (1, 5))
+    ]
     assert rows.timelines() is flat  # made again only after a change
 
 

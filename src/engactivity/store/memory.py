@@ -233,6 +233,11 @@ class LatestRows:
             self.version = new_version()
 
 
+ORIGIN_SHIFT = 44
+"""``Timelines.sortable`` holds a timeline's index above this bit, a time below it."""
+_TIME_SPAN = 1 << ORIGIN_SHIFT
+
+
 @dataclass(frozen=True, eq=False)
 class Timelines:
     """Every timeline of a timeline table at one moment, as flat arrays: timeline ``i``
@@ -245,28 +250,44 @@ class Timelines:
     values: Int64s
     """(rows, values): a TEXT value as the index of its text in ``texts``."""
     texts: list[str]
+    origin: int
+    sortable: Int64s
+    """Per row: its timeline's index << ORIGIN_SHIFT, plus its time from ``origin``
+    (clamped to [0, 2**44), some 557 years): ascending, for binary searches of a
+    (timeline, moment) over every timeline at once."""
+    sums: Int64s
+    """(rows, columns): the table's ``weights`` times the step lengths, summed along
+    each timeline up to (not including) each row; no columns without weights."""
 
 
 def _by_time(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[0], row[1]
 
 
+_Arrays = tuple[Int64s, Int64s, Int64s, Int64s]
+"""One timeline's times, values, sortable keys and sums."""
+
+
 class TimelineRows:
     """One account's rows of one timeline table: each key's events in (time, event
-    key) order, and (on demand) flat arrays of them all for reading."""
+    key) order, and (on demand) flat arrays of them all for reading, made from each
+    key's arrays (made again only for the keys that changed)."""
 
     def __init__(self, table: TimelineTable) -> None:
         self.table = table
         self.version = 0
         self.lines: dict[RowKey, list[tuple[Any, ...]]] = {}
-        """key -> its rows (time, event key, values...), TEXT values as text indexes."""
+        """key -> its rows (time, event key, values...), TEXT values as text indexes.
+        Keys keep their order (a key's index in ``Timelines``) and are never removed."""
         self.texts: list[str] = []
         self._text_ids: dict[str, int] = {}
         self._text_columns = [i for i, c in enumerate(table.values) if c.sql_type == "TEXT"]
         self._changes: list[tuple[int, int]] = []
         """(earliest time changed, version), both increasing: see ``stamp``."""
-        self._arrays: dict[RowKey, tuple[Int64s, Int64s]] = {}
+        self._index: dict[RowKey, int] = {}
+        self._arrays: dict[RowKey, _Arrays] = {}
         self._flat: Timelines | None = None
+        self._origin: int | None = None
 
     def _text(self, text: str) -> int:
         found = self._text_ids.get(text)
@@ -283,7 +304,10 @@ class TimelineRows:
             for i in self._text_columns:
                 values[i] = self._text(values[i])
             row = (key[width], key[width + 1], *values)
-            line = self.lines.setdefault(key[:width], [])
+            line = self.lines.get(key[:width])
+            if line is None:
+                line = self.lines[key[:width]] = []
+                self._index[key[:width]] = len(self._index)
             if not line or _by_time(row) > _by_time(line[-1]):
                 line.append(row)  # the usual case: the newest event of its key
             elif _by_time(line[bisect_left(line, _by_time(row), key=_by_time)]) != _by_time(row):
@@ -291,6 +315,8 @@ class TimelineRows:
             self._arrays.pop(key[:width], None)
             earliest = row[0] if earliest is None else min(earliest, row[0])
         if earliest is not None:
+            if self._origin is None:  # fixed for good: half of the clamped span before
+                self._origin = earliest - (_TIME_SPAN >> 1)
             self.version = new_version()
             while self._changes and self._changes[-1][0] >= earliest:
                 self._changes.pop()  # a later change that starts no earlier covers it
@@ -307,29 +333,47 @@ class TimelineRows:
         """The flat arrays of every timeline (made again only after a change)."""
         if self._flat is None:
             keys = list(self.lines)
-            arrays = [self._arrays_of(key) for key in keys]
-            sizes = [len(times) for times, _ in arrays]
-            width = len(self.table.values)
+            parts = [self._arrays_of(key) for key in keys]
+            width, measured = len(self.table.values), self._measured()
             self._flat = Timelines(
                 keys=np.array(keys, np.int64).reshape(len(keys), len(self.table.keys)),
-                starts=np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))),
-                times=np.concatenate([t for t, _ in arrays]) if arrays else np.zeros(0, np.int64),
-                values=np.concatenate([v for _, v in arrays])
-                if arrays
-                else np.zeros((0, width), np.int64),
+                starts=np.concatenate(([0], np.cumsum([len(p[0]) for p in parts], dtype=np.int64))),
+                times=_joined([p[0] for p in parts], (0,)),
+                values=_joined([p[1] for p in parts], (0, width)),
                 texts=list(self.texts),
+                origin=self._origin or 0,
+                sortable=_joined([p[2] for p in parts], (0,)),
+                sums=_joined([p[3] for p in parts], (0, measured)),
             )
         return self._flat
 
-    def _arrays_of(self, key: RowKey) -> tuple[Int64s, Int64s]:
+    def _measured(self) -> int:
+        weights = self.table.weights
+        if weights is None:
+            return 0
+        return int(weights(np.zeros((1, len(self.table.values)), np.int64)).shape[1])
+
+    def _arrays_of(self, key: RowKey) -> _Arrays:
         found = self._arrays.get(key)
         if found is None:
             line = self.lines[key]
-            found = self._arrays[key] = (
-                np.array([row[0] for row in line], np.int64),
-                np.array([row[2:] for row in line], np.int64).reshape(len(line), -1),
-            )
+            times = np.array([row[0] for row in line], np.int64)
+            values = np.array([row[2:] for row in line], np.int64).reshape(len(line), -1)
+            from_origin = np.clip(times - (self._origin or 0), 0, _TIME_SPAN - 1)
+            sortable = (self._index[key] << ORIGIN_SHIFT) + from_origin
+            found = self._arrays[key] = (times, values, sortable, self._sums(values, from_origin))
         return found
+
+    def _sums(self, values: Int64s, times: Int64s) -> Int64s:
+        """The weights times the step lengths, summed up to each row (the last step's
+        length is open: it is not in any sum)."""
+        weights = self.table.weights
+        if weights is None:
+            return np.zeros((len(values), 0), np.int64)
+        weighted = weights(values)[:-1] * np.diff(times)[:, None]
+        sums = np.zeros((len(values), weighted.shape[1]), np.int64)
+        np.cumsum(weighted, axis=0, out=sums[1:])
+        return sums
 
     def drop_before(self, bucket: int) -> None:
         """Forget rows before the bucket that a newer row before it replaces: no answer
@@ -341,6 +385,10 @@ class TimelineRows:
                 del line[: older - 1]
                 self._arrays.pop(key, None)
                 self._flat = None
+
+
+def _joined(arrays: list[Int64s], empty: tuple[int, ...]) -> Int64s:
+    return np.concatenate(arrays) if arrays else np.zeros(empty, np.int64)
 
 
 TableRows = BucketRows | LatestRows | TimelineRows

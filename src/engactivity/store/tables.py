@@ -257,6 +257,11 @@ class TimelineTable:
     """Integers, or TEXT (kept in memory as the index of the text, see ``memory.py``)."""
     fold: Fold = field(compare=False)
     """Adds a row ``(keys..., time, event key) -> [values...]`` for each event it takes."""
+    weights: Callable[[Any], Any] | None = field(default=None, compare=False)
+    """Optional: per row of values (an int64 array of them), what each millisecond of
+    its step counts in each measured column (an int64 array, rows x columns). Memory
+    then keeps these summed along each timeline (``memory.Timelines.sums``), so that
+    any range is measured with two binary searches per key."""
 
     bucketed = False
     subtractable = False

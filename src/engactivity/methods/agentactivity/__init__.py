@@ -30,7 +30,6 @@ from engactivity.methods.agentactivity.measure import (
     Int64s,
     Range,
     measure,
-    prefix_of,
     ranges,
 )
 from engactivity.methods.agentactivity.render import agents_metrics, body
@@ -98,8 +97,7 @@ def render(query: AgentActivityQuery, now_ms: int, got: Reading, fragments: Frag
     missing = [i for i, text in enumerate(texts) if text is None]
     if missing:
         agents = _selected(got.timelines, query.agents)
-        prefix = prefix_of(got.timelines)
-        measured = measure(prefix, agents, [got.ranges[i] for i in missing])
+        measured = measure(got.timelines, agents, [got.ranges[i] for i in missing])
         ids = got.timelines.keys[:, 0]
         for i, one in zip(missing, measured, strict=True):
             texts[i] = agents_metrics(one, ids)

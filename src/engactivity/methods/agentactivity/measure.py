@@ -1,16 +1,15 @@
 """How long each agent spent in each state in a time range (AGENTS.md sections 3 and 4).
 
 A timeline is a step function; what it adds up to from its start to a moment ``t`` is
-a prefix sum of its whole steps plus the part of the step holding ``t``. The prefix
-sums of every timeline are made once per snapshot (``Prefix``); a range ``[lo, hi)``
-is then ``F(hi) - F(lo)``, a binary search per agent and moment, however many events
-the range holds. Away time by reason is measured directly on the away steps that
-have one: they are the fewer.
+the sum of its whole steps before ``t`` (the store keeps these sums along each
+timeline: the table's ``weights``) plus the part of the step holding ``t``. A range
+``[lo, hi)`` is then ``F(hi) - F(lo)``, a binary search per agent and moment, however
+many events the range holds. Away time by reason is measured directly on the away
+steps that have one: they are the fewer.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,26 +18,18 @@ import numpy.typing as npt
 
 from engactivity.core.timeframe import MINUTE_MS, span_for
 from engactivity.methods.agentactivity.timeline import (
-    ACTIVE,
     AWAY,
-    BACK_SOON,
-    LIMIT,
+    MEASURES,
     NO_REASON,
-    ONLINE,
     REASON,
     STATE,
+    weights,
 )
-from engactivity.store.memory import Timelines
+from engactivity.store.memory import ORIGIN_SHIFT, Timelines
 
 Int64s = npt.NDArray[np.int64]
 
-STATES = (ONLINE, BACK_SOON, AWAY)
-"""The measured states, in the order of an answer's entries."""
-MEASURES = 3
-"""Per state: total, chatting (activeChats > 0), at full capacity (activeChats >= maxChats)."""
-_SHIFT = 44
-"""A timeline's index and a time (in ms from ``Prefix.origin``) share one sortable int64."""
-_SPAN = 1 << _SHIFT
+_SPAN = 1 << ORIGIN_SHIFT
 _LONG_AFTER = 1 << 62
 
 
@@ -63,83 +54,34 @@ def ranges(now_ms: int, timeframe: int, interval: int | None) -> list[Range]:
     return out
 
 
-def _indicators(values: Int64s) -> Int64s:
-    """Per step, 1 where it counts in each (state, measure) column, else 0."""
-    active, limit = values[:, ACTIVE], values[:, LIMIT]
-    chatting = active > 0
-    at_limit = (limit > 0) & (active >= limit)
-    columns = []
-    for state in STATES:
-        mine = values[:, STATE] == state
-        columns += [mine, mine & chatting, mine & at_limit]
-    return np.stack(columns, axis=1).astype(np.int64)
+def _times(timelines: Timelines, steps: Int64s) -> Int64s:
+    """Each step's start, in ms from the timelines' origin."""
+    return timelines.sortable[steps] & (_SPAN - 1)
 
 
-@dataclass(frozen=True, eq=False)
-class Prefix:
-    """A snapshot's timelines, ready for measuring any range. Per step it keeps only
-    what every question needs (16 + 72 bytes); the rest is worked out for the steps a
-    question looks at."""
-
-    timelines: Timelines
-    origin: int
-    sortable: Int64s
-    """(timeline << 44) + the step's start in ms from ``origin`` (clamped into
-    [0, 2**44)): ascending."""
-    sums: Int64s
-    """(steps + 1, 9): the indicators times the step lengths, summed up to each step."""
-
-    @classmethod
-    def of(cls, timelines: Timelines) -> Prefix:
-        raw = timelines.times
-        # Steps older than any question may start later than they did: only their
-        # part from the first moment asked about counts.
-        origin = int(max(raw.min(), raw.max() - (_SPAN >> 1))) if len(raw) else 0
-        counts = np.diff(timelines.starts)
-        owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-        sortable = (owner << _SHIFT) + np.clip(raw - origin, 0, _SPAN - 1)
-        lengths = np.diff(sortable, append=0)
-        lengths[timelines.starts[1:][counts > 0] - 1] = 0  # a timeline's last step
-        sums = np.zeros((len(raw) + 1, 9), np.int64)
-        np.cumsum(_indicators(timelines.values) * lengths[:, None], axis=0, out=sums[1:])
-        return cls(timelines, origin, sortable, sums)
-
-    def times(self, steps: Int64s) -> Int64s:
-        return self.sortable[steps] & (_SPAN - 1)
-
-    def owners(self, steps: Int64s) -> Int64s:
-        return self.sortable[steps] >> _SHIFT
-
-    def ends(self, steps: Int64s) -> Int64s:
-        """When each step ends: the next step's start, or far ahead for a timeline's last."""
-        following = np.minimum(steps + 1, len(self.sortable) - 1)
-        same = (self.owners(following) == self.owners(steps)) & (steps + 1 < len(self.sortable))
-        return np.where(same, self.times(following), _LONG_AFTER)
-
-    def up_to(self, agents: Int64s, moments: Int64s) -> Int64s:
-        """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
-        at = np.clip(moments - self.origin, -1, _SPAN - 1)
-        asked = ((agents << _SHIFT)[:, None] + at[None, :]).ravel()
-        step = np.searchsorted(self.sortable, asked, side="right") - 1
-        first = np.repeat(self.timelines.starts[agents], len(moments))
-        begun = step >= first
-        step = np.where(begun, step, 0)
-        inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - self.times(step)
-        steps = _indicators(self.timelines.values[step])
-        total = self.sums[step] - self.sums[first] + steps * inside[:, None]
-        total[~begun] = 0
-        return total.reshape(len(agents), len(moments), -1)
+def _owners(timelines: Timelines, steps: Int64s) -> Int64s:
+    return timelines.sortable[steps] >> ORIGIN_SHIFT
 
 
-_prefixes: weakref.WeakKeyDictionary[Timelines, Prefix] = weakref.WeakKeyDictionary()
+def _ends(timelines: Timelines, steps: Int64s) -> Int64s:
+    """When each step ends: the next step's start, or far ahead for a timeline's last."""
+    last = len(timelines.sortable) - 1
+    following = np.minimum(steps + 1, last)
+    same = (_owners(timelines, following) == _owners(timelines, steps)) & (steps < last)
+    return np.where(same, _times(timelines, following), _LONG_AFTER)
 
 
-def prefix_of(timelines: Timelines) -> Prefix:
-    """The prefix sums of a snapshot's timelines, made once per snapshot."""
-    found = _prefixes.get(timelines)
-    if found is None:
-        found = _prefixes[timelines] = Prefix.of(timelines)
-    return found
+def up_to(timelines: Timelines, agents: Int64s, moments: Int64s) -> Int64s:
+    """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
+    at = np.clip(moments - timelines.origin, -1, _SPAN - 1)
+    asked = ((agents << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
+    step = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    begun = step >= np.repeat(timelines.starts[agents], len(moments))
+    step = np.where(begun, step, 0)
+    inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - _times(timelines, step)
+    total = timelines.sums[step] + weights(timelines.values[step]) * inside[:, None]
+    total[~begun] = 0
+    return total.reshape(len(agents), len(moments), -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,45 +106,45 @@ class Measured:
     reasons: Reasons
 
 
-def measure(prefix: Prefix, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
+def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
     """Each range's measures for the timelines ``agents`` (ordered by agent id)."""
     if not len(agents):
         nothing = Reasons(agents, [], np.zeros((0, MEASURES), np.int64))
         return [Measured(agents, np.zeros((0, 9), np.int64), nothing) for _ in spans]
     moments = np.unique([m for r in spans for m in (r.lo, r.hi)])
-    totals = prefix.up_to(agents, moments)
-    away = _away_with_reason(prefix, agents)
+    totals = up_to(timelines, agents, moments)
+    away = _away_with_reason(timelines, agents)
     out = []
     for r in spans:
         lo, hi = np.searchsorted(moments, [r.lo, r.hi])
         ms = totals[:, hi] - totals[:, lo]
         present = ms[:, 0::MEASURES].sum(axis=1) > 0
-        out.append(Measured(agents[present], ms[present], _reasons(prefix, away, r)))
+        out.append(Measured(agents[present], ms[present], _reasons(timelines, away, r)))
     return out
 
 
-def _away_with_reason(prefix: Prefix, agents: Int64s) -> Int64s:
+def _away_with_reason(timelines: Timelines, agents: Int64s) -> Int64s:
     """The steps of ``agents`` away with a reason."""
-    values = prefix.timelines.values
-    texts = prefix.timelines.texts
+    values = timelines.values
+    texts = timelines.texts
     none = texts.index(NO_REASON) if NO_REASON in texts else -1
     picked = (values[:, STATE] == AWAY) & (values[:, REASON] != none)
     rows = np.flatnonzero(picked)
-    return rows[np.isin(prefix.owners(rows), agents)]
+    return rows[np.isin(_owners(timelines, rows), agents)]
 
 
-def _reasons(prefix: Prefix, away: Int64s, r: Range) -> Reasons:
-    lo, hi = r.lo - prefix.origin, r.hi - prefix.origin
-    starts, ends = prefix.times(away), prefix.ends(away)
+def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
+    lo, hi = r.lo - timelines.origin, r.hi - timelines.origin
+    starts, ends = _times(timelines, away), _ends(timelines, away)
     inside = (starts < hi) & (ends > lo)
     rows = away[inside]
-    texts = prefix.timelines.texts
+    texts = timelines.texts
     overlap = np.minimum(ends[inside], hi) - np.maximum(starts[inside], lo)
-    steps = _indicators(prefix.timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
+    steps = weights(timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
     rank = np.argsort(np.argsort(np.array(texts, dtype=object), kind="stable"))
-    reason = prefix.timelines.values[rows, REASON]
+    reason = timelines.values[rows, REASON]
     pairs, group = np.unique(
-        prefix.owners(rows) * max(1, len(texts)) + rank[reason], return_inverse=True
+        _owners(timelines, rows) * max(1, len(texts)) + rank[reason], return_inverse=True
     )
     sums = np.zeros((len(pairs), MEASURES), np.int64)
     np.add.at(sums, group.ravel(), steps)
@@ -210,7 +152,7 @@ def _reasons(prefix: Prefix, away: Int64s, r: Range) -> Reasons:
     first[group.ravel()[::-1]] = np.arange(len(rows))[::-1]  # a row of each pair
     kept = sums[:, 0] > 0
     return Reasons(
-        prefix.owners(rows)[first][kept],
+        _owners(timelines, rows)[first][kept],
         [texts[i] for i in reason[first][kept].tolist()],
         sums[kept],
     )

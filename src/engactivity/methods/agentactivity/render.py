@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from engactivity.methods.agentactivity.measure import MEASURES, Int64s, Measured, Reasons
+from engactivity.methods.agentactivity.measure import Int64s, Measured, Reasons
+from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
 _HEAD = (

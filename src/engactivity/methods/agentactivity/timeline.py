@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from engactivity.core.events import AgentState, Event
 from engactivity.store.tables import Column, Deltas, TimelineTable, event_key
 
@@ -33,6 +36,25 @@ def fold(events: Sequence[Event], into: Deltas) -> None:
             ]
 
 
+MEASURED = (ONLINE, BACK_SOON, AWAY)
+"""The measured states, in the order of an answer's entries."""
+MEASURES = 3
+"""Per state: total, chatting (activeChats > 0), at full capacity (activeChats >= maxChats)."""
+
+
+def weights(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per step, 1 where its time counts in each (state, measure) column, else 0:
+    online, back soon, away; each total, chatting, at full capacity."""
+    active, limit = values[:, ACTIVE], values[:, LIMIT]
+    chatting = active > 0
+    at_limit = (limit != UNLIMITED) & (active >= limit)
+    columns = []
+    for state in MEASURED:
+        mine = values[:, STATE] == state
+        columns += [mine, mine & chatting, mine & at_limit]
+    return np.stack(columns, axis=1).astype(np.int64)
+
+
 AGENT_STATES = TimelineTable(
     name="agent_state",
     keys=(Column("agent_id"),),
@@ -43,4 +65,5 @@ AGENT_STATES = TimelineTable(
         Column("max_chats"),
     ),
     fold=fold,
+    weights=weights,
 )
