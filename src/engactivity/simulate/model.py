@@ -32,8 +32,8 @@ what arrived since: a model started at a hand-over with nobody there gives, once
 last visitor of before is served or gone, exactly the events of one started any number
 of days earlier. That holds for the agents' states too: a hand-over cuts the evening
 roster's breaks short, and the night roster has been off duty for longer than a chat
-or a break lasts when it takes over. Without breaks (``SimConfig.breaks``) the chat and queue events are
-those of the model before agents had states.
+or a break lasts when it takes over. Without breaks (``SimConfig.breaks``) the chat and
+queue events are those of the model before agents had states.
 """
 
 from __future__ import annotations
