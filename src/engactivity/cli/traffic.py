@@ -194,9 +194,9 @@ def simulate(
             envvar="ENGACTIVITY_SIM_PEAK_STAFFING",
             min=0.05,
             max=10,
-            help="Chat slots on duty at the busiest time, relative to the chats then in "
-            "progress had nobody waited: below 1 queues build up at the peaks "
-            "(and visitors give up), above about 1.2 they hardly do.",
+            help="Chat slots online (on duty, not on a break) at the busiest time, "
+            "relative to the chats then in progress had nobody waited: below 1 queues "
+            "build up at the peaks (and visitors give up), above about 1.2 they hardly do.",
         ),
     ] = 0.8,
     queue_state_period: Annotated[

@@ -110,8 +110,9 @@ class SimConfig:
     utc_offset_hours: float = 0.0
     """Where the business day lies: 0 puts the peaks at 10:30 and 15:00 UTC."""
     peak_staffing: float = 0.8
-    """Chat slots on duty at the busiest time, relative to the chats then in progress
-    had nobody waited: below 1 the peaks outpace the agents and queues build up."""
+    """Chat slots online at the busiest time (on duty and not on a break, on average),
+    relative to the chats then in progress had nobody waited: below 1 the peaks outpace
+    the agents and queues build up."""
     queue_state_period_s: int = 10
     """Seconds between two ``queueState`` samples of every skill: a divisor of 60."""
     breaks: bool = True
