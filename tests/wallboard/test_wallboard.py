@@ -524,8 +524,11 @@ def test_queue_panel_and_its_service_level(page: Page, board: Server) -> None:
     assert sla_asked[-1]["histogram"] == ["0,60"]
     assert "threshold=60" in page.url
     check_queue_against_api(page, board, 60, 15, 60)
-    shares = [sla_share(board, 60, t) for t in (15, 30, 60, 120)]
-    assert len(set(shares)) == 4  # the thresholds really show different numbers
+    # The thresholds really show different numbers: 30 s and 60 s in this hour (the
+    # switch above), and all four over the late-morning peak.
+    assert sla_share(board, 60, 30) != sla_share(board, 60, 60)
+    shares = [sla_share(board, 240, t) for t in (15, 30, 60, 120)]
+    assert len(set(shares)) == 4
 
     # The address holds the threshold: a wall screen can be pointed at it.
     page.goto(f"{board.base_url}/?account={ACCOUNT}&timeframe=240&interval=30&threshold=120")

@@ -25,6 +25,11 @@ The model (all times UTC unless ``utc_offset_hours`` moves the day):
 - Every ``queue_state_period_s`` seconds (default 10), each skill's queue is sampled
   (``queueState``): the visitors queued and not yet connected or gone, and the free
   slots of the agents on duty serving the skill.
+- Agents tell their state (``agentState``) whenever it or their number of open chats
+  changes: ``online`` while on duty by the staffing plan, now and then ``away`` on a
+  break (reason ``1`` Break, ``2`` Lunch, ``3`` Meeting, ``4`` Training) or
+  ``backSoon``, taking no new chat meanwhile; off duty ``away`` (``5``, end of shift)
+  until their last chat closes, then ``loggedOut`` (``agents.py``, ``model.py``).
 - Each event is delivered a second time, same ``eventId``, with probability
   ``duplicate_share``, between half a second and two minutes after the first time.
 
