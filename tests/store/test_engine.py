@@ -202,9 +202,8 @@ def counts(url: str) -> dict[str, set[tuple[str, int]]]:
 
 
 TABLES = [table.name for table in tables_of()]
-ROWS_PER_EVENT = 1 + len(TABLES) - 1
-"""A connected event alone in its bucket: its id, and a row in every table but the
-newest queue samples."""
+ROWS_PER_EVENT = 1 + sum(table.bucketed for table in tables_of())
+"""A connected event alone in its bucket: its id, and a row in every bucket table."""
 
 
 def row_count(url: str) -> int:

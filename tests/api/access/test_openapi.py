@@ -40,7 +40,9 @@ def locked(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
 def _call(srv: Server, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = srv.base_url + path.replace("{accountId}", ACCOUNT)
     method_paths = tuple(f"/{method.name}" for method in METHODS)
-    params = {"timeframe": 60, "v": 1} if path.endswith(method_paths) else None
+    # Valid parameters for every method (agentactivity requires agentIds; the others
+    # ignore it or take it as a filter).
+    params = {"timeframe": 60, "v": 1, "agentIds": "all"} if path.endswith(method_paths) else None
     body = "[]" if method == "post" and path.endswith("/events") else None
     return httpx.request(method, url, params=params, content=body, headers=headers, timeout=30)
 

@@ -138,6 +138,17 @@ def prefix_of(timelines: Timelines) -> Prefix:
 
 
 @dataclass(frozen=True, slots=True)
+class Reasons:
+    """Away time by reason: one row per (timeline, reason) with time, ordered by
+    timeline, then reason id as a string."""
+
+    owners: Int64s
+    ids: list[str]
+    ms: Int64s
+    """(rows, 3): total, chatting, at full capacity."""
+
+
+@dataclass(frozen=True, slots=True)
 class Measured:
     """One range's milliseconds for the agents logged in during it."""
 
@@ -145,47 +156,54 @@ class Measured:
     """Timeline indexes, ordered by agent id."""
     ms: Int64s
     """(agents, 9): per state (online, back soon, away): total, chatting, at full capacity."""
-    reasons: dict[int, list[tuple[str, Int64s]]]
-    """Per timeline index with away time by reason: (reason id, its 3 measures), by id."""
+    reasons: Reasons
 
 
 def measure(prefix: Prefix, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
     """Each range's measures for the timelines ``agents`` (ordered by agent id)."""
     if not len(agents):
-        return [Measured(agents, np.zeros((0, 9), np.int64), {}) for _ in spans]
+        nothing = Reasons(agents, [], np.zeros((0, MEASURES), np.int64))
+        return [Measured(agents, np.zeros((0, 9), np.int64), nothing) for _ in spans]
     moments = np.unique([m for r in spans for m in (r.lo, r.hi)])
     totals = prefix.up_to(agents, moments)
+    away = _away_with_reason(prefix, agents)
     out = []
     for r in spans:
         lo, hi = np.searchsorted(moments, [r.lo, r.hi])
         ms = totals[:, hi] - totals[:, lo]
         present = ms[:, 0::MEASURES].sum(axis=1) > 0
-        out.append(Measured(agents[present], ms[present], _reasons(prefix, agents, r)))
+        out.append(Measured(agents[present], ms[present], _reasons(prefix, away, r)))
     return out
 
 
-def _reasons(prefix: Prefix, agents: Int64s, r: Range) -> dict[int, list[tuple[str, Int64s]]]:
-    timelines = prefix.timelines
-    texts = timelines.texts
-    values = timelines.values
-    lo, hi = r.lo - prefix.origin, r.hi - prefix.origin
+def _away_with_reason(prefix: Prefix, agents: Int64s) -> Int64s:
+    """The steps of ``agents`` away with a reason."""
+    values = prefix.timelines.values
+    texts = prefix.timelines.texts
     none = texts.index(NO_REASON) if NO_REASON in texts else -1
     picked = (values[:, STATE] == AWAY) & (values[:, REASON] != none)
-    picked &= (prefix.times < hi) & (prefix.ends > lo) & np.isin(prefix.owner, agents)
     rows = np.flatnonzero(picked)
-    if not len(rows):
-        return {}
+    return rows[np.isin(prefix.owner[rows], agents)]
+
+
+def _reasons(prefix: Prefix, away: Int64s, r: Range) -> Reasons:
+    lo, hi = r.lo - prefix.origin, r.hi - prefix.origin
+    rows = away[(prefix.times[away] < hi) & (prefix.ends[away] > lo)]
+    texts = prefix.timelines.texts
     overlap = np.minimum(prefix.ends[rows], hi) - np.maximum(prefix.times[rows], lo)
     steps = prefix.steps[rows][:, 2 * MEASURES :] * overlap[:, None]
+    rank = np.argsort(np.argsort(np.array(texts, dtype=object), kind="stable"))
+    reason = prefix.timelines.values[rows, REASON]
     pairs, group = np.unique(
-        np.stack([prefix.owner[rows], values[rows, REASON]], axis=1), axis=0, return_inverse=True
+        prefix.owner[rows] * max(1, len(texts)) + rank[reason], return_inverse=True
     )
     sums = np.zeros((len(pairs), MEASURES), np.int64)
     np.add.at(sums, group.ravel(), steps)
-    out: dict[int, list[tuple[str, Int64s]]] = {}
-    for (owner, reason), row in zip(pairs.tolist(), sums, strict=True):
-        if row[0] > 0:
-            out.setdefault(owner, []).append((texts[reason], row))
-    for found in out.values():
-        found.sort(key=lambda item: item[0])
-    return out
+    first = np.zeros(len(pairs), np.int64)
+    first[group.ravel()[::-1]] = np.arange(len(rows))[::-1]  # a row of each pair
+    kept = sums[:, 0] > 0
+    return Reasons(
+        prefix.owner[rows][first][kept],
+        [texts[i] for i in reason[first][kept].tolist()],
+        sums[kept],
+    )

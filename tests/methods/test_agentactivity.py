@@ -1,0 +1,159 @@
+"""Agent Activity in process: the method (fold, read, render, its cache of past
+intervals) against tests/oracle_agents.py on random timelines, and the pure rules of
+its ranges and seconds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engactivity.core.events import validate_event
+from engactivity.methods.agentactivity import AGENTACTIVITY, parse
+from engactivity.methods.agentactivity.measure import ranges
+from engactivity.methods.agentactivity.render import seconds
+from engactivity.methods.agentactivity.timeline import AGENT_STATES
+from engactivity.store.memory import AccountState
+from engactivity.store.tables import fold_all
+from tests.conftest import MIN, NOW_MS
+from tests.oracle_agents import agentactivity, same
+
+Event = dict[str, Any]
+
+
+class Parts:
+    """The fragments an answer keeps between requests (as the answer cache does)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[Hashable, tuple[int, str]] = {}
+        self.hits = 0
+
+    def get(self, part: Hashable, stamp: int) -> str | None:
+        found = self.kept.get(part)
+        if found is not None and found[0] == stamp:
+            self.hits += 1
+            return found[1]
+        return None
+
+    def put(self, part: Hashable, stamp: int, text: str) -> None:
+        self.kept[part] = (stamp, text)
+
+
+def apply(state: AccountState, events: list[Event]) -> None:
+    valid = [validate_event(event, 0, NOW_MS + 60 * MIN) for event in events]
+    assert not any(isinstance(event, list) for event in valid), valid
+    with state.lock:
+        state.apply([rows.items() for rows in fold_all([AGENT_STATES], valid)])  # type: ignore[arg-type]
+
+
+def answer(state: AccountState, params: dict[str, object], now: int, parts: Parts) -> Any:
+    query = parse(params)
+    with state.lock:
+        got = AGENTACTIVITY.read(query, now, state, parts)
+    return orjson.loads(AGENTACTIVITY.render(query, now, got, parts))
+
+
+_states = st.sampled_from(["online", "online", "backSoon", "away", "away", "loggedOut"])
+
+
+@st.composite
+def agent_events(draw: st.DrawFn, count: int) -> list[Event]:
+    events = []
+    for n in range(count):
+        state = draw(_states)
+        event: Event = {
+            "eventId": draw(st.sampled_from(["a", "B", "é", "_"])) + str(n),
+            "type": "agentState",
+            "time": NOW_MS - draw(st.integers(0, 30 * 60 * MIN)),
+            "agentId": draw(st.sampled_from([1, 2, 3, -5, 2**63 - 1])),
+            "state": state,
+            "activeChats": draw(st.none() | st.integers(0, 4)),
+            "maxChats": draw(st.none() | st.integers(1, 3)),
+        }
+        if state == "away":
+            event["reasonId"] = draw(st.none() | st.sampled_from(["9", "10", "x", 7]))
+        events.append(event)
+    return events
+
+
+queries = st.fixed_dictionaries(
+    {
+        "v": st.just("1"),
+        "timeframe": st.sampled_from([1, 7, 20, 60, 240, 1440]),
+        "agentIds": st.sampled_from(["all", "1,2", "3,-5,99", str(2**63 - 1)]),
+    },
+    optional={"interval": st.sampled_from([5, 10, 60])},
+).filter(lambda q: "interval" not in q or q["timeframe"] % q["interval"] == 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    agent_events(40),
+    agent_events(8),
+    queries,
+    st.lists(st.integers(0, 20 * MIN), min_size=2, max_size=4),
+)
+def test_answers_equal_the_oracle_as_time_passes_and_late_events_come(
+    first: list[Event], late: list[Event], params: dict[str, object], steps: list[int]
+) -> None:
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    now = NOW_MS
+    for step in steps:  # later and later: the past intervals' parts are reused
+        now += step
+        same(answer(state, params, now, parts), agentactivity(first, now, params))
+    for event in late:
+        event["eventId"] = "late-" + str(event["eventId"])
+    apply(state, late)  # before the parts' ends: none of those may be reused wrongly
+    same(answer(state, params, now, parts), agentactivity(first + late, now, params))
+
+
+def test_past_intervals_are_reused_until_an_event_before_their_end() -> None:
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    on = {"type": "agentState", "agentId": 1, "state": "online"}
+    events = [{**on, "eventId": "a", "time": NOW_MS - 200 * MIN}]
+    apply(state, events)
+    params: dict[str, object] = {"v": 1, "timeframe": 120, "interval": 10, "agentIds": "all"}
+    answer(state, params, NOW_MS, parts)  # at 13:29: 13 intervals, 13:20-13:29 to 11:29-11:30
+    answer(state, params, NOW_MS + 1, parts)
+    assert parts.hits == 11  # all but the newest (it ends at now) and the oldest (it moved)
+    events.append({**on, "eventId": "b", "time": NOW_MS, "state": "away"})
+    apply(state, events[-1:])
+    answer(state, params, NOW_MS + 2, parts)
+    assert parts.hits == 22  # an event at now changes no past interval
+    events.append({**on, "eventId": "c", "time": NOW_MS - 30 * MIN, "state": "backSoon"})
+    apply(state, events[-1:])
+    got = answer(state, params, NOW_MS + 3, parts)
+    assert parts.hits == 30  # at 12:59: the intervals ending at 13:00 and later are made anew
+    same(got, agentactivity(events, NOW_MS + 3, params))
+
+
+@given(
+    st.integers(NOW_MS - 10**9, NOW_MS + 10**9),
+    st.sampled_from([(t, i) for t in (5, 20, 60, 1200, 1440) for i in (5, 10, 60, 600, 1440)]),
+)
+def test_intervals_partition_the_window_newest_first(now: int, sizes: tuple[int, int]) -> None:
+    timeframe, interval = sizes
+    if interval > timeframe or timeframe % interval:
+        return
+    window, *parts = ranges(now, timeframe, interval)
+    assert (window.lo, window.hi) == (now - timeframe * MIN, now)
+    assert parts[0].hi == now and parts[-1].lo == window.lo
+    for newer, older in itertools.pairwise(parts):
+        assert older.hi == newer.lo and older.timestamp is not None
+        assert newer.timestamp is not None and newer.timestamp > older.timestamp
+    assert all(r.lo <= r.hi for r in parts)
+
+
+@given(st.lists(st.tuples(*[st.integers(0, 10**9)] * 3), min_size=1, max_size=20))
+def test_seconds_add_up_and_never_go_negative(rows: list[tuple[int, int, int]]) -> None:
+    ms = np.array([(t, min(c, t), min(f, t)) for t, c, f in rows], np.int64)
+    got = seconds(ms)
+    assert (got[:, 0] == ms[:, 0] // 1000).all()
+    assert (got[:, 1] + got[:, 2] == got[:, 0]).all()
+    assert (got >= 0).all()
