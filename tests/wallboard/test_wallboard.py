@@ -652,7 +652,9 @@ def test_queue_panel_and_its_service_level(page: Page, board: Server) -> None:
     assert "threshold=60" in page.url
     check_queue_against_api(page, board, 60, 15, 60)
     shares = [sla_share(board, 60, t) for t in (15, 30, 60, 120)]
-    assert len(set(shares)) == 4  # the thresholds really show different numbers
+    # The thresholds really show different numbers (at 13:29 the demo's visitors wait under
+    # a minute, so 60 s and 120 s may both be 100 %).
+    assert shares == sorted(shares) and len(set(shares)) >= 3
 
     # The address holds the threshold: a wall screen can be pointed at it.
     page.goto(f"{board.base_url}/?account={ACCOUNT}&timeframe=240&interval=30&threshold=120")
