@@ -440,7 +440,7 @@
     setText($("queue-connected"), fmtInt(v.connectedEng));
     setText($("queue-abandoned"), fmtInt(v.abandonedEng));
     setText($("queue-chart-title"),
-      `Queue size per ${data.interval}-minute interval, last ${fmtTimeframe(data.timeframe)}`);
+      `Queue size per ${data.interval} min, last ${fmtTimeframe(data.timeframe)}`);
     renderQueueChart(data.queue.metricsByIntervals || [], data.interval);
   }
 
@@ -490,7 +490,7 @@
         TIME_AXIS,
         { ...AXIS_BASE, scale: "n", label: "chats", size: 70,
           values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? fmtInt(t) : "")) },
-        { ...AXIS_BASE, scale: "s", side: 1, label: "avg handling time", size: 80,
+        { ...AXIS_BASE, scale: "s", side: 1, label: "AHT", size: 80, // the legend says it in full
           grid: { show: false }, values: (u, ticks) => ticks.map((t) => fmtDuration(t)),
           incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
       ],
