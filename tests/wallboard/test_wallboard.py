@@ -766,7 +766,7 @@ def test_missing_queue_data_shows_a_dash(page: Page, board: Server) -> None:
     assert "-1" not in page.locator("main").inner_text()
 
 
-QUEUE_SORT_KEYS_AGENTS = ["online", "backSoon", "away", "loggedIn", "occupancy", "fullCapacity"]
+AGENT_STATE_SORT_KEYS = ["online", "backSoon", "away", "loggedIn", "occupancy", "fullCapacity"]
 
 
 def test_agent_states_sort_and_filter(page: Page, board: Server) -> None:
@@ -792,7 +792,7 @@ def test_agent_states_sort_and_filter(page: Page, board: Server) -> None:
     # Longest logged in first by default.
     expect(header.locator("th[data-key=loggedIn]")).to_have_attribute("aria-sort", "descending")
     assert row_ids(page, "agent-states") == ordered("loggedIn", True)
-    for key in QUEUE_SORT_KEYS_AGENTS:
+    for key in AGENT_STATE_SORT_KEYS:
         if key == "loggedIn":
             continue
         header.locator(f"th[data-key={key}] button").click()
