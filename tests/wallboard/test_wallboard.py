@@ -197,6 +197,7 @@ def check_against_api(
     page: Page, srv: Server, timeframe: int, interval: int, threshold: int = 30
 ) -> None:
     check_queue_against_api(page, srv, timeframe, interval, threshold)
+    check_agents_against_api(page, srv, timeframe)
     series = api(srv, timeframe=timeframe, interval=interval)
     assert tiles(page) == expected_tiles(series["metricsTotals"])
     points = page.locator("#chart").get_attribute("data-points")
@@ -371,6 +372,124 @@ def check_queue_against_api(
     ]
 
 
+# -- the agents: what the page should show for agentactivity's answers ---------------------
+
+NOW_STATS = ["now-online", "now-backsoon", "now-away", "now-loggedin"]
+STATE_IDS = {"online": 2, "backSoon": 3, "away": 4, "loggedIn": -1}
+"""agentactivity's entry ids; the agents now are shown in this order."""
+
+
+def agent_values(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the agent states table shows of an agent's four entries (AGENTS.md section 5)."""
+    by_id = {entry["id"]: entry for entry in entries}
+    assert sorted(by_id) == sorted(STATE_IDS.values())
+    logged_in = by_id[-1]["value"]
+    return {
+        **{name: by_id[i]["value"]["total"] for name, i in STATE_IDS.items()},
+        "reasons": [(r["id"], r["value"]["total"]) for r in by_id[4]["reasons"]],
+        "occupancy": logged_in["chatting"] / logged_in["total"] if logged_in["total"] else None,
+        "fullCapacity": logged_in["chattingInMaxConcurrency"],
+    }
+
+
+def agent_row_texts(v: dict[str, Any]) -> list[str]:
+    return [
+        fmt_duration(v["online"]),
+        fmt_duration(v["backSoon"]),
+        fmt_duration(v["away"]),
+        fmt_duration(v["loggedIn"]),
+        fmt_percent(v["occupancy"]),
+        fmt_duration(v["fullCapacity"]),
+    ]
+
+
+def reasons_title(v: dict[str, Any]) -> str:
+    """The away cell's tooltip: each away reason's time, in the API's order."""
+    return "\n".join(f"Reason {reason}: {fmt_duration(total)}" for reason, total in v["reasons"])
+
+
+def agents_now(answer: dict[str, Any]) -> list[int]:
+    """The agents now from the last minute's answer: agents with at least a whole second
+    online, back soon, away and logged in (an agent may count in several states)."""
+    per_agent = answer["agentsMetrics"]["metricsPerAgent"]
+    counts = dict.fromkeys(STATE_IDS, 0)
+    for entries in per_agent.values():
+        for name, seconds_ in agent_values(entries).items():
+            if name in counts and seconds_ > 0:
+                counts[name] += 1
+    return list(counts.values())
+
+
+def now_stats(page: Page) -> list[str]:
+    return [page.locator(f"#{i}").inner_text() for i in NOW_STATS]
+
+
+def away_titles(page: Page) -> dict[str, str]:
+    """The agent states table's away tooltips: agent id -> title."""
+    rows: list[dict[str, str]] = page.eval_on_selector_all(
+        "#agent-states tbody tr", "rows => rows.map(r => ({id: r.dataset.id, t: r.cells[3].title}))"
+    )
+    return {row["id"]: row["t"] for row in rows}
+
+
+def check_agents_against_api(
+    page: Page, srv: Server, timeframe: int, account: str = ACCOUNT
+) -> dict[str, dict[str, Any]]:
+    """The agents now and the agent states table equal agentactivity's answers; returns the
+    table's values per agent."""
+    now = queue_api(srv, "agentactivity", account, timeframe=1, agentIds="all")
+    assert now_stats(page) == [fmt_int(count) for count in agents_now(now)]
+    answer = queue_api(srv, "agentactivity", account, timeframe=timeframe, agentIds="all")
+    values = {
+        agent: agent_values(entries)
+        for agent, entries in answer["agentsMetrics"]["metricsPerAgent"].items()
+    }
+    assert table(page, "agent-states") == {a: agent_row_texts(v) for a, v in values.items()}
+    assert away_titles(page) == {a: reasons_title(v) for a, v in values.items()}
+    title = f"Agent states, last {timeframe} min" if timeframe < 60 else None
+    expect(page.locator("#agent-states-title")).to_have_text(
+        title or f"Agent states, last {timeframe // 60} h"
+    )
+    return values
+
+
+def assert_fits_sideways(page: Page) -> None:
+    """Every column of every table is on screen: the tables scroll only downwards."""
+    sideways: list[str] = page.eval_on_selector_all(
+        ".scroll",
+        "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth)"
+        ".map(b => b.querySelector('table').id)",
+    )
+    assert sideways == []
+
+
+def assert_no_overlap(page: Page) -> None:
+    """No two panels, tiles or numbers of the board overlap, and no number is cut off."""
+    boxes: list[dict[str, Any]] = page.eval_on_selector_all(
+        ".tile, .queue, .chart-panel, .panel, .now-stat, .stat",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {name: e.className + ' ' + (e.querySelector('h2, dt') || e).textContent.trim()"
+        ".slice(0, 30), parent: e.parentElement.closest('.tile, .queue, .panel') !== null,"
+        " x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; })",
+    )
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if a["parent"] != b["parent"]:
+                continue  # a number inside its own tile
+            apart = (
+                a["x1"] <= b["x0"] + 0.5
+                or b["x1"] <= a["x0"] + 0.5
+                or a["y1"] <= b["y0"] + 0.5
+                or b["y1"] <= a["y0"] + 0.5
+            )
+            assert apart, (a, b)
+    cut: list[str] = page.eval_on_selector_all(
+        ".tile .value, .stat dd, .now dd",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)",
+    )
+    assert cut == []
+
+
 # -- serving -------------------------------------------------------------------------------
 
 
@@ -419,17 +538,23 @@ def test_page_shows_the_api_numbers(page: Page, board: Server, tmp_path: Path) -
     expect(page.locator("#updated")).to_have_text(re.compile(r"^Updated \d\d:\d\d:\d\d"))
     expect(page.locator("#error")).to_be_hidden()
     expect(page.locator("#title-account")).to_have_text(ACCOUNT)
-    # uPlot drew into canvases of the charts' size (side by side).
+    # uPlot drew into canvases of the charts' size (side by side, with the agent states).
     for chart in ("#chart", "#queue-chart"):
         box = page.locator(f"{chart} canvas").first.bounding_box()
-        assert box is not None and box["width"] > 850 and box["height"] > 150, chart
+        assert box is not None and box["width"] > 500 and box["height"] > 140, chart
     # The whole board fits a 1920x1080 wall screen: nothing scrolls but the tables, and
-    # those only down: every column of the three tables is on screen.
+    # those only down: every column of the four tables is on screen.
     assert page.evaluate("document.documentElement.scrollHeight") <= WALL["height"]
-    sideways = page.eval_on_selector_all(
-        ".scroll", "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth).length"
-    )
-    assert sideways == 0
+    assert_fits_sideways(page)
+    assert_no_overlap(page)
+    # The agents now share the tiles' row; the agent states sit beside the two charts.
+    tile = page.locator(".tile-agents").bounding_box()
+    connected = page.locator(".tile-connected").bounding_box()
+    states = page.locator(".area-states").bounding_box()
+    queue_chart = page.locator(".area-queue-chart").bounding_box()
+    assert tile and connected and states and queue_chart
+    assert tile["y"] == connected["y"] and states["y"] == queue_chart["y"]
+    assert states["height"] == queue_chart["height"]
     shot = tmp_path / "wallboard-1920x1080.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
@@ -460,6 +585,8 @@ def test_changing_timeframe_and_interval_updates_the_numbers(page: Page, board: 
     intervals.get_by_role("radio", name="5 min", exact=True).check()
     wait_rendered(page, 1440, 5)
     check_against_api(page, board, 1440, 5)
+    assert_fits_sideways(page)  # a day's times (h:mm:ss) still fit the agent states
+    assert_no_overlap(page)
     # The choice is in the address, so a wall screen can be pointed at it.
     assert "timeframe=1440" in page.url and "interval=5" in page.url
 
@@ -637,6 +764,142 @@ def test_missing_queue_data_shows_a_dash(page: Page, board: Server) -> None:
         "No skill had queue activity in this timeframe."
     )
     assert all(row[1:] == (None, None) for row in queue_chart_rows(page))
+    assert "-1" not in page.locator("main").inner_text()
+
+
+AGENT_STATE_SORT_KEYS = ["online", "backSoon", "away", "loggedIn", "occupancy", "fullCapacity"]
+
+
+def test_agent_states_sort_and_filter(page: Page, board: Server) -> None:
+    open_board(page, board)
+    values = check_agents_against_api(page, board, 60)
+    assert len(values) > 10, "the demo's agents log in, go away and chat"
+    # The demo's agents take every state, go away for reasons and fill their slots.
+    for key in ["online", "backSoon", "away", "fullCapacity"]:
+        assert any(v[key] for v in values.values()), key
+    assert any(v["reasons"] for v in values.values())
+
+    def ordered(key: str, descending: bool) -> list[str]:
+        """The page's order: missing values lowest, ties by agent id."""
+        sign = -1 if descending else 1
+
+        def sort_key(agent: str) -> tuple[float, int]:
+            value = values[agent][key]
+            return (sign * (-1 if value is None else value), int(agent))
+
+        return sorted(values, key=sort_key)
+
+    header = page.locator("#agent-states thead")
+    # Longest logged in first by default.
+    expect(header.locator("th[data-key=loggedIn]")).to_have_attribute("aria-sort", "descending")
+    assert row_ids(page, "agent-states") == ordered("loggedIn", True)
+    for key in AGENT_STATE_SORT_KEYS:
+        if key == "loggedIn":
+            continue
+        header.locator(f"th[data-key={key}] button").click()
+        expect(header.locator(f"th[data-key={key}]")).to_have_attribute("aria-sort", "descending")
+        assert row_ids(page, "agent-states") == ordered(key, True), key
+    header.locator("th[data-key=fullCapacity] button").click()
+    expect(header.locator("th[data-key=fullCapacity]")).to_have_attribute("aria-sort", "ascending")
+    assert row_ids(page, "agent-states") == ordered("fullCapacity", False)
+    header.locator("th[data-key=id] button").click()
+    assert row_ids(page, "agent-states") == sorted(values, key=int)
+
+    some = sorted(values, key=int)[0]
+    page.locator("#state-filter").fill(some[-2:])
+    ids = row_ids(page, "agent-states")
+    assert ids and set(ids) == {a for a in values if some[-2:] in a}
+    page.locator("#state-filter").fill(f"agent {some}")
+    assert row_ids(page, "agent-states") == [some]
+    page.locator("#state-filter").fill("zzz")
+    expect(page.locator("#agent-states + .empty")).to_have_text("No row matches the filter.")
+    # A refresh keeps the filter and the order.
+    page.locator("#state-filter").fill(some[-2:])
+    page.locator("#settings button[type=submit]").click()
+    wait_rendered(page, 60, 15)
+    assert row_ids(page, "agent-states") == [a for a in sorted(values, key=int) if some[-2:] in a]
+
+
+def agent_state(event_id: str, minutes_ago: float, agent: int, state: str, **more: object) -> Event:
+    return {
+        "eventId": event_id,
+        "type": "agentState",
+        "time": NOW_MS - round(minutes_ago * MIN),
+        "agentId": agent,
+        "state": state,
+        **more,
+    }
+
+
+def test_agents_now_and_states_of_known_events(page: Page, board: Server) -> None:
+    """Hand-made timelines whose answers are worked out here, in the window 12:29-13:29."""
+    shift = "shift"
+    events = [
+        # Agent 1: online, at full capacity (2 of 2 chats) for 10 minutes, chatting for 20,
+        # away for two reasons 5 minutes each, online again, back soon for the last 30 s.
+        agent_state("1-a", 50, 1, "online", activeChats=0, maxChats=2),
+        agent_state("1-b", 40, 1, "online", activeChats=2, maxChats=2),
+        agent_state("1-c", 30, 1, "online", activeChats=1, maxChats=2),
+        agent_state("1-d", 20, 1, "away", reasonId="7"),
+        agent_state("1-e", 15, 1, "away", reasonId=9),
+        agent_state("1-f", 10, 1, "online", maxChats=2),
+        agent_state("1-g", 0.5, 1, "backSoon"),
+        # Agent 2: online and chatting for two hours, no chat limit: never at full capacity.
+        agent_state("2-a", 120, 2, "online", activeChats=3),
+        # Agent 3: online without chats, logged out 5 minutes ago.
+        agent_state("3-a", 45, 3, "online", maxChats=1),
+        agent_state("3-b", 5, 3, "loggedOut"),
+        # Agent 4: away without a reason for half an hour.
+        agent_state("4-a", 30, 4, "away"),
+        # Agent 5: logged in for half a second of the window: listed, with 0 s everywhere.
+        agent_state("5-a", 70, 5, "online", activeChats=1),
+        {**agent_state("5-b", 60, 5, "loggedOut"), "time": NOW_MS - 60 * MIN + 500},
+    ]
+    assert board.send(shift, events).status_code == 200
+    page.goto(f"{board.base_url}/?account={shift}&timeframe=60&interval=15")
+    wait_rendered(page, 60, 15, account=shift)
+    check_agents_against_api(page, board, 60, account=shift)
+    # In the last minute: agents 1 (online, then back soon) and 2 online, agent 1 back
+    # soon, agent 4 away; three agents logged in (agent 3 left 5 minutes ago).
+    assert now_stats(page) == ["2", "1", "1", "3"]
+    # Online, back soon, away, logged in, occupancy, at full capacity.
+    assert table(page, "agent-states") == {
+        "1": ["39:30", "0:30", "10:00", "50:00", "40%", "10:00"],
+        "2": ["1:00:00", "0:00", "0:00", "1:00:00", "100%", "0:00"],
+        "3": ["40:00", "0:00", "0:00", "40:00", "0%", "0:00"],
+        "4": ["0:00", "0:00", "30:00", "30:00", "0%", "0:00"],
+        "5": ["0:00", "0:00", "0:00", "0:00", NO_DATA, "0:00"],
+    }
+    assert away_titles(page) == {
+        "1": "Reason 7: 5:00\nReason 9: 5:00",
+        "2": "",
+        "3": "",
+        "4": "",
+        "5": "",
+    }
+    away = page.locator('#agent-states tr[data-id="1"] td').nth(2)
+    expect(away).to_have_class(re.compile(r"\bhas-title\b"))
+    expect(page.locator('#agent-states tr[data-id="4"] td').nth(2)).not_to_have_class(
+        re.compile(r"\bhas-title\b")
+    )
+    # In the last 15 minutes agent 3 worked 10 and agent 5 none; agent 1 was away 5 of them,
+    # with reason 9.
+    page.locator("#timeframes").get_by_role("radio", name="15 min", exact=True).check()
+    wait_rendered(page, 15, 15, account=shift)
+    check_agents_against_api(page, board, 15, account=shift)
+    assert set(row_ids(page, "agent-states")) == {"1", "2", "3", "4"}
+    assert table(page, "agent-states")["3"] == ["10:00", "0:00", "0:00", "10:00", "0%", "0:00"]
+    assert away_titles(page)["1"] == "Reason 9: 5:00"
+
+    # Nobody at all: counts of 0, the table's own message, never -1.
+    page.locator("#account").fill("nobody")
+    page.locator("#settings button[type=submit]").click()
+    wait_rendered(page, 15, 15, account="nobody")
+    check_agents_against_api(page, board, 15, account="nobody")
+    assert now_stats(page) == ["0", "0", "0", "0"]
+    expect(page.locator("#agent-states + .empty")).to_have_text(
+        "No agent was logged in in this timeframe."
+    )
     assert "-1" not in page.locator("main").inner_text()
 
 
@@ -881,7 +1144,15 @@ def test_laptop_screen_keeps_everything_reachable(browser: Browser, board: Serve
         # The page scrolls down to the queue table, which shows every column.
         page.locator('#queue-skills tr[data-id="1"]').scroll_into_view_if_needed()
         expect(page.locator('#queue-skills tr[data-id="1"]')).to_be_in_viewport()
-        scroll = page.locator("#queue-skills").locator("xpath=..")
-        assert scroll.evaluate("b => b.scrollWidth <= b.clientWidth")
+        # The agents now: a strip of their own under the tiles; the agent states table
+        # below skills and agents, full width, every column on screen.
+        tile = page.locator(".tile-agents").bounding_box()
+        aht = page.locator(".tile-aht").bounding_box()
+        assert tile and aht and tile["y"] >= aht["y"] + aht["height"]
+        first = page.locator("#agent-states tbody tr").first
+        first.scroll_into_view_if_needed()
+        expect(first).to_be_in_viewport()
+        assert_fits_sideways(page)
+        assert_no_overlap(page)
     finally:
         context.close()

@@ -1,6 +1,6 @@
 /* The engactivity wallboard: reads the public API of this server and shows it.
  *
- * Every refresh asks six questions for the chosen account and timeframe:
+ * Every refresh asks eight questions for the chosen account and timeframe:
  *   1. engactivity?timeframe=T&interval=I                 the account totals (tiles) and the chart
  *   2. engactivity?timeframe=T&skillIds=all               the skill table, and each skill's agents
  *   3. engactivity?timeframe=T&agentIds=all               the agent table
@@ -8,7 +8,10 @@
  *                                                         queue table and the queue size chart
  *   5. queuestate?skillIds=all                            visitors waiting and slots free, now
  *   6. sla?timeframe=T&histogram=0,S                      the share answered in under S seconds
- * and shows the answers only when all six have arrived, so the page never mixes times.
+ *   7. agentactivity?timeframe=T&agentIds=all             the agent states table
+ *   8. agentactivity?timeframe=1&agentIds=all             the agents now: who was in which state
+ *                                                         in the last minute
+ * and shows the answers only when all eight have arrived, so the page never mixes times.
  * No framework, no build step; uPlot (vendored) draws the charts.
  */
 (function () {
@@ -39,6 +42,8 @@
   const QUEUE_AVG_COLOR = "#009E73";
   const QUEUE_MAX_COLOR = "#D55E00";
   const NO_DATA = "—"; // shown for a value the API does not have (its -1, or nothing to average)
+  const NOW_TIMEFRAME = 1; // minutes: the window of the agents now
+  const STATE_IDS = { online: 2, backSoon: 3, away: 4, loggedIn: -1 }; // agentactivity's entry ids
 
   const $ = (id) => document.getElementById(id);
   const numberFormat = new Intl.NumberFormat();
@@ -74,6 +79,7 @@
       skills: { key: "connectedEngagements", dir: "descending" },
       agents: { key: "connectedEngagements", dir: "descending" },
       queue: { key: "waiting", dir: "descending" },
+      states: { key: "loggedIn", dir: "descending" },
     },
   };
 
@@ -214,7 +220,7 @@
     const { timeframe, interval, threshold, account } = state;
     const signal = controller.signal;
     try {
-      const [series, skills, agents, queue, queueState, sla] = await Promise.all([
+      const [series, skills, agents, queue, queueState, sla, activity, activityNow] = await Promise.all([
         getJSON("engactivity", { timeframe, interval }, signal),
         getJSON("engactivity", { timeframe, skillIds: "all" }, signal),
         getJSON("engactivity", { timeframe, agentIds: "all" }, signal),
@@ -222,10 +228,14 @@
         getJSON("queuestate", { skillIds: "all" }, signal),
         // The threshold is an edge, so the range below it is the waits under the threshold.
         getJSON("sla", { timeframe, histogram: `0,${threshold}` }, signal),
+        getJSON("agentactivity", { timeframe, agentIds: "all" }, signal),
+        // The shortest window the API has: the last 60 seconds (see agentsNow).
+        getJSON("agentactivity", { timeframe: NOW_TIMEFRAME, agentIds: "all" }, signal),
       ]);
       if (generation !== state.generation) return;
       state.lastData = {
-        series, skills, agents, queue, queueState, sla, timeframe, interval, threshold, account,
+        series, skills, agents, queue, queueState, sla, activity, activityNow,
+        timeframe, interval, threshold, account,
       };
       state.lastUpdated = new Date();
       state.failures = 0;
@@ -345,8 +355,10 @@
     setText($("chart-title"), `Per ${data.interval}-minute interval, last ${fmtTimeframe(data.timeframe)}`);
     renderChart(data.series.metricsByIntervals || [], data.interval);
     renderQueue();
+    renderAgentsNow();
     renderSkills();
     renderAgents();
+    renderAgentStates();
     renderQueueSkills();
     renderStatus();
     fitNumbers();
@@ -355,7 +367,7 @@
   /** A large number too wide for its box (five digits in a narrow tile) is made smaller until
    *  it fits, rather than cut short; the style sheet's size is the largest it gets. */
   function fitNumbers() {
-    for (const el of document.querySelectorAll(".tile .value, .stat dd")) {
+    for (const el of document.querySelectorAll(".tile .value, .stat dd, .now dd")) {
       el.style.fontSize = "";
       if (el.scrollWidth > el.clientWidth) {
         const size = parseFloat(getComputedStyle(el).fontSize);
@@ -428,7 +440,7 @@
     setText($("queue-connected"), fmtInt(v.connectedEng));
     setText($("queue-abandoned"), fmtInt(v.abandonedEng));
     setText($("queue-chart-title"),
-      `Queue size per ${data.interval}-minute interval, last ${fmtTimeframe(data.timeframe)}`);
+      `Queue size per ${data.interval} min, last ${fmtTimeframe(data.timeframe)}`);
     renderQueueChart(data.queue.metricsByIntervals || [], data.interval);
   }
 
@@ -478,7 +490,7 @@
         TIME_AXIS,
         { ...AXIS_BASE, scale: "n", label: "chats", size: 70,
           values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? fmtInt(t) : "")) },
-        { ...AXIS_BASE, scale: "s", side: 1, label: "avg handling time", size: 80,
+        { ...AXIS_BASE, scale: "s", side: 1, label: "AHT", size: 80, // the legend says it in full
           grid: { show: false }, values: (u, ticks) => ticks.map((t) => fmtDuration(t)),
           incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
       ],
@@ -642,7 +654,14 @@
       let tr = existing.get(row.id);
       if (tr) existing.delete(row.id);
       else tr = makeRow(row.id, label, selectable, cells.length);
-      cells.forEach((cell, i) => setText(tr.cells[i + 1], cell(row.v)));
+      cells.forEach((cell, i) => {
+        const out = cell(row.v); // a text, or { text, title } for a cell with a tooltip
+        const td = tr.cells[i + 1];
+        setText(td, typeof out === "string" ? out : out.text);
+        const title = typeof out === "string" ? "" : out.title;
+        if (td.title !== title) td.title = title;
+        td.classList.toggle("has-title", title !== "");
+      });
       if (selectable) {
         const selected = row.id === state.skill;
         tr.classList.toggle("selected", selected);
@@ -717,6 +736,82 @@
       agentLabel, false, ENGAGEMENT_CELLS);
   }
 
+  // -- the agents: their states, from agentactivity ------------------------------------------
+
+  /** An agent's agentactivity entries by id (2 online, 3 back soon, 4 away, -1 logged in). */
+  function entriesOf(entries) {
+    const byId = {};
+    for (const entry of entries || []) byId[entry.id] = entry;
+    return byId;
+  }
+
+  /** Whole seconds in a state: the entry's `total` (0 when the entry is missing). */
+  function seconds(entry, field = "total") {
+    return entry && entry.value ? entry.value[field] : 0;
+  }
+
+  /** The agents now: of the agents the last minute's answer lists, those with at least one
+   *  whole second in each state (its `total` > 0). An agent who changed state in that minute
+   *  counts in each state it was in, so online + back soon + away can exceed logged in. */
+  function agentsNow(answer) {
+    const counts = { online: 0, backSoon: 0, away: 0, loggedIn: 0 };
+    const perAgent = (answer && answer.agentsMetrics && answer.agentsMetrics.metricsPerAgent) || {};
+    for (const entries of Object.values(perAgent)) {
+      const byId = entriesOf(entries);
+      for (const [name, id] of Object.entries(STATE_IDS)) {
+        if (seconds(byId[id]) > 0) counts[name] += 1;
+      }
+    }
+    return counts;
+  }
+
+  function renderAgentsNow() {
+    const now = agentsNow(state.lastData.activityNow);
+    setText($("now-online"), fmtInt(now.online));
+    setText($("now-backsoon"), fmtInt(now.backSoon));
+    setText($("now-away"), fmtInt(now.away));
+    setText($("now-loggedin"), fmtInt(now.loggedIn));
+  }
+
+  /** An agent's row of the states table, over the timeframe; times in whole seconds. */
+  function stateValues(entries) {
+    const byId = entriesOf(entries);
+    const loggedIn = seconds(byId[STATE_IDS.loggedIn]);
+    const away = byId[STATE_IDS.away];
+    return {
+      online: seconds(byId[STATE_IDS.online]),
+      backSoon: seconds(byId[STATE_IDS.backSoon]),
+      away: seconds(away),
+      reasons: ((away && away.reasons) || []).map((r) => ({ id: String(r.id), seconds: seconds(r) })),
+      loggedIn,
+      occupancy: loggedIn ? seconds(byId[STATE_IDS.loggedIn], "chatting") / loggedIn : null,
+      fullCapacity: seconds(byId[STATE_IDS.loggedIn], "chattingInMaxConcurrency"),
+    };
+  }
+
+  /** The tooltip of an away time: each away reason's time, in the API's order. */
+  function reasonsTitle(reasons) {
+    return reasons.map((r) => `Reason ${r.id}: ${fmtDuration(r.seconds)}`).join("\n");
+  }
+
+  const STATE_CELLS = [
+    (v) => fmtDuration(v.online),
+    (v) => fmtDuration(v.backSoon),
+    (v) => ({ text: fmtDuration(v.away), title: reasonsTitle(v.reasons) }),
+    (v) => fmtDuration(v.loggedIn),
+    (v) => fmtPercent(v.occupancy),
+    (v) => fmtDuration(v.fullCapacity),
+  ];
+
+  function renderAgentStates() {
+    const data = state.lastData;
+    const perAgent = (data && data.activity.agentsMetrics && data.activity.agentsMetrics.metricsPerAgent) || {};
+    const rows = Object.entries(perAgent).map(([id, entries]) => ({ id, v: stateValues(entries) }));
+    setText($("agent-states-title"), `Agent states, last ${fmtTimeframe(data.timeframe)}`);
+    renderTable($("agent-states"), rows, state.sort.states, $("state-filter").value,
+      agentLabel, false, STATE_CELLS);
+  }
+
   function renderQueueSkills() {
     renderTable($("queue-skills"), queueRows(), state.sort.queue, $("queue-filter").value,
       skillLabel, false, QUEUE_CELLS);
@@ -724,8 +819,8 @@
 
   /** Another account: show nothing rather than the previous account's numbers. */
   function resetView() {
-    for (const el of document.querySelectorAll(".tile .value, .stat dd")) setText(el, NO_DATA);
-    for (const id of ["skills", "agents", "queue-skills", "queue-chart-data"]) {
+    for (const el of document.querySelectorAll(".tile .value, .stat dd, .now dd")) setText(el, NO_DATA);
+    for (const id of ["skills", "agents", "agent-states", "queue-skills", "queue-chart-data"]) {
       $(id).tBodies[0].replaceChildren();
     }
     if (chart) chart.setData([[], [], [], [], []]);
@@ -817,9 +912,11 @@
     $("skill-filter").addEventListener("input", () => { if (state.lastData) renderSkills(); });
     $("agent-filter").addEventListener("input", () => { if (state.lastData) renderAgents(); });
     $("queue-filter").addEventListener("input", () => { if (state.lastData) renderQueueSkills(); });
+    $("state-filter").addEventListener("input", () => { if (state.lastData) renderAgentStates(); });
     bindSorting("skills", "skills", renderSkills);
     bindSorting("agents", "agents", renderAgents);
     bindSorting("queue-skills", "queue", renderQueueSkills);
+    bindSorting("agent-states", "states", renderAgentStates);
     window.addEventListener("resize", fitNumbers);
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) {
