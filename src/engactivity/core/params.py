@@ -155,6 +155,13 @@ class ParamReader:
             return None
         return parsed
 
+    def required_ids(self, name: str) -> Selection:
+        """A required id filter: absent, empty or null is a problem too."""
+        if is_empty(self.params.get(name)):
+            self.problems.append(Problem(name, f"{name} is required", IDS_ALLOWED))
+            return None
+        return self.ids(name)
+
     def finish(self) -> None:
         """Raise InvalidRequest listing every problem found, if any."""
         if self.problems:

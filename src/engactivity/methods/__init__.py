@@ -6,6 +6,7 @@ store keeps its tables, from this list. How to add one: docs/design.md.
 
 from __future__ import annotations
 
+from engactivity.methods.agentactivity import AGENTACTIVITY
 from engactivity.methods.engactivity import ENGACTIVITY
 from engactivity.methods.method import AnyMethod
 from engactivity.methods.queuehealth import QUEUEHEALTH
@@ -13,7 +14,7 @@ from engactivity.methods.queuestate import QUEUESTATE
 from engactivity.methods.sla import SLA
 from engactivity.store.tables import Table
 
-METHODS: tuple[AnyMethod, ...] = (ENGACTIVITY, QUEUEHEALTH, QUEUESTATE, SLA)
+METHODS: tuple[AnyMethod, ...] = (ENGACTIVITY, QUEUEHEALTH, QUEUESTATE, SLA, AGENTACTIVITY)
 
 
 def tables_of(methods: tuple[AnyMethod, ...] = METHODS) -> tuple[Table, ...]:

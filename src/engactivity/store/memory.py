@@ -20,14 +20,23 @@ from __future__ import annotations
 
 import itertools
 import threading
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from engactivity.core.timeframe import BUCKET_MS
-from engactivity.store.tables import BucketTable, LatestTable, RowKey, Table, newer
+from engactivity.store.tables import (
+    BucketTable,
+    LatestTable,
+    RowKey,
+    Table,
+    TimelineTable,
+    newer,
+)
 
 Int64s = npt.NDArray[np.int64]
 
@@ -224,12 +233,126 @@ class LatestRows:
             self.version = new_version()
 
 
-TableRows = BucketRows | LatestRows
+@dataclass(frozen=True, eq=False)
+class Timelines:
+    """Every timeline of a timeline table at one moment, as flat arrays: timeline ``i``
+    is rows ``starts[i]:starts[i+1]``, in (time, event key) order. Never changed."""
+
+    keys: Int64s
+    """(timelines, key columns): each timeline's key."""
+    starts: Int64s
+    times: Int64s
+    values: Int64s
+    """(rows, values): a TEXT value as the index of its text in ``texts``."""
+    texts: list[str]
+
+
+def _by_time(row: tuple[Any, ...]) -> tuple[Any, Any]:
+    return row[0], row[1]
+
+
+class TimelineRows:
+    """One account's rows of one timeline table: each key's events in (time, event
+    key) order, and (on demand) flat arrays of them all for reading."""
+
+    def __init__(self, table: TimelineTable) -> None:
+        self.table = table
+        self.version = 0
+        self.lines: dict[RowKey, list[tuple[Any, ...]]] = {}
+        """key -> its rows (time, event key, values...), TEXT values as text indexes."""
+        self.texts: list[str] = []
+        self._text_ids: dict[str, int] = {}
+        self._text_columns = [i for i, c in enumerate(table.values) if c.sql_type == "TEXT"]
+        self._changes: list[tuple[int, int]] = []
+        """(earliest time changed, version), both increasing: see ``stamp``."""
+        self._arrays: dict[RowKey, tuple[Int64s, Int64s]] = {}
+        self._flat: Timelines | None = None
+
+    def _text(self, text: str) -> int:
+        found = self._text_ids.get(text)
+        if found is None:
+            found = self._text_ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+    def apply(self, rows: Iterable[tuple[RowKey, Sequence[Any]]]) -> None:
+        width = len(self.table.keys)
+        earliest: int | None = None
+        for key, given in rows:
+            values = list(given)
+            for i in self._text_columns:
+                values[i] = self._text(values[i])
+            row = (key[width], key[width + 1], *values)
+            line = self.lines.setdefault(key[:width], [])
+            if not line or _by_time(row) > _by_time(line[-1]):
+                line.append(row)  # the usual case: the newest event of its key
+            elif _by_time(line[bisect_left(line, _by_time(row), key=_by_time)]) != _by_time(row):
+                insort(line, row, key=_by_time)
+            self._arrays.pop(key[:width], None)
+            earliest = row[0] if earliest is None else min(earliest, row[0])
+        if earliest is not None:
+            self.version = new_version()
+            while self._changes and self._changes[-1][0] >= earliest:
+                self._changes.pop()  # a later change that starts no earlier covers it
+            self._changes.append((earliest, self.version))
+            self._flat = None
+
+    def stamp(self, before_ms: int) -> int:
+        """The version of the last change to any row with a time before ``before_ms``:
+        what is read of the timelines up to that moment stays valid while it does."""
+        at = bisect_left(self._changes, (before_ms,)) - 1
+        return self._changes[at][1] if at >= 0 else 0
+
+    def timelines(self) -> Timelines:
+        """The flat arrays of every timeline (made again only after a change)."""
+        if self._flat is None:
+            keys = list(self.lines)
+            arrays = [self._arrays_of(key) for key in keys]
+            sizes = [len(times) for times, _ in arrays]
+            width = len(self.table.values)
+            self._flat = Timelines(
+                keys=np.array(keys, np.int64).reshape(len(keys), len(self.table.keys)),
+                starts=np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))),
+                times=np.concatenate([t for t, _ in arrays]) if arrays else np.zeros(0, np.int64),
+                values=np.concatenate([v for _, v in arrays])
+                if arrays
+                else np.zeros((0, width), np.int64),
+                texts=list(self.texts),
+            )
+        return self._flat
+
+    def _arrays_of(self, key: RowKey) -> tuple[Int64s, Int64s]:
+        found = self._arrays.get(key)
+        if found is None:
+            line = self.lines[key]
+            found = self._arrays[key] = (
+                np.array([row[0] for row in line], np.int64),
+                np.array([row[2:] for row in line], np.int64).reshape(len(line), -1),
+            )
+        return found
+
+    def drop_before(self, bucket: int) -> None:
+        """Forget rows before the bucket that a newer row before it replaces: no answer
+        about a time from the bucket on changes, so neither does the version."""
+        cutoff = bucket * BUCKET_MS
+        for key, line in self.lines.items():
+            older = bisect_left(line, (cutoff, b""), key=_by_time)
+            if older > 1:
+                del line[: older - 1]
+                self._arrays.pop(key, None)
+                self._flat = None
+
+
+TableRows = BucketRows | LatestRows | TimelineRows
 
 
 def rows_of(table: Table) -> TableRows:
     """An account's empty rows of ``table``."""
-    return BucketRows(table) if isinstance(table, BucketTable) else LatestRows(table)
+    if isinstance(table, BucketTable):
+        return BucketRows(table)
+    if isinstance(table, LatestTable):
+        return LatestRows(table)
+    return TimelineRows(table)
 
 
 class AccountState:
@@ -256,6 +379,11 @@ class AccountState:
     def latest(self, table: LatestTable) -> LatestRows:
         found = self.tables[table.name]
         assert isinstance(found, LatestRows)
+        return found
+
+    def timeline(self, table: TimelineTable) -> TimelineRows:
+        found = self.tables[table.name]
+        assert isinstance(found, TimelineRows)
         return found
 
     def apply(self, deltas: Sequence[Iterable[tuple[RowKey, Sequence[Any]]]]) -> None:

@@ -8,6 +8,8 @@ A method declares what its events fold into as tables of two kinds:
   row deltas that the store merges in SQL (an upsert) and in memory alike.
 - a :class:`LatestTable`: for every account and key, the newest sample only, by
   ``(time, eventId)`` (for queue state, the newest ``queueState`` of each skill).
+- a :class:`TimelineTable`: for every account and key, every event as it came, ordered
+  by ``(time, eventId)``: a step function (for agent activity, each agent's states).
 
 The store derives every statement on a table from its declaration, and keeps it in
 memory (``memory.py``); it never needs to know what the columns mean.
@@ -240,7 +242,91 @@ class LatestTable:
         )
 
 
-Table = BucketTable | LatestTable
+@dataclass(frozen=True)
+class TimelineTable:
+    """Every event of each key's timeline, for every account, by ``(time, eventId)``
+    (``eventId``s compared by code point, as their UTF-8 bytes).
+
+    Retention never cuts a timeline short: of each key's rows older than the cutoff it
+    keeps the newest, the value in force at the cutoff.
+    """
+
+    name: str
+    keys: tuple[Column, ...]
+    values: tuple[Column, ...]
+    """Integers, or TEXT (kept in memory as the index of the text, see ``memory.py``)."""
+    fold: Fold = field(compare=False)
+    """Adds a row ``(keys..., time, event key) -> [values...]`` for each event it takes."""
+
+    bucketed = False
+    subtractable = False
+    """Rows are events: a duplicate's row is simply not added (the batch is folded again)."""
+
+    @property
+    def key_names(self) -> list[str]:
+        return ["account_id", *(c.name for c in self.keys), "time", "event_key"]
+
+    def ddl(self, bytes_type: str) -> str:
+        columns = [
+            "account_id TEXT NOT NULL",
+            *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
+            "time BIGINT NOT NULL",
+            f"event_key {bytes_type} NOT NULL",
+            *(f"{v.name} {v.sql_type} NOT NULL" for v in self.values),
+        ]
+        body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
+
+    @functools.cache  # noqa: B019
+    def upsert(self, rows: int) -> str:
+        """Add ``rows`` events (an event already there stays as it is)."""
+        columns = [*self.key_names, *(v.name for v in self.values)]
+        one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        return (
+            f"INSERT INTO {self.name} ({', '.join(columns)})\nVALUES "
+            + ",".join([one] * rows)
+            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO NOTHING"
+        )
+
+    def upserts(
+        self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
+    ) -> Iterator[Statement]:
+        for chunk in _chunks(items, 3 + len(self.keys) + len(self.values), max_params):
+            flat: list[object] = []
+            for key, values in chunk:
+                flat.append(account_id)
+                flat.extend(key)
+                flat.extend(values)
+            yield self.upsert(len(chunk)), flat
+
+    def select(self, where: str = "") -> str:
+        columns = ", ".join([*self.key_names, *(v.name for v in self.values)])
+        return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
+
+    def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
+        at = len(self.keys) + 2
+        key = (*row[: at - 1], bytes(row[at - 1]))  # PostgreSQL answers a memoryview
+        return key, list(row[at:])
+
+    def retained(self, cutoff: int) -> tuple[str, list[object]]:
+        # Every stored row counts: retention deletes only rows no answer needs.
+        return "1 = 1", []
+
+    def purge(self, account_id: str, cutoff: int) -> Statement:
+        """Delete the account's rows before the bucket ``cutoff`` that a newer row of the
+        same key, also before it, replaces."""
+        t = self.name
+        same_key = " AND ".join(f"newer.{c.name} = {t}.{c.name}" for c in self.keys)
+        return (
+            f"DELETE FROM {t} WHERE account_id = ? AND time < ? AND EXISTS ("
+            f"SELECT 1 FROM {t} AS newer WHERE newer.account_id = {t}.account_id"
+            f" AND {same_key} AND newer.time < ?"
+            f" AND (newer.time, newer.event_key) > ({t}.time, {t}.event_key))",
+            [account_id, cutoff * BUCKET_MS, cutoff * BUCKET_MS],
+        )
+
+
+Table = BucketTable | LatestTable | TimelineTable
 
 
 def event_key(event_id: str) -> bytes:
