@@ -168,8 +168,12 @@ def sim_options() -> dict[str, Any]:
 
 
 def _simulator_hash() -> str:
-    """The simulator's source: a changed simulator makes new data."""
-    return hashlib.sha256(inspect.getsource(simulate).encode()).hexdigest()[:12]
+    """The simulator's source, every module of the package: a changed simulator makes new
+    data (its ``__init__`` alone would miss changes of the model)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(inspect.getfile(simulate)).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _key(scale: Scale) -> str:
