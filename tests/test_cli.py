@@ -148,6 +148,7 @@ def test_import_every_event_type(server: Server, tmp_path: Path) -> None:
         "abandoned",
         "closed",
         "queueState",
+        "agentState",
     }
     lines: list[dict[str, object]] = []
     for n, event in enumerate(dict(e) for e in events):
@@ -157,6 +158,8 @@ def test_import_every_event_type(server: Server, tmp_path: Path) -> None:
             event["note"] = "ignored"
         if n % 5 == 0 and event["type"] == "connected":
             event["agentGroupId"] = None
+        if n % 2 == 0 and event.get("reasonId") is not None:
+            event["reasonId"] = int(str(event["reasonId"]))  # the same reason, as a number
         lines.append(event)
     path = write_ndjson(tmp_path / "mixed.ndjson", lines)
     env = {"ENGACTIVITY_FAKE_NOW_FILE": str(server.clock_file)}

@@ -6,6 +6,9 @@ story, the agents' load, and the queue samples, recomputed independently here.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
+import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import httpx
+import orjson
 import pytest
 
 from engactivity.clock import fixed_clock
@@ -37,7 +41,16 @@ from engactivity.simulate import (
     generate_events,
     start_demo,
 )
-from engactivity.simulate.config import CHAT_SPAN_MS, PATIENCE_S, ROUTING_S
+from engactivity.simulate.config import (
+    AWAY_REASONS,
+    BREAK_SHARE,
+    BREAKS,
+    CHAT_SPAN_MS,
+    END_OF_SHIFT,
+    PATIENCE_S,
+    ROUTING_S,
+)
+from engactivity.simulate.model import RELEASE_MS
 from engactivity.simulate.staff import ALL, EVENING, NIGHT, SEAM_MS
 from engactivity.sinks import StoreSink
 from engactivity.store import open_store
@@ -185,6 +198,7 @@ def test_every_event_is_valid(day: list[Event]) -> None:
         "abandoned",
         "closed",
         "queueState",
+        "agentState",
     }
 
 
@@ -325,6 +339,8 @@ class Moment(NamedTuple):
     """Per skill: the visitors queued and not yet connected nor gone, and when they came."""
     active: Counter[int]
     """Per agent: the chats in progress."""
+    states: dict[int, str]
+    """Per agent: its state by its latest ``agentState``."""
 
 
 def replay(unique: list[Event]) -> Iterator[Moment]:
@@ -333,11 +349,14 @@ def replay(unique: list[Event]) -> Iterator[Moment]:
     started: set[str] = set()
     waiting: dict[int, dict[str, int]] = defaultdict(dict)
     active: Counter[int] = Counter()
-    for event in unique:  # in time order, samples after the chats' events of their instant
+    states: dict[int, str] = {}
+    for event in unique:  # in time order, samples after the other events of their instant
         kind, chat = event["type"], str(event["eventId"])[2:]
         skill = event.get("skillId")
         if kind == "queueState":
-            yield Moment(event, waiting, active)
+            yield Moment(event, waiting, active, states)
+        elif kind == "agentState":
+            states[number(event, "agentId")] = str(event["state"])
         elif kind == "queued":
             started.add(chat)
             if isinstance(skill, int):
@@ -352,9 +371,10 @@ def replay(unique: list[Event]) -> Iterator[Moment]:
             active[number(event, "agentId")] -= 1
 
 
-def free_slots(skill: int, time_ms: int, active: Counter[int]) -> int:
+def free_slots(skill: int, time_ms: int, active: Counter[int], states: dict[int, str]) -> int:
+    """The free slots of the agents on duty for new visitors and not on a break."""
     agents = [a for a in on_duty(time_ms) if skill in LAYOUT.skills_by_agent[a]]
-    return sum(LAYOUT.max_chats[a] - active[a] for a in agents)
+    return sum(LAYOUT.max_chats[a] - active[a] for a in agents if states.get(a) == "online")
 
 
 def test_queue_samples_agree_with_the_events(unique: list[Event], samples: list[Event]) -> None:
@@ -363,12 +383,13 @@ def test_queue_samples_agree_with_the_events(unique: list[Event], samples: list[
     assert len(instants) == DAY_MS // period
     assert all(t % period == 0 and n == CONFIG.skills for t, n in instants.items())
     checked = 0
-    for sample, waiting, active in replay(unique):
+    for sample, waiting, active, states in replay(unique):
         time_ms, skill = at(sample), number(sample, "skillId")
         if time_ms >= DAY_START + LONGEST_WAIT_MS:
             assert sample["queueSize"] == len(waiting[skill]), sample
         if time_ms >= DAY_START + CHAT_SPAN_MS:
-            assert sample["availableSlots"] == free_slots(skill, time_ms, active), sample
+            free = free_slots(skill, time_ms, active, states)
+            assert sample["availableSlots"] == free, sample
             checked += 1
     assert checked > 0.85 * len(samples)
 
@@ -377,7 +398,7 @@ def test_nobody_waits_while_a_slot_is_free(unique: list[Event]) -> None:
     """A visitor routable while an agent of its skill has a free slot is connected at
     once; only the visitors of before a hand-over wait for the evening roster."""
     waited = 0
-    for sample, waiting, _ in replay(unique):
+    for sample, waiting, _, _ in replay(unique):
         time_ms, skill = at(sample), number(sample, "skillId")
         queued = waiting[skill].values()
         if time_ms < DAY_START + LONGEST_WAIT_MS or not queued:
@@ -412,6 +433,157 @@ def test_queues_build_up_at_peaks_and_drain_at_night(
     assert peak_wait > 2 * night_wait
     assert after_queue < peak_queue / 3 and after_gone < peak_gone / 3
     assert night_queue < 0.4 and night_gone < 0.02 and night_wait <= 5
+
+
+# -- the agents' states ----------------------------------------------------------------
+
+
+class Timeline(NamedTuple):
+    times: list[int]
+    events: list[Event]
+    """An agent's ``agentState`` events of the day, in time order."""
+
+    def at(self, time_ms: int) -> Event | None:
+        """The event in force at ``time_ms`` (that instant's own included)."""
+        i = bisect.bisect_right(self.times, time_ms)
+        return self.events[i - 1] if i else None
+
+
+@pytest.fixture(scope="module")
+def timelines(unique: list[Event]) -> dict[int, Timeline]:
+    out: dict[int, list[Event]] = defaultdict(list)
+    for event in unique:
+        if event["type"] == "agentState":
+            out[number(event, "agentId")].append(event)
+    return {a: Timeline([at(e) for e in events], events) for a, events in out.items()}
+
+
+def told(event: Event) -> tuple[object, ...]:
+    return event["state"], event.get("reasonId"), event["activeChats"]
+
+
+def test_agent_states_are_well_formed(timelines: dict[int, Timeline]) -> None:
+    assert set(timelines) <= set(LAYOUT.max_chats) and len(timelines) > CONFIG.agents / 2
+    for agent, (times, events) in timelines.items():
+        assert times == sorted(set(times))  # one per agent and instant
+        for event in events:
+            assert event["eventId"] == f"g-{CONFIG.seed}-{agent}-{at(event)}"
+            assert event["maxChats"] == LAYOUT.max_chats[agent]
+            assert 0 <= number(event, "activeChats") <= LAYOUT.max_chats[agent]
+            reason = event.get("reasonId")
+            assert (reason is not None) == (event["state"] == "away")
+            assert reason is None or reason in AWAY_REASONS
+            assert event["state"] != "loggedOut" or event["activeChats"] == 0
+        assert all(told(a) != told(b) for a, b in itertools.pairwise(events))  # a change each
+
+
+def test_active_chats_are_the_agents_open_chats(unique: list[Event]) -> None:
+    """After every instant, each agent's latest ``agentState`` counts its chats connected
+    and not yet closed: one comes whenever that number changes. (Chats of the day before
+    are all over after ``CHAT_SPAN_MS``.)"""
+    open_chats: Counter[int] = Counter()
+    latest: dict[int, int] = {}
+    started: set[str] = set()
+    changed: set[int] = set()
+    checked = 0
+    for instant, events in itertools.groupby(unique, at):
+        for event in events:
+            kind, chat = event["type"], str(event["eventId"])[2:]
+            agent = event.get("agentId")
+            if not isinstance(agent, int):
+                continue
+            if kind == "connected":
+                started.add(chat)
+                open_chats[agent] += 1
+            elif kind == "closed" and chat in started:
+                open_chats[agent] -= 1
+            elif kind == "agentState":
+                latest[agent] = number(event, "activeChats")
+            changed.add(agent)
+        if instant >= DAY_START + CHAT_SPAN_MS:
+            for agent in changed & set(latest):
+                assert latest[agent] == open_chats[agent], (instant, agent)
+                checked += 1
+        changed.clear()
+    assert checked > 10_000
+
+
+def test_agents_take_new_chats_only_while_online(
+    unique: list[Event], timelines: dict[int, Timeline]
+) -> None:
+    connected = [e for e in unique if e["type"] == "connected"]
+    states = [timelines[number(e, "agentId")].at(at(e)) for e in connected]
+    assert all(s is None or s["state"] == "online" for s in states)
+    assert sum(s is not None for s in states) > 0.99 * len(connected)
+
+
+def finishing(agent: int, time_ms: int) -> bool:
+    """After a hand-over, the evening roster serves the visitors already waiting."""
+    hand_over = STAFFING.seam_before(time_ms)
+    return time_ms < hand_over + RELEASE_MS and agent in LAYOUT.orders[EVENING]
+
+
+def test_agents_log_in_and_out_with_the_staffing_plan(timelines: dict[int, Timeline]) -> None:
+    """An agent logs in when the plan puts it on duty; once off duty it is away (end of
+    shift) until its last chat closes, then logs out."""
+    logins = logouts = 0
+    for agent, (_, events) in timelines.items():
+        for before, event in itertools.pairwise([None, *events]):
+            time_ms, state = at(event), event["state"]
+            if state == "online":
+                assert agent in on_duty(time_ms) or finishing(agent, time_ms), event
+            if before is not None and before["state"] == "loggedOut":
+                assert state == "online" and STAFFING.block_start(time_ms) == time_ms
+                logins += 1
+            if state == "loggedOut" or event.get("reasonId") == END_OF_SHIFT:
+                assert agent not in on_duty(time_ms), event
+                logouts += state == "loggedOut"
+    assert logins > CONFIG.agents / 2 and logouts > CONFIG.agents / 2
+
+
+def breaks(timelines: dict[int, Timeline]) -> Iterator[tuple[int, Event, Event]]:
+    """Each break (away but for the end of a shift, or back soon) that began and ended in
+    the day: the agent, its first event, and the first event after it."""
+    for agent, (_, events) in timelines.items():
+        begin: Event | None = None
+        for before, event in itertools.pairwise(events):
+            kind = event["state"], event.get("reasonId")
+            if begin is not None and kind != (begin["state"], begin.get("reasonId")):
+                yield agent, begin, event
+                begin = None
+            if begin is None and kind[0] in ("away", "backSoon") and kind[1] != END_OF_SHIFT:
+                begin = event if kind != (before["state"], before.get("reasonId")) else None
+
+
+def test_agents_on_duty_take_breaks(timelines: dict[int, Timeline]) -> None:
+    lengths: dict[str | None, list[int]] = defaultdict(list)
+    for agent, begin, end in breaks(timelines):
+        reason = begin.get("reasonId")
+        assert isinstance(reason, str | None)
+        assert agent in on_duty(at(begin))
+        length = at(end) - at(begin)
+        shortest, longest = next((lo, hi) for r, _, lo, hi in BREAKS if r == reason)
+        assert length <= longest * MINUTE_MS
+        cut_short = STAFFING.block_start(at(end)) == at(end)  # off duty, or a hand-over
+        assert cut_short or (end["state"] == "online" and length >= shortest * MINUTE_MS)
+        lengths[reason].append(length)
+    assert set(lengths) == {None, "1", "2", "3", "4"}
+    on_duty_ms = sum(DAY_MS // 48 * len(on_duty(DAY_START + b * DAY_MS // 48)) for b in range(48))
+    away_ms = sum(sum(values) for values in lengths.values())
+    assert away_ms / on_duty_ms == pytest.approx(BREAK_SHARE, rel=0.4)
+
+
+def test_without_breaks_the_other_events_are_those_of_before() -> None:
+    """With breaks off, the chat and queue events of a seed are exactly those the
+    simulator made before it sent ``agentState`` events (their digest, then)."""
+    config = SimConfig(**{**CONFIG.__dict__, "breaks": False})
+    events = list(generate_events(config, DAY_START + 9 * HOUR_MS, DAY_START + 11 * HOUR_MS))
+    others = [e for e in events if e["type"] != "agentState"]
+    digest = "a717740cc73dafe0a907f27202546993a7da7aaf2aca85ed7bc910593e40e7bd"
+    assert hashlib.sha256(orjson.dumps(others)).hexdigest() == digest
+    states = {(e["state"], e.get("reasonId")) for e in events if e["type"] == "agentState"}
+    assert states <= {("online", None), ("loggedOut", None), ("away", END_OF_SHIFT)}
+    assert ("online", None) in states
 
 
 # -- who serves what, when ---------------------------------------------------------------

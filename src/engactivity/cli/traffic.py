@@ -207,6 +207,16 @@ def simulate(
             "1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60.",
         ),
     ] = 10,
+    breaks: Annotated[
+        bool,
+        typer.Option(
+            "--breaks/--no-breaks",
+            envvar="ENGACTIVITY_SIM_BREAKS",
+            help="Agents on duty take breaks (away with a reason, or back soon) and take "
+            "no new chats meanwhile. --no-breaks gives the chat and queue events of "
+            "versions without agent states.",
+        ),
+    ] = True,
     store: StoreOption = DEFAULT_STORE_URL,
     url: UrlOption = None,
     batch_size: Annotated[
@@ -218,7 +228,8 @@ def simulate(
     """Generate realistic contact-centre traffic: a backfill of history, then live events.
 
     Visitors queue per skill (queued), reach an agent with a free slot (connected)
-    or give up (abandoned); chats end (closed); each skill's queue is sampled (queueState).
+    or give up (abandoned); chats end (closed); each skill's queue is sampled (queueState);
+    agents log in, take breaks and log out (agentState).
     """
     from engactivity.simulate import HOUR_MS, SimConfig, Simulation
     from engactivity.sinks import SinkError
@@ -233,6 +244,7 @@ def simulate(
             duplicate_share=duplicates,
             peak_staffing=peak_staffing,
             queue_state_period_s=queue_state_period,
+            breaks=breaks,
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc

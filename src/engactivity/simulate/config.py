@@ -32,6 +32,27 @@ MAX_CHATS = (2, 3)
 QUEUE_STATE_PERIODS_S = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
 """The periods a simulation may sample queues at: every skill at least once a minute,
 on instants that repeat every minute."""
+
+AWAY_REASONS = {"1": "Break", "2": "Lunch", "3": "Meeting", "4": "Training", "5": "End of shift"}
+"""The ``reasonId``s of ``away`` (as strings) and what they stand for."""
+END_OF_SHIFT = "5"
+"""Away after the agent's shift (or a roster's day) ended, finishing its last chats."""
+BREAKS: tuple[tuple[str | None, float, int, int], ...] = (
+    (None, 0.35, 2, 8),  # backSoon ("Back in 5")
+    ("1", 0.30, 10, 20),  # a break
+    ("2", 0.15, 30, 60),  # lunch
+    ("3", 0.12, 15, 45),  # a meeting
+    ("4", 0.08, 30, 90),  # training
+)
+"""What an agent on duty steps away for: (reasonId, None for backSoon; weight; shortest
+and longest minutes)."""
+BREAK_CHANCE = 0.2
+"""The chance that an agent on duty takes a break in a given half hour."""
+_BREAK_MIN = sum(w * (lo + hi) / 2 for _, w, lo, hi in BREAKS) / sum(b[1] for b in BREAKS)
+BREAK_SHARE = BREAK_CHANCE * _BREAK_MIN / (30 + BREAK_CHANCE * _BREAK_MIN)
+"""About the share of their time agents on duty spend on breaks (the staffing plan puts
+on duty that many more): a break of the mean length every ``30 / BREAK_CHANCE`` minutes
+online."""
 HEADROOM = 1.1
 SPARE = 1.5
 """Off-peak, the plan puts on duty ``HEADROOM`` times the expected load plus ``SPARE``
@@ -93,6 +114,10 @@ class SimConfig:
     had nobody waited: below 1 the peaks outpace the agents and queues build up."""
     queue_state_period_s: int = 10
     """Seconds between two ``queueState`` samples of every skill: a divisor of 60."""
+    breaks: bool = True
+    """Agents on duty step away now and then (``away`` with a reason, ``backSoon``) and
+    take no new chats meanwhile. Without breaks the chat and queue events are exactly
+    those of the simulator before it sent ``agentState`` events."""
 
     def __post_init__(self) -> None:
         periods = ", ".join(map(str, QUEUE_STATE_PERIODS_S))
@@ -114,3 +139,8 @@ class SimConfig:
         return (1 - share) * lognormal_mean(INTERACTIVE_HANDLING_S) + share * lognormal_mean(
             NON_INTERACTIVE_HANDLING_S
         )
+
+
+def break_share(config: SimConfig) -> float:
+    """The share of their time agents on duty spend away or back soon, about."""
+    return BREAK_SHARE if config.breaks else 0.0

@@ -15,13 +15,25 @@ A discrete-event simulation of one account, run forward in time:
   after its handling time.
 - Every ``queue_state_period_s`` each skill is sampled (``queueState``): the visitors
   queued and neither connected nor gone, and the free slots of the agents on duty
-  serving it.
+  serving it and online.
+- An agent is ``online`` while on duty (it logs in when the staffing plan puts it on
+  duty). Now and then it takes a break it planned (``agents.py``): ``away`` with a
+  reason, or ``backSoon``, for a drawn length, taking no new visitor meanwhile but
+  finishing its chats; it skips the break if it is the last one online for one of its
+  skills. Off duty it is ``away`` (end of shift) until its last chat closes, then
+  ``loggedOut``; after a hand-over the evening roster stays ``online`` until no visitor
+  of before can still reach it (``RELEASE_MS``). Whenever an agent's state or number of
+  chats changed at an instant, its ``agentState`` is made once the instant is over
+  (before the samples of that instant).
 
 Every choice is made from the state and the draws alone (ties go to what came first),
 and what serves new visitors after a hand-over starts empty there and depends only on
 what arrived since: a model started at a hand-over with nobody there gives, once the
 last visitor of before is served or gone, exactly the events of one started any number
-of days earlier.
+of days earlier. That holds for the agents' states too: a hand-over cuts the evening
+roster's breaks short, and the night roster has been off duty for longer than a chat
+or a break lasts when it takes over. Without breaks (``SimConfig.breaks``) the chat and
+queue events are those of the model before agents had states.
 """
 
 from __future__ import annotations
@@ -36,8 +48,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from engactivity.simulate.agents import (
+    LOGGED_OUT,
+    Shown,
+    agent_state,
+    draw_breaks,
+    redelivery_lag,
+)
 from engactivity.simulate.config import (
+    BREAKS,
     DUPLICATE_LAG_MS,
+    END_OF_SHIFT,
     INTERACTIVE_HANDLING_S,
     MAX_CHATS,
     MINUTE_MS,
@@ -55,10 +76,15 @@ Event = dict[str, object]
 
 _NEVER = 2**63
 _ROUTE, _END, _ABANDON = range(3)
+_BREAK, _BACK, _RELEASE = range(3)
+"""The agents' timers: a planned break begins, a break ends, the evening roster is done."""
 # A chat's state, and an agent's duty.
 _WAITING, _CONNECTED, _GONE = range(3)
-_OFF, _ON, _FINISHING = range(3)
-"""Off duty; taking new visitors; after a hand-over, serving only those of before."""
+_OFF, _ON, _FINISHING, _AWAY = range(4)
+"""Off duty; taking new visitors; after a hand-over, serving only those of before; on
+duty but on a break (taking no visitor)."""
+RELEASE_MS = (max(PATIENCE_S[3], ROUTING_S[3]) + 1) * SECOND_MS
+"""After a hand-over, the last visitor of before is connected or gone within this."""
 
 
 # -- the draws of a step ----------------------------------------------------------------
@@ -263,6 +289,7 @@ class QueueModel:
         self.duty = [_OFF] * len(agents)
         self.stamp = [0] * len(agents)
         """Moves on whenever an agent's chats or duty change."""
+        self._init_agent_states(layout)
         skills = len(layout.skill_ids)
         self.waiting = [0] * skills
         """Per skill: visitors queued, not yet connected nor gone (the sampled size)."""
@@ -287,21 +314,46 @@ class QueueModel:
         self.lags: list[int] = []
         """Per event of ``out``: the lag of its second delivery, or -1 (delivered once)."""
 
+    def _init_agent_states(self, layout: Layout) -> None:
+        agents = len(self.agent_ids)
+        self.agents_of = [
+            [self._index[a] for a in layout.agents_by_skill[s]] for s in layout.skill_ids
+        ]
+        self.reason: list[str | None] = [None] * agents
+        """Per agent on a break: its reasonId (None: back soon)."""
+        self.token = [0] * agents
+        """Per agent: its breaks so far (a break's end is for the latest one only)."""
+        self.released = False
+        """Whether the evening roster no longer serves the visitors of before the hand-over."""
+        self.timers: list[tuple[int, int, int, int, int, int]] = []
+        """The agents' timers: (time, seq, what, agent, and two numbers of their own)."""
+        self.shown: list[Shown] = [LOGGED_OUT] * agents
+        """Per agent: the state its latest ``agentState`` told (made or not)."""
+        self.dirty: list[int] = []
+        """Agents who changed at ``dirty_at``: their ``agentState`` is made when time moves on."""
+        self.dirty_at = _NEVER
+
     def run_until(self, end_ms: int) -> None:
         """Everything that happens before ``end_ms``."""
-        pending = self.pending
+        pending, timers = self.pending, self.timers
         while True:
             next_event = pending[0][0] if pending else _NEVER
+            next_timer = timers[0][0] if timers else _NEVER
             step = self.step
             next_arrival = (
                 step.times[self.arrival] if step and self.arrival < self.arrivals else _NEVER
             )
-            now = min(self.next_block, next_event, next_arrival, self.next_sample)
+            now = min(self.next_block, next_timer, next_event, next_arrival, self.next_sample)
+            if now > self.dirty_at:
+                self._show()
             if now >= end_ms:
                 return
-            # At the same instant: the staffing, then chats, then arrivals, then samples.
+            # At the same instant: the staffing, the agents' timers, then chats, then
+            # arrivals, then the agents' states, then samples.
             if now == self.next_block:
                 self._block(now)
+            elif now == next_timer:
+                self._timer(heapq.heappop(timers))
             elif now == next_event:
                 _, _, kind, chat = heapq.heappop(pending)
                 if kind == _ROUTE:
@@ -366,6 +418,7 @@ class QueueModel:
     def _connect(self, chat: _Chat, agent: int, now: int) -> None:
         self.active[agent] += 1
         self.stamp[agent] += 1
+        self._touch(agent, now)
         if self.duty[agent] == _ON:
             for skill in self.skills_of[agent]:
                 self.free[skill] -= 1
@@ -403,11 +456,12 @@ class QueueModel:
             self._emit(event, chat, 2)
         self.active[agent] -= 1
         self.stamp[agent] += 1
+        self._touch(agent, now)
         duty = self.duty[agent]
         if duty == _ON:
             for skill in self.skills_of[agent]:
                 self.free[skill] += 1
-        if duty != _OFF:
+        if duty in (_ON, _FINISHING):
             self._fill(agent, now)
 
     def _give_up(self, chat: _Chat, now: int) -> None:
@@ -451,7 +505,7 @@ class QueueModel:
     def _offer(self, agent: int) -> None:
         """Make ``agent`` findable by visitors routed to its skills, if it has room."""
         active, duty = self.active[agent], self.duty[agent]
-        if duty != _OFF and active < self.max_chats[agent]:
+        if duty in (_ON, _FINISHING) and active < self.max_chats[agent]:
             kind = 0 if duty == _ON else 1
             self.findable[kind].add(agent, self.stamp[agent], active, self.skills_of[agent])
 
@@ -464,6 +518,8 @@ class QueueModel:
 
     def _sample(self, now: int) -> None:
         self.next_sample = now + self.period
+        if self.dirty:
+            self._show()
         step = self.step
         if now < self.quiet_ms or step is None:
             return
@@ -491,25 +547,24 @@ class QueueModel:
         if mode == NIGHT and now == self.staffing.seam_before(now):
             self._hand_over(now)
         elif mode == ALL and now == self.hand_over + SEAM_MS:
-            # The visitors of before the hand-over are all served or gone, and the
-            # evening roster has finished their chats.
-            for agent, duty in enumerate(self.duty):
-                if duty == _FINISHING:
-                    self.duty[agent] = _OFF
-                    self.stamp[agent] += 1
-            self.findable[1].clear()
-            for queue in self.queues[1]:
-                queue.clear()
+            self._evening_done(now)
         self._set_duty([self._index[a] for a in self.staffing.on_duty(now)], now)
+        if self.config.breaks:
+            self._plan_breaks(now)
         self.next_block = now + BLOCK_MS
 
     def _hand_over(self, now: int) -> None:
         """The night roster takes every new visitor; the evening roster finishes its
-        chats and serves the visitors already waiting."""
+        chats and serves the visitors already waiting (cutting its breaks short)."""
         self.hand_over = now
+        self.released = False
+        self._timer_at(now + RELEASE_MS, _RELEASE, -1)
+        on_break = [agent for agent in self.on_duty if self.duty[agent] == _AWAY]
         for agent in self.on_duty:
-            self._set_free(agent, -1)
+            if self.duty[agent] == _ON:
+                self._set_free(agent, -1)
             self.duty[agent] = _FINISHING
+            self._touch(agent, now)
         self.on_duty = []
         # What served new visitors now serves those of before (the entries still hold).
         self.queues = (self.queues[1], self.queues[0])
@@ -517,20 +572,132 @@ class QueueModel:
         for queue in self.queues[0]:
             queue.clear()
         self.findable[0].clear()
+        for agent in on_break:
+            self.stamp[agent] += 1
+            self._fill(agent, now)
+
+    def _evening_done(self, now: int) -> None:
+        """The visitors of before the hand-over are all served or gone, and the evening
+        roster has finished their chats."""
+        for agent, duty in enumerate(self.duty):
+            if duty == _FINISHING:
+                self.duty[agent] = _OFF
+                self.stamp[agent] += 1
+                self._touch(agent, now)
+        self.findable[1].clear()
+        for queue in self.queues[1]:
+            queue.clear()
 
     def _set_duty(self, wanted: list[int], now: int) -> None:
         """Agents no longer wanted go off duty (finishing their chats); new ones come
-        on, in order, and take the longest-waiting visitors of their skills."""
+        on, in order, and take the longest-waiting visitors of their skills. Agents on
+        a break stay on it."""
         keep = set(wanted)
         for agent in self.on_duty:
             if agent not in keep:
-                self._set_free(agent, -1)
+                if self.duty[agent] == _ON:
+                    self._set_free(agent, -1)
                 self.duty[agent] = _OFF
                 self.stamp[agent] += 1
+                self._touch(agent, now)
         for agent in wanted:
-            if self.duty[agent] != _ON:
+            if self.duty[agent] not in (_ON, _AWAY):
                 self.duty[agent] = _ON
                 self.stamp[agent] += 1
+                self._touch(agent, now)
                 self._set_free(agent, 1)
                 self._fill(agent, now)
         self.on_duty = wanted
+
+    # -- the agents' breaks and states --------------------------------------------------
+
+    def _timer_at(self, time_ms: int, what: int, agent: int, a: int = 0, b: int = 0) -> None:
+        heapq.heappush(self.timers, (time_ms, self.seq, what, agent, a, b))
+        self.seq += 1
+
+    def _timer(self, timer: tuple[int, int, int, int, int, int]) -> None:
+        now, _, what, agent, a, b = timer
+        if what == _BREAK:
+            self._take_break(agent, now, a, b)
+        elif what == _BACK:
+            self._back(agent, now, a)
+        else:
+            self._release(now)
+
+    def _release(self, now: int) -> None:
+        """No visitor of before the hand-over is left: the evening roster stops serving,
+        and logs out once its chats are over."""
+        self.released = True
+        for agent, duty in enumerate(self.duty):
+            if duty == _FINISHING:
+                self._touch(agent, now)
+
+    def _plan_breaks(self, now: int) -> None:
+        """The breaks the agents on duty plan in the half hour from ``now`` on."""
+        agents = len(self.agent_ids)
+        draw = _Draws(self.config.seed, now // BLOCK_MS, 2)
+        planned = draw_breaks(draw.uniform(4 * agents), agents, now)
+        for agent in self.on_duty:
+            plan = planned[agent]
+            if plan is not None:
+                at, kind, length = plan
+                self._timer_at(at, _BREAK, agent, kind, length)
+
+    def _take_break(self, agent: int, now: int, kind: int, length_ms: int) -> None:
+        """``agent`` steps away, unless it is not taking visitors or is the last one
+        taking them for one of its skills."""
+        duty = self.duty
+        if duty[agent] != _ON:
+            return
+        for skill in self.skills_of[agent]:
+            if not any(duty[other] == _ON and other != agent for other in self.agents_of[skill]):
+                return
+        self._set_free(agent, -1)
+        duty[agent] = _AWAY
+        self.stamp[agent] += 1
+        self.reason[agent] = BREAKS[kind][0]
+        self.token[agent] += 1
+        self._timer_at(now + length_ms, _BACK, agent, self.token[agent])
+        self._touch(agent, now)
+
+    def _back(self, agent: int, now: int, token: int) -> None:
+        """``agent`` is back from its break, if still on it, and takes visitors again."""
+        if self.duty[agent] != _AWAY or self.token[agent] != token:
+            return
+        self.duty[agent] = _ON
+        self.stamp[agent] += 1
+        self._touch(agent, now)
+        self._set_free(agent, 1)
+        self._fill(agent, now)
+
+    def _touch(self, agent: int, now: int) -> None:
+        """``agent`` may have changed at ``now``: tell its state once ``now`` is over."""
+        if not self.dirty:
+            self.dirty_at = now
+        if agent not in self.dirty:
+            self.dirty.append(agent)
+
+    def _state(self, agent: int) -> Shown:
+        duty, active = self.duty[agent], self.active[agent]
+        if duty == _ON or (duty == _FINISHING and not self.released):
+            return ("online", None, active)
+        if duty == _AWAY:
+            reason = self.reason[agent]
+            return ("backSoon" if reason is None else "away", reason, active)
+        return ("away", END_OF_SHIFT, active) if active else LOGGED_OUT
+
+    def _show(self) -> None:
+        """The ``agentState`` of each agent whose state changed at ``dirty_at``."""
+        time_ms, config = self.dirty_at, self.config
+        for agent in self.dirty:
+            shown = self._state(agent)
+            if shown == self.shown[agent]:
+                continue
+            self.shown[agent] = shown
+            if time_ms >= self.quiet_ms:
+                agent_id = self.agent_ids[agent]
+                event = agent_state(config.seed, agent_id, time_ms, shown, self.max_chats[agent])
+                self.out.append(event)
+                self.lags.append(redelivery_lag(config, agent_id, time_ms))
+        self.dirty.clear()
+        self.dirty_at = _NEVER

@@ -6,15 +6,16 @@ rosters, the evening and the night one, each able to serve every skill.
 
 The staffing plan sets, per half hour, how many agents are on duty: enough for the
 expected load with some headroom, but never more than ``peak_staffing`` times what the
-busiest time would need, so peaks outpace the agents. Agents come on duty in a fixed
-order (those covering every skill first) and leave in reverse; an agent going off duty
-finishes its chats. Every night there is a hand-over (``SEAM_HOUR``, local time): in the
-2.5 hours before it only the evening roster is on duty, at the hand-over the night roster
-takes every new visitor while the evening roster finishes its chats and serves the
-visitors already waiting, and 2.5 hours later both rosters work together again. Nothing
-that happened before a hand-over then matters any more: the simulation can start at a
-hand-over with nobody busy and nobody waiting and get exactly the same events as one
-that started days earlier (see ``model.py``).
+busiest time would need, so peaks outpace the agents; agents on duty take breaks
+(``model.py``), so the plan puts on duty as many more as the breaks take away. Agents
+come on duty in a fixed order (those covering every skill first) and leave in reverse;
+an agent going off duty finishes its chats. Every night there is a hand-over
+(``SEAM_HOUR``, local time): in the 2.5 hours before it only the evening roster is on
+duty, at the hand-over the night roster takes every new visitor while the evening roster
+finishes its chats and serves the visitors already waiting, and 2.5 hours later both
+rosters work together again. Nothing that happened before a hand-over then matters any
+more: the simulation can start at a hand-over with nobody busy and nobody waiting and
+get exactly the same events as one that started days earlier (see ``model.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engactivity.simulate.config import (
     PEAK_FACTOR,
     SPARE,
     SimConfig,
+    break_share,
     daily_factor,
 )
 
@@ -191,7 +193,8 @@ class Staffing:
         self.seam_offset_ms = round(hours * 60) * MINUTE_MS % DAY_MS
         """The nightly hand-overs are at this offset into every UTC day (whole minutes)."""
         per_agent = sum(layout.max_chats.values()) / len(layout.max_chats)
-        self._chats_per_agent = per_agent
+        self._chats_per_agent = per_agent * (1 - break_share(config))
+        """Chat slots an agent on duty offers on average (less its breaks)."""
         self._in_progress = config.rate * config.mean_handling_s() / 60
         """Chats in progress on a day-average minute, had nobody waited."""
         self._most = config.peak_staffing * self._in_progress * PEAK_FACTOR
