@@ -14,7 +14,8 @@ Files of a prepared data set:
 - ``peer.duckdb``: the raw events, one row each, every type and every field the peer
   reads, for the naive peer.
 - ``meta.json``: counts (per event type too), the pinned now, the simulator options the
-  day was generated with, and the agent groups the SLA query filters on.
+  day was generated with, the agent groups the SLA query filters on and the agents the
+  agent activity queries with a list name.
 
 The events are whatever :func:`engactivity.simulate.generate_events` makes: the harness
 stores and sends every type. The cache key includes a hash of the simulator's source, so
@@ -47,9 +48,10 @@ NOW_MS = 1_795_536_150_000
 """2026-11-24 16:02:30 UTC: the pinned now of every server of the run (mid-bucket, after
 the afternoon peak, so the last 24 h hold a whole daily curve)."""
 
-DATA_VERSION = 2
+DATA_VERSION = 3
 """Bump when the generated files change meaning, to invalidate old caches (2: the peer's
-table holds every event type with the queue fields, meta.json counts types)."""
+table holds every event type with the queue fields, meta.json counts types; 3: and the
+agentState fields, meta.json names the agents of the agent list query)."""
 
 BATCH_SIZE = 1000
 DUP_SHARE_PER_BATCH = 100
@@ -70,6 +72,10 @@ the large account's 200 skills alone millions of samples a day."""
 
 SLA_GROUPS = 3
 """The SLA query with ``groupIds`` names the large account's this-many busiest groups."""
+AGENT_LIST = 20
+"""The agent activity query with a list names this many of the large account's agents."""
+AGENT_LONG_LIST = 500
+"""The agent activity query sent by POST names this many (a list too long for a URL)."""
 
 LARGE_SEED = 1
 SMALL_SEED_BASE = 1000
@@ -127,6 +133,10 @@ class Dataset:
     types_large: dict[str, int]
     sla_groups: list[int]
     """The large account's busiest agent groups (``[-1]`` when its chats have none)."""
+    agent_list: list[int]
+    """:data:`AGENT_LIST` agents of the large account, spread over its ids."""
+    agent_long_list: list[int]
+    """:data:`AGENT_LONG_LIST` agents of the large account, spread over its ids."""
     sim_options: dict[str, Any]
     """The :class:`SimConfig` fields set beyond the basics (e.g. the queueState period)."""
 
@@ -158,8 +168,12 @@ def sim_options() -> dict[str, Any]:
 
 
 def _simulator_hash() -> str:
-    """The simulator's source: a changed simulator makes new data."""
-    return hashlib.sha256(inspect.getsource(simulate).encode()).hexdigest()[:12]
+    """The simulator's source, every module of the package: a changed simulator makes new
+    data (its ``__init__`` alone would miss changes of the model)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(inspect.getfile(simulate)).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _key(scale: Scale) -> str:
@@ -215,6 +229,8 @@ def _load(target: Path, scale: Scale) -> Dataset:
         types=meta["types"],
         types_large=meta["types_large"],
         sla_groups=meta["sla_groups"],
+        agent_list=meta["agent_list"],
+        agent_long_list=meta["agent_long_list"],
         sim_options=meta["sim_options"],
     )
 
@@ -301,7 +317,8 @@ CREATE TABLE raw (
     seq BIGINT, account VARCHAR, event_id VARCHAR, type VARCHAR, time BIGINT,
     skill BIGINT, has_agent BOOLEAN, agent BIGINT, interactive BOOLEAN, handling_time BIGINT,
     has_wait BOOLEAN, wait_time BIGINT, has_group BOOLEAN, group_id BIGINT,
-    queue_size BIGINT, available_slots BIGINT
+    queue_size BIGINT, available_slots BIGINT,
+    state VARCHAR, reason_id VARCHAR, active_chats BIGINT, has_max BOOLEAN, max_chats BIGINT
 )
 """
 
@@ -319,6 +336,7 @@ def _peer_rows(account: str, first_seq: int, events: list[dict[str, object]]) ->
     has_wait, wait = _optional(events, "waitTime")
     has_group, group = _optional(events, "agentGroupId")
     skills = [e.get("skillId") for e in events]
+    has_max, max_chats = _optional(events, "maxChats")
     return {
         "seq": np.arange(first_seq, first_seq + n, dtype=np.int64),
         "account": np.array([account] * n, dtype=object),
@@ -336,7 +354,17 @@ def _peer_rows(account: str, first_seq: int, events: list[dict[str, object]]) ->
         "group_id": group,
         "queue_size": np.array([e.get("queueSize") or 0 for e in events], dtype=np.int64),
         "available_slots": np.array([e.get("availableSlots") or 0 for e in events], dtype=np.int64),
+        "state": np.array([e.get("state") for e in events], dtype=object),
+        "reason_id": np.array([_text(e.get("reasonId")) for e in events], dtype=object),
+        "active_chats": np.array([e.get("activeChats") or 0 for e in events], dtype=np.int64),
+        "has_max": has_max,
+        "max_chats": max_chats,
     }
+
+
+def _text(value: object) -> str | None:
+    """A reason id as the service keeps it: an integer means its decimal string."""
+    return None if value is None else str(value)
 
 
 def peer_table_start(con: duckdb.DuckDBPyConnection) -> None:
@@ -364,7 +392,11 @@ def peer_table_end(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN has_wait THEN wait_time END AS wait_time,
                CASE WHEN has_group THEN group_id END AS group_id,
                CASE WHEN type = 'queueState' THEN queue_size END AS queue_size,
-               CASE WHEN type = 'queueState' THEN available_slots END AS available_slots
+               CASE WHEN type = 'queueState' THEN available_slots END AS available_slots,
+               CASE WHEN type = 'agentState' THEN state END AS state,
+               CASE WHEN type = 'agentState' THEN reason_id END AS reason_id,
+               CASE WHEN type = 'agentState' THEN active_chats END AS active_chats,
+               CASE WHEN type = 'agentState' AND has_max THEN max_chats END AS max_chats
         FROM raw
         QUALIFY row_number() OVER (PARTITION BY account, event_id ORDER BY seq) = 1
         ORDER BY time, seq
@@ -384,6 +416,20 @@ def _busiest_groups(events: list[dict[str, object]]) -> list[int]:
     return sorted(int(group) for group, _ in top) or [-1]  # type: ignore[call-overload]
 
 
+def _spread(agents: list[int], count: int) -> list[int]:
+    """``count`` of the sorted ``agents``, evenly spaced (all of them when fewer)."""
+    if len(agents) <= count:
+        return agents
+    return [agents[i * len(agents) // count] for i in range(count)]
+
+
+def _agents(events: list[dict[str, object]]) -> list[int]:
+    """The agents with agentState events, ascending; those of any event when none has."""
+    states = {e["agentId"] for e in events if e["type"] == "agentState"}
+    agents = states or {e["agentId"] for e in events if e.get("agentId") is not None}
+    return sorted(int(a) for a in agents)  # type: ignore[call-overload]
+
+
 def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
     start_ms = NOW_MS - DAY_MS
     clean: list[Batch] = []
@@ -394,6 +440,7 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
     types: Counter[str] = Counter()
     types_large: Counter[str] = Counter()
     sla_groups = [-1]
+    agents: list[int] = []
     accounts = _accounts(scale)
     for number, (account, config) in enumerate(accounts):
         events = list(generate_events(config, start_ms, NOW_MS))
@@ -411,6 +458,7 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
             total_large = len(events)
             types_large.update(str(e["type"]) for e in events)
             sla_groups = _busiest_groups(events)
+            agents = _agents(events)
             log(f"data: large account {account}: {len(events)} events {dict(types_large)}")
     dup_duplicates = dup_sent - total
     log(f"data: {len(accounts) - 1} small accounts; {total} events in all {dict(types)}")
@@ -432,6 +480,8 @@ def _generate(scale: Scale, work: Path, log: Log) -> dict[str, object]:
         "types": dict(sorted(types.items())),
         "types_large": dict(sorted(types_large.items())),
         "sla_groups": sla_groups,
+        "agent_list": _spread(agents, AGENT_LIST),
+        "agent_long_list": _spread(agents, AGENT_LONG_LIST),
         "sim_options": sim_options(),
         "scale": asdict(scale),
     }

@@ -4,7 +4,8 @@ Two parts, added together per query:
 
 - :func:`encode_time_s`: ``orjson.dumps`` of the (parsed) answer, median of many runs.
 - a tiny FastAPI app, served by uvicorn exactly like engactivity, that returns a
-  precomputed body of the same bytes (``GET /floor/{name}``); its latency is measured
+  precomputed body of the same bytes (``GET /floor/{name}``, or ``POST`` for a query sent
+  by POST: the request's body is read and ignored); its latency is measured
   with the same single-connection wrk run as the servers.
 
 Run: ``python -m bench.floor --bodies DIR --port 8092`` (serves ``DIR/<name>.json``).
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 import uvicorn
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.responses import Response
 
 
@@ -44,6 +46,12 @@ def create_app(bodies: dict[str, bytes]) -> FastAPI:
 
     @app.get("/floor/{name}")
     async def floor(name: str) -> Response:
+        return Response(bodies[name], media_type="application/json")
+
+    @app.post("/floor/{name}")
+    async def floor_post(name: str, request: Request) -> Response:
+        """The same for a query sent by POST (its body is read, as any server must)."""
+        await request.body()
         return Response(bodies[name], media_type="application/json")
 
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 
 _TIME_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -95,8 +96,25 @@ def wrk_path() -> str:
     return path
 
 
-def run_wrk(url: str, connections: int, duration_s: int, timeout_s: int = 60) -> WrkResult:
-    """``wrk --latency`` against ``url``: 1 thread for 1 connection, else 2 threads."""
+def post_script(body: bytes) -> str:
+    """A wrk Lua script that sends ``body`` (JSON) by POST."""
+    text = body.decode()
+    level = 0
+    while f"]{'=' * level}]" in text + "]":  # the body may not close the string early
+        level += 1
+    quote = "=" * level
+    return (
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [{quote}[{text}]{quote}]\n"
+    )
+
+
+def run_wrk(
+    url: str, connections: int, duration_s: int, timeout_s: int = 60, body: bytes | None = None
+) -> WrkResult:
+    """``wrk --latency`` against ``url``: 1 thread for 1 connection, else 2 threads; a
+    ``body`` is sent by POST (as JSON), else requests are GETs."""
     threads = 1 if connections == 1 else min(2, connections)
     cmd = [
         wrk_path(),
@@ -107,9 +125,14 @@ def run_wrk(url: str, connections: int, duration_s: int, timeout_s: int = 60) ->
         "--latency",
         url,
     ]
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=duration_s + timeout_s + 30, check=False
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if body is not None:
+            script.write(post_script(body))
+            script.flush()
+            cmd[-1:-1] = ["-s", script.name]
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=duration_s + timeout_s + 30, check=False
+        )
     if done.returncode != 0:
         raise WrkError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr}{done.stdout}")
     return parse_wrk(done.stdout)

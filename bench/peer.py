@@ -6,7 +6,9 @@ FastAPI served by uvicorn, like engactivity. It reads SEMANTICS.md and QUEUE.md,
 engactivity's code, so agreeing answers mean something. It validates nothing beyond
 what the benchmark sends.
 
-Methods: engactivity, queuehealth, queuestate and sla.
+Methods: engactivity, queuehealth, queuestate, sla and agentactivity (AGENTS.md: each
+agent's timeline by ``LEAD`` over its ``agentState`` events, clipped to the window and to
+each interval, summed in SQL; seconds, "Logged in" and the shape in Python).
 
 Run: ``python -m bench.peer --db peer.duckdb --port 8091 --now-ms 1795536150000``.
 """
@@ -22,7 +24,7 @@ from typing import Any
 import duckdb
 import orjson
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Body, FastAPI
 from starlette.responses import Response
 
 B = 300_000
@@ -448,6 +450,129 @@ def sla(
     return {"slaDataRange": out}
 
 
+# -- agent activity (AGENTS.md) -------------------------------------------------------------
+
+AGENT_STATES = (("online", 2, "Online"), ("backSoon", 3, "Back in 5"), ("away", 4, "Away"))
+
+# One statement: each agentState lasts until the agent's next one by (time, eventId) (the
+# last one until now); each piece of it inside a range (the window, k = -1, or interval k)
+# is summed per agent, state and reason: in all, while chatting, at the chat limit.
+AGENT_SQL = """
+WITH timeline AS (
+    SELECT agent, state, reason_id, active_chats, max_chats, time AS t0,
+           coalesce(lead(time) OVER (PARTITION BY agent ORDER BY time, event_id), $now) AS t1
+    FROM events
+    WHERE account = $account AND type = 'agentState' {filters}
+),
+ranges(k, lo, hi) AS (VALUES {ranges}),
+pieces AS (
+    SELECT k, agent, state, reason_id, active_chats, max_chats,
+           least(t1, hi) - greatest(t0, lo) AS ms
+    FROM timeline JOIN ranges ON t0 < hi AND t1 > lo
+    WHERE state <> 'loggedOut'
+)
+SELECT k, agent, state, reason_id, sum(ms),
+       coalesce(sum(ms) FILTER (WHERE active_chats > 0), 0),
+       coalesce(sum(ms) FILTER (WHERE max_chats IS NOT NULL AND active_chats >= max_chats), 0)
+FROM pieces
+GROUP BY ALL
+HAVING sum(ms) > 0
+"""
+
+Ms = list[int]
+"""Milliseconds: [in all, chatting, chatting at the chat limit]."""
+
+
+def agent_ranges(now: int, timeframe: int, interval: int | None) -> list[tuple[int, int, int, int]]:
+    """(k, lo, hi, Ek): the window as k = -1, then interval k = 0, 1, ... (section 4)."""
+    start = now - timeframe * MIN
+    out = [(-1, start, now, now)]
+    if interval:
+        e0 = (now // B + 1) * B
+        k = 0
+        while (end := ceil_b(e0 - k * interval * MIN)) > start:
+            lo = max(ceil_b(e0 - (k + 1) * interval * MIN), start)
+            out.append((k, lo, min(end, now), end))
+            k += 1
+    return out
+
+
+class AgentTimes:
+    """An agent's milliseconds in a range: per state, and per away reason."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, Ms] = {s: [0, 0, 0] for s, _, _ in AGENT_STATES}
+        self.reasons: dict[str, Ms] = {}
+
+    def add(self, state: str, reason: str | None, ms: Ms) -> None:
+        into = self.states[state]
+        for i in range(3):
+            into[i] += ms[i]
+        if state == "away" and reason is not None:
+            self.reasons[reason] = ms
+
+
+def seconds(ms: Ms) -> dict[str, int]:
+    total, chatting = ms[0] // 1000, ms[1] // 1000
+    return {
+        "total": total,
+        "chatting": chatting,
+        "notChatting": total - chatting,
+        "chattingInMaxConcurrency": ms[2] // 1000,
+    }
+
+
+def agent_entry(times: AgentTimes) -> list[dict[str, Any]]:
+    """The four objects of an agent (section 5); Logged in adds up the reported three."""
+    entry: list[dict[str, Any]] = []
+    logged_in = dict.fromkeys(("total", "chatting", "notChatting", "chattingInMaxConcurrency"), 0)
+    for state, number, name in AGENT_STATES:
+        value = seconds(times.states[state])
+        for key in logged_in:
+            logged_in[key] += value[key]
+        item: dict[str, Any] = {"id": number, "name": name, "value": value}
+        if state == "away":
+            reasons = sorted(times.reasons.items())
+            item = {"reasons": [{"id": r, "value": seconds(ms)} for r, ms in reasons], **item}
+        entry.append(item)
+    entry.append({"id": -1, "name": "Logged in", "value": logged_in})
+    return entry
+
+
+def agents_metrics(agents: dict[int, AgentTimes]) -> dict[str, Any]:
+    return {
+        "metricsPerAgent": {str(a): agent_entry(t) for a, t in sorted(agents.items())},
+        "metricsTotals": [],
+    }
+
+
+def agent_activity(
+    con: duckdb.DuckDBPyConnection,
+    now: int,
+    account: str,
+    timeframe: int,
+    agent_ids: str,
+    interval: int | None,
+) -> dict[str, Any]:
+    ranges = agent_ranges(now, timeframe, interval)
+    values = ", ".join(f"({k}, {lo}, {hi})" for k, lo, hi, _ in ranges)
+    filters = skill_filter(parse_ids(agent_ids), "agent")
+    sql = AGENT_SQL.format(filters=filters, ranges=values)
+    rows = con.execute(sql, {"account": account, "now": now}).fetchall()
+    parts: dict[int, dict[int, AgentTimes]] = {k: {} for k, *_ in ranges}
+    for k, agent, state, reason, total, chatting, maxc in rows:
+        times = parts[k].setdefault(agent, AgentTimes())
+        times.add(state, reason, [int(total), int(chatting), int(maxc)])
+    body: dict[str, Any] = {"agentsMetrics": agents_metrics(parts[-1])}
+    if not interval:
+        return body
+    intervals = [
+        {"timestamp": end, "metricsData": {"agentsMetrics": agents_metrics(parts[k])}}
+        for k, _, _, end in ranges[1:]
+    ]
+    return {"metricsByIntervals": intervals, **body}
+
+
 def json_response(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
@@ -504,6 +629,27 @@ def create_app(db: str, now: int) -> FastAPI:
         histogram: str | None = None,
     ) -> Response:
         body = sla(connection(), now, accountId, timeframe, skillIds, groupIds, histogram)
+        return json_response(body)
+
+    @app.get("/operations/api/account/{accountId}/agentactivity")
+    def agentactivity(
+        accountId: str, timeframe: int, v: int, agentIds: str, interval: int | None = None
+    ) -> Response:
+        body = agent_activity(connection(), now, accountId, timeframe, agentIds, interval)
+        return json_response(body)
+
+    @app.post("/operations/api/account/{accountId}/agentactivity")
+    def agentactivity_post(accountId: str, form: dict[str, Any] = Body()) -> Response:
+        """The POST form: the same parameters in a JSON object, strings or numbers."""
+        interval = form.get("interval")
+        body = agent_activity(
+            connection(),
+            now,
+            accountId,
+            int(form["timeframe"]),
+            str(form["agentIds"]),
+            int(interval) if interval is not None else None,
+        )
         return json_response(body)
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ import matplotlib.pyplot as plt
 TARGET_NAIVE_RATIO = 10.0
 TARGET_FLOOR_RATIO = 3.0
 TARGET_P50_MS = 5.0
-TARGET_P50_QUERIES = ("Q1", "Q2", "Q3", "Q4", "QH1")
+TARGET_P50_QUERIES = ("Q1", "Q2", "Q3", "Q4", "QH1", "AA1")
 TARGET_Q3_RPS = 2000.0
 TARGET_INGEST_EPS = 100_000.0
 TARGET_FRESH_P99_MS = 50.0
 TARGET_RSS_BYTES = 1024**3
 QUEUE_TYPES = ("queued", "abandoned", "queueState")
+AGENT_TYPES = ("agentState",)
+LONG_LIST = re.compile(r"=(-?\d+(?:,-?\d+){5,})")
+"""A list of more than five ids in a query's parameters (shown as its count)."""
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -48,7 +52,7 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
             "name": q["name"],
             "method": q.get("method", "engactivity"),
             "title": q["title"],
-            "params": q["params"],
+            "params": shown_params(q),
             "account": q["account"],
             "bytes": probe["bytes"],
             "equal": probe["equal"],
@@ -101,17 +105,26 @@ def _types(types: dict[str, int] | None) -> str:
     return " (" + ", ".join(f"{n:,} {t}" for t, n in ordered) + ")"
 
 
-def _queue_events(types: dict[str, int] | None) -> str:
-    """A warning when the day lacks queue event types (the queue answers are then thin)."""
+def shown_params(query: dict[str, Any]) -> str:
+    """A query's parameters, long id lists as their count, ``POST`` when sent so."""
+    params = LONG_LIST.sub(lambda m: f"=<{m.group(1).count(',') + 1} ids>", query["params"])
+    return f"POST {params}" if query.get("post") else params
+
+
+def _missing_events(types: dict[str, int] | None) -> str:
+    """A warning when the day lacks queue or agent event types (those answers are then
+    thin or empty)."""
     if types is None:
         return ""
-    missing = [t for t in QUEUE_TYPES if t not in types]
-    if not missing:
-        return ""
-    return (
-        f" **The simulator made no {_names([f'`{t}`' for t in missing])} events**: the queue "
-        "methods' answers hold only what the other events give them."
-    )
+    out = ""
+    for kinds, what in ((QUEUE_TYPES, "the queue methods'"), (AGENT_TYPES, "agent activity's")):
+        missing = [t for t in kinds if t not in types]
+        if missing:
+            out += (
+                f" **The simulator made no {_names([f'`{t}`' for t in missing])} events**: "
+                f"{what} answers hold only what the other events give them."
+            )
+    return out
 
 
 def _sim_options(options: dict[str, object] | None) -> str:
@@ -260,7 +273,7 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         f"{(d['events'] - d['events_large']) / max(1, d['small_accounts']):,.0f} events each; "
         f"{d['events']:,} events in all{_types(d.get('types'))}."
         + _sim_options(d.get("sim_options"))
-        + _queue_events(d.get("types")),
+        + _missing_events(d.get("types")),
         "",
         f"Latencies are medians of {results['reps']} runs; ratios are taken within each run,"
         " then their median is shown.",
@@ -287,10 +300,11 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "- *ours*: `engactivity serve --store sqlite:///... --sync full`, clock pinned with "
         "`ENGACTIVITY_FAKE_NOW_MS`. p50/p99 from `wrk -t1 -c1 --latency` (one client, "
         "requests back to back); req/s from `wrk -t2 -c32`.",
-        "- *peer*: `bench/peer.py`, the naive implementation from SEMANTICS.md and QUEUE.md: "
-        "raw events in DuckDB, one query per request (a `GROUP BY`; for the queue methods "
-        "with the newest sample per skill by a window), shaped in Python, FastAPI + uvicorn, "
-        "same pinned now. "
+        "- *peer*: `bench/peer.py`, the naive implementation from SEMANTICS.md, QUEUE.md and "
+        "AGENTS.md: raw events in DuckDB, one query per request (a `GROUP BY`; for the queue "
+        "methods with the newest sample per skill by a window; for agent activity each "
+        "state's end by `LEAD` over the agent's events, clipped to the window and to each "
+        "interval), shaped in Python, FastAPI + uvicorn, same pinned now. "
         "Its answers are compared with ours (parsed JSON, key order ignored): "
         + (
             "**all equal**."
@@ -300,13 +314,18 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "- *floor*: `orjson.dumps` of our parsed answer (median of many runs) plus the p50 of "
         "a FastAPI + uvicorn app returning a precomputed body of the same bytes "
         "(`bench/floor.py`), measured with the same one-client wrk run.",
-        "- Targets: naive/ours >= 10, ours/floor <= 3, p50 < 5 ms (Q1-Q4, QH1), "
+        "- Targets: naive/ours >= 10, ours/floor <= 3, p50 < 5 ms (Q1-Q4, QH1, AA1), "
         ">= 2,000 req/s with 32 clients (Q3).",
         "- Q1-Q7: engagement activity (SEMANTICS.md); QH: queue health, QS: current queue "
         "state, SLA: the SLA histogram (QUEUE.md). Queue health and queue state answers hold "
         "current values (the newest queue sample of each skill, if under five minutes old), "
         "which move with the clock as well as with the data; the table after a write below "
         "shows each answer computed afresh.",
+        "- AA1-AA4: agent activity (AGENTS.md): time per agent in each state, to the "
+        "millisecond, in the exact window and intervals; AA3 and AA4 name agents spread over "
+        "the large account's ids and one it does not have; AA4 is sent by POST, its "
+        "parameters in a JSON body of strings (the floor's request is a POST of the same "
+        "body).",
         "",
         "### When the data has just changed",
         "",
@@ -317,8 +336,9 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "minutes ahead, and outside every span asked, so no answer moves; the answers are "
         "re-checked at the end) of one `connected` event with a wait and a group and, when the "
         "account has current queue values, one `queueState` repeating a skill's current "
-        "sample (it becomes the newest, with the same values): every table a query reads "
-        "changes. *after a write*: one client, a write then the "
+        "sample (it becomes the newest, with the same values), and one `agentState` dated now "
+        "(agent 1001 online from now on: its timeline changes, outside every window): every "
+        "table a query reads changes. *after a write*: one client, a write then the "
         "query, timed from sending the query to the end of its answer (samples: over all "
         "runs; slow queries get fewer); *with writes*: 32 clients with wrk while the account "
         "receives 10 such batches a second. Below 1x, ours/floor in the table above means the "

@@ -8,7 +8,8 @@
 3. queries on ours, the naive peer (:mod:`bench.peer`) and the floor
    (:mod:`bench.floor`), with wrk (:mod:`bench.load`): Q1-Q7 of engagement activity,
    QH1-QH4 of queue health, QS1-QS2 of the current queue state, SLA1-SLA2 of the SLA
-   histogram; answers of ours and the peer must be equal.
+   histogram, AA1-AA4 of agent activity (AA4 by POST); answers of ours and the peer must
+   be equal.
 4. freshness and memory of our server; the report (:mod:`bench.report`).
 
 Exit status: 0 when the harness ran and every check held (speed targets are
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +59,14 @@ COLD_BUDGET_S = 10.0
 Q6_SKILLS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
 SLA_SKILLS = (1, 2, 3, 5, 8)
 SLA_HISTOGRAM = (5, 10, 20, 30, 60, 120, 300, 600)
-DUP_CHECKED = ("Q1", "Q3", "Q7", "QH3", "QH4", "QS1", "SLA2")
+DUP_CHECKED = ("Q1", "Q3", "Q7", "QH3", "QH4", "QS1", "SLA2", "AA1", "AA4")
 """Queries whose answers the store loaded with duplicates must give byte for byte."""
 QS2_SKILLS = (1, 3, 5, 6)
 """Skills 1, 3 and 5 of a small account (5 skills) and one it does not have."""
+NO_AGENT = 999_999_999
+"""An agent no account has, added to the agent lists (it must not be listed)."""
+WRITE_AGENT = 1001
+"""The agent of the writes (the simulator's first agent: every account has it)."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,20 @@ class Query:
     account: str
     params: str
     method: str = "engactivity"
+    post: bool = False
+    """Sent by POST, the parameters in a JSON object of strings (as the reference's
+    example), instead of in the URL."""
 
     @property
     def path(self) -> str:
-        return f"/operations/api/account/{self.account}/{self.method}?{self.params}&v=1"
+        path = f"/operations/api/account/{self.account}/{self.method}"
+        return path if self.post else f"{path}?{self.params}&v=1"
+
+    @property
+    def body(self) -> bytes | None:
+        if not self.post:
+            return None
+        return orjson.dumps(dict(urllib.parse.parse_qsl(f"{self.params}&v=1")))
 
 
 def _ids(ids: tuple[int, ...] | list[int]) -> str:
@@ -157,6 +173,38 @@ def queries(data: Dataset) -> list[Query]:
         ),
         Query("SLA1", "default histogram, 24 h", large, "timeframe=1440", "sla"),
         Query("SLA2", "five skills, busiest groups, own histogram, 24 h", large, sla, "sla"),
+        *agent_queries(data),
+    ]
+
+
+def agent_queries(data: Dataset) -> list[Query]:
+    large = data.large
+    some = _ids([*data.agent_list, NO_AGENT])
+    many = _ids([*data.agent_long_list, NO_AGENT])
+    return [
+        Query(
+            "AA1",
+            "all agents, 24 h by 60",
+            large,
+            "agentIds=all&timeframe=1440&interval=60",
+            "agentactivity",
+        ),
+        Query("AA2", "all agents, 60 min", large, "agentIds=all&timeframe=60", "agentactivity"),
+        Query(
+            "AA3",
+            f"{len(data.agent_list)} agents, 4 h by 15",
+            large,
+            f"agentIds={some}&timeframe=240&interval=15",
+            "agentactivity",
+        ),
+        Query(
+            "AA4",
+            f"{len(data.agent_long_list)} agents by POST, 24 h in one interval",
+            large,
+            f"timeframe=1440&agentIds={many}&interval=1440",
+            "agentactivity",
+            post=True,
+        ),
     ]
 
 
@@ -171,18 +219,29 @@ class CheckFailed(Exception):
     pass
 
 
-def fetch(base_url: str, path: str, timeout_s: float = 600) -> tuple[int, bytes, float]:
-    """GET ``path``: status, body and seconds taken (on a new connection)."""
+def fetch(
+    base_url: str, path: str, body: bytes | None = None, timeout_s: float = 600
+) -> tuple[int, bytes, float]:
+    """GET ``path`` (POST ``body`` when given): status, body and seconds taken (on a new
+    connection)."""
     host, port = base_url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
     try:
         started = time.perf_counter()
-        conn.request("GET", path)
+        send(conn, path, body)
         response = conn.getresponse()
         body = response.read()
         return response.status, body, time.perf_counter() - started
     finally:
         conn.close()
+
+
+def send(conn: http.client.HTTPConnection, path: str, body: bytes | None) -> None:
+    """A GET, or a POST of a JSON ``body``."""
+    if body is None:
+        conn.request("GET", path)
+    else:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
 
 
 def first_difference(a: Any, b: Any, where: str = "$") -> str | None:
@@ -331,11 +390,14 @@ class Writer:
     a ``connected`` (with a wait and a group: engagement activity, queue health and SLA
     tables) and, when the account has current queue values, a ``queueState`` repeating
     one skill's current sample (its queue tables; the newest sample, with the same values,
-    so no current value moves). A server that caches answers until the account's data
-    changes must compute the next answer afresh.
+    so no current value moves). Besides, an ``agentState`` of :data:`WRITE_AGENT` dated
+    now: the agent's timeline changes from now on, which no window ``[now - T, now)``
+    holds. A server that caches answers until the account's data changes must compute
+    the next answer afresh.
     """
 
     def __init__(self, server: Process, now_ms: int) -> None:
+        self.now_ms = now_ms
         self.port = server.port
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         self.time_ms = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
@@ -389,7 +451,14 @@ class Writer:
                     "agentId": 1001,
                     "waitTime": 12,
                     "agentGroupId": 1,
-                }
+                },
+                {
+                    "eventId": f"bench-now-a-{self.count}",
+                    "type": "agentState",
+                    "time": self.now_ms,
+                    "agentId": WRITE_AGENT,
+                    "state": "online",
+                },
             ]
             sample = self._sample(account)
             if sample is not None:
@@ -415,7 +484,7 @@ def after_write(
     while len(times) < samples and (len(times) < 3 or time.monotonic() < deadline):
         writer.write(q.account)
         started = time.perf_counter()
-        conn.request("GET", q.path)
+        send(conn, q.path, q.body)
         response = conn.getresponse()
         response.read()
         times.append(time.perf_counter() - started)
@@ -504,7 +573,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         for q in qs:
             if q.name not in DUP_CHECKED:
                 continue
-            a, b = fetch(ours.base_url, q.path), fetch(second.base_url, q.path)
+            a, b = fetch(ours.base_url, q.path, q.body), fetch(second.base_url, q.path, q.body)
             if a[1] != b[1]:
                 problems.append(f"{q.name}: the store loaded with duplicates answers differently")
         second.stop()
@@ -521,11 +590,11 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         bodies_dir.mkdir(exist_ok=True)
         probes: dict[str, dict[str, Any]] = {}
         for q in qs:
-            status, body, ours_s = fetch(ours.base_url, q.path)
+            status, body, ours_s = fetch(ours.base_url, q.path, q.body)
             if status != 200:
                 raise RuntimeError(f"{q.name}: ours answered {status}: {body[:300]!r}")
-            ours_s = min(ours_s, fetch(ours.base_url, q.path)[2])
-            peer_status, peer_body, peer_s = fetch(peer.base_url, q.path)
+            ours_s = min(ours_s, fetch(ours.base_url, q.path, q.body)[2])
+            peer_status, peer_body, peer_s = fetch(peer.base_url, q.path, q.body)
             if peer_status != 200:
                 raise RuntimeError(
                     f"{q.name}: the peer answered {peer_status}: {peer_body[:300]!r}"
@@ -570,14 +639,14 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                 peer_one = duration(probe["peer_probe_s"], 10, mode.latency_s, mode.max_s)
                 timeout = int(min(120, max(10, 40 * probe["ours_probe_s"])))
                 peer_timeout = int(min(120, max(10, 5 * probe["peer_probe_s"])))
-                ours1 = run_wrk(ours.base_url + q.path, 1, one, timeout)
-                peer1 = run_wrk(peer.base_url + q.path, 1, peer_one, peer_timeout)
-                floor1 = run_wrk(f"{floor.base_url}/floor/{q.name}", 1, one, timeout)
-                ours32 = run_wrk(ours.base_url + q.path, 32, many, timeout)
+                ours1 = run_wrk(ours.base_url + q.path, 1, one, timeout, q.body)
+                peer1 = run_wrk(peer.base_url + q.path, 1, peer_one, peer_timeout, q.body)
+                floor1 = run_wrk(f"{floor.base_url}/floor/{q.name}", 1, one, timeout, q.body)
+                ours32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
                 settle(ours)
                 cold = after_write(ours, writer, q, mode.cold_samples, COLD_BUDGET_S)
                 with BackgroundWrites(writer, q.account, WRITE_PERIOD_S):
-                    live32 = run_wrk(ours.base_url + q.path, 32, many, timeout)
+                    live32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
                 settle(ours)
                 floor_ms = floor1.p50_ms + probe["encode_ms"]
                 entry = {
@@ -618,7 +687,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         writer.close()
         # The writes fell outside every span: the answers must not have moved.
         for q in qs:
-            status, body, _ = fetch(ours.base_url, q.path)
+            status, body, _ = fetch(ours.base_url, q.path, q.body)
             if body != (bodies_dir / f"{q.name}.json").read_bytes():
                 problems.append(f"{q.name}: answers differ before and after the measurements")
         results["memory_after_queries"] = ours.memory()

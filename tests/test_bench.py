@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
-from bench.load import WrkError, parse_wrk, to_bytes, to_ms
-from bench.run import first_difference, percentile
+from bench.load import WrkError, parse_wrk, post_script, to_bytes, to_ms
+from bench.report import shown_params
+from bench.run import Query, first_difference, percentile
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:40123/operations/api/account/1/engactivity?timeframe=60&v=1
@@ -84,3 +86,29 @@ def test_first_difference_compares_numbers_as_numbers() -> None:
     assert first_difference({"rate": 0.13}, {"rate": 0.14}) == "$.rate: ours 0.13, peer 0.14"
     assert first_difference({"n": 1}, {"n": "1"}) == "$.n: ours 1, peer '1'"
     assert first_difference({"n": 1}, {"n": True}) == "$.n: ours 1, peer True"
+
+
+def test_post_script_keeps_the_body_whole() -> None:
+    body = b'{"agentIds":"1,2","note":"]]"}'
+    script = post_script(body)
+    assert 'wrk.method = "POST"' in script
+    assert "wrk.body = [=[" + body.decode() + "]=]" in script
+
+
+def test_a_post_query_sends_its_parameters_as_strings() -> None:
+    q = Query("AA4", "t", "1", "timeframe=1440&agentIds=1,2&interval=1440", "agentactivity", True)
+    assert q.path == "/operations/api/account/1/agentactivity"
+    assert orjson.loads(q.body or b"") == {
+        "timeframe": "1440",
+        "agentIds": "1,2",
+        "interval": "1440",
+        "v": "1",
+    }
+    assert Query("Q1", "t", "1", "timeframe=60").body is None
+
+
+def test_shown_params_count_long_lists() -> None:
+    ids = ",".join(map(str, range(1, 501)))
+    query = {"params": f"agentIds={ids}&timeframe=60", "post": True}
+    assert shown_params(query) == "POST agentIds=<500 ids>&timeframe=60"
+    assert shown_params({"params": "skillIds=1,2,3&timeframe=60"}) == "skillIds=1,2,3&timeframe=60"
