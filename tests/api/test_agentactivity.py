@@ -406,6 +406,32 @@ def test_acknowledged_events_are_answered_at_once_in_their_place(loaded: Loaded)
             same(answer(post(loaded.server, {"v": 1, **params}, "fresh")), expected)
 
 
+def test_late_events_under_a_moving_clock(loaded: Loaded) -> None:
+    # Past intervals answered once must still change when an event before their end
+    # arrives: each step asks, sends late events, asks again, then the clock moves on.
+    rng = random.Random(21)
+    server, sent, now = loaded.server, list[Event](), NOW_MS
+    queries = [
+        {"timeframe": 60, "agentIds": "all", "interval": 5},
+        {"timeframe": 1440, "agentIds": "1,2", "interval": 60},
+    ]
+    try:
+        for step in range(10):
+            for params in queries:
+                same(answer(get(server, params, "moving")), agentactivity(sent, now, params))
+            batch = [agent_event(rng, step * 10 + i, rng.choice([1, 2, 3]), now) for i in range(3)]
+            for event in batch:
+                event["time"] = now - rng.randrange(0, 90 * MIN)
+            assert server.send("moving", batch).json()["accepted"] == 3
+            sent += batch
+            for params in queries:
+                same(answer(get(server, params, "moving")), agentactivity(sent, now, params))
+            now += rng.randrange(1, 7 * MIN)
+            server.set_now(now)
+    finally:
+        server.set_now(NOW_MS)
+
+
 def test_a_repeated_delivery_changes_nothing(loaded: Loaded) -> None:
     first = {"eventId": "once", "type": "agentState", "time": NOW_MS - 30 * MIN,
              "agentId": 1, "state": "away", "reasonId": "r1"}  # fmt: skip
