@@ -113,7 +113,7 @@ def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> lis
         return [Measured(agents, np.zeros((0, 9), np.int64), nothing) for _ in spans]
     moments = np.unique([m for r in spans for m in (r.lo, r.hi)])
     totals = up_to(timelines, agents, moments)
-    away = _away_with_reason(timelines, agents)
+    away = _away_with_reason(timelines, _steps_between(timelines, agents, moments[0], moments[-1]))
     out = []
     for r in spans:
         lo, hi = np.searchsorted(moments, [r.lo, r.hi])
@@ -123,14 +123,25 @@ def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> lis
     return out
 
 
-def _away_with_reason(timelines: Timelines, agents: Int64s) -> Int64s:
-    """The steps of ``agents`` away with a reason."""
-    values = timelines.values
+def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> Int64s:
+    """The steps of ``agents`` that hold a moment of [lo, hi): found by binary search,
+    so only the steps of that time are looked at."""
+    at = np.clip(np.array([lo, hi - 1]) - timelines.origin, -1, _SPAN - 1)
+    bounds = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
+    first, last = (np.searchsorted(timelines.sortable, bounds, side="right") - 1).T
+    first = np.maximum(first, timelines.starts[agents])
+    counts = np.maximum(last - first + 1, 0)
+    offsets: Int64s = np.repeat(first - np.cumsum(counts) + counts, counts)
+    return np.arange(int(counts.sum()), dtype=np.int64) + offsets
+
+
+def _away_with_reason(timelines: Timelines, steps: Int64s) -> Int64s:
+    """Those of ``steps`` away with a reason."""
+    values = timelines.values[steps]
     texts = timelines.texts
     none = texts.index(NO_REASON) if NO_REASON in texts else -1
-    picked = (values[:, STATE] == AWAY) & (values[:, REASON] != none)
-    rows = np.flatnonzero(picked)
-    return rows[np.isin(_owners(timelines, rows), agents)]
+    picked: Int64s = steps[(values[:, STATE] == AWAY) & (values[:, REASON] != none)]
+    return picked
 
 
 def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
