@@ -242,6 +242,38 @@ def write(results: dict[str, Any], out: Path) -> None:
     out.write_text(render(results, rows, png.name))
 
 
+def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:
+    """Agent activity with the server's clock running: every request another moment."""
+    if not moving:
+        return []
+    floors = {r["name"]: r for r in rows}
+    lines = [
+        "",
+        "### Agent activity with the clock running",
+        "",
+        "Agent activity's window ends at now, to the millisecond: at the pinned moment "
+        "above its answers are cached like the others', but in life every request is of "
+        "another moment. So its queries are also timed with the server's clock running "
+        "(`ENGACTIVITY_FAKE_START_MS`, the same store, one client, `wrk -t1 -c1`): each "
+        "answer is made afresh, but for the parts of past intervals it kept.",
+        "",
+        "| query | p50 | p99 | naive/ours | ours/floor |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, run in moving.items():
+        row = floors.get(name, {})
+        p50 = run.get("p50_ms") or 0.0
+        naive = row.get("peer_p50") or 0.0
+        floor = row.get("floor_ms") or 0.0
+        over_ours = naive / p50 if p50 else None
+        over_floor = p50 / floor if floor else None
+        lines.append(
+            f"| {name} | {ms(p50)} | {ms(run.get('p99_ms'))} "
+            f"| {num(over_ours, 1)}x | {num(over_floor, 1)}x |"
+        )
+    return lines
+
+
 def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -> str:
     m, d = results["machine"], results["data"]
     ingest, dup = results["ingest"], results["ingest_dup"]
@@ -355,6 +387,7 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
             f"| {num(r['live_rps32'])} "
             f"| {num(r['naive_over_cold'], 1)}x | {num(r['cold_over_floor'], 1)}x | {checks} |"
         )
+    lines += _clock_running(results.get("clock_running"), rows)
     lines += [
         "",
         "### The parts of the floor, and the peer's tail",
