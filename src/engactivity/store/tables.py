@@ -57,6 +57,23 @@ def _chunks(items: list[Any], per_row: int, max_params: int) -> Iterator[list[An
         yield items[start : start + step]
 
 
+def _statements(
+    upsert: Callable[[int], str],
+    account_id: str,
+    items: list[tuple[RowKey, list[Any]]],
+    per_row: int,
+    max_params: int,
+) -> Iterator[Statement]:
+    """``upsert`` statements for ``items``, as many rows each as ``max_params`` allows."""
+    for chunk in _chunks(items, per_row, max_params):
+        flat: list[object] = []
+        for key, values in chunk:
+            flat.append(account_id)
+            flat.extend(key)
+            flat.extend(values)
+        yield upsert(len(chunk)), flat
+
+
 @dataclass(frozen=True)
 class BucketTable:
     """Per-bucket values of one method, for every account."""
@@ -124,13 +141,8 @@ class BucketTable:
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
     ) -> Iterator[Statement]:
         """The upsert statements merging ``items`` into the account's rows, with parameters."""
-        for chunk in _chunks(items, 2 + len(self.keys) + self.width, max_params):
-            flat: list[object] = []
-            for key, values in chunk:
-                flat.append(account_id)
-                flat.extend(key)
-                flat.extend(values)
-            yield self.upsert(len(chunk)), flat
+        per_row = 2 + len(self.keys) + self.width
+        return _statements(self.upsert, account_id, items, per_row, max_params)
 
     def select(self, where: str = "") -> str:
         """Rows as (account_id, bucket, keys..., values...), optionally filtered."""
@@ -212,13 +224,8 @@ class LatestTable:
     def upserts(
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
     ) -> Iterator[Statement]:
-        for chunk in _chunks(items, 3 + len(self.keys) + len(self.values), max_params):
-            flat: list[object] = []
-            for key, sample in chunk:
-                flat.append(account_id)
-                flat.extend(key)
-                flat.extend(sample)
-            yield self.upsert(len(chunk)), flat
+        per_row = 3 + len(self.keys) + len(self.values)
+        return _statements(self.upsert, account_id, items, per_row, max_params)
 
     def select(self, where: str = "") -> str:
         names = ["time", "event_key", *(v.name for v in self.values)]
@@ -296,13 +303,8 @@ class TimelineTable:
     def upserts(
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
     ) -> Iterator[Statement]:
-        for chunk in _chunks(items, 3 + len(self.keys) + len(self.values), max_params):
-            flat: list[object] = []
-            for key, values in chunk:
-                flat.append(account_id)
-                flat.extend(key)
-                flat.extend(values)
-            yield self.upsert(len(chunk)), flat
+        per_row = 3 + len(self.keys) + len(self.values)
+        return _statements(self.upsert, account_id, items, per_row, max_params)
 
     def select(self, where: str = "") -> str:
         columns = ", ".join([*self.key_names, *(v.name for v in self.values)])
