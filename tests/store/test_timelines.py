@@ -95,6 +95,22 @@ def test_flat_arrays_follow_the_lines_and_texts_are_kept_once() -> None:
     assert rows.timelines() is flat  # made again only after a change
 
 
+def test_a_part_of_the_timelines_for_some_keys_from_a_moment_on() -> None:
+    rows = TimelineRows(AGENT_STATES)
+    rows.apply(rows_of(*(state(f"a{t}", t, agent=1) for t in (10, 20, 30, 40))))
+    rows.apply(rows_of(state("b", 5, agent=2), state("c", 25, agent=3, state="away")))
+    whole = rows.timelines()
+    part = rows.timelines([(3,), (9,), (1,)], since=25)
+    assert part.keys.tolist() == [[3], [1]]  # as asked, without the unknown key
+    assert part.starts.tolist() == [0, 1, 3]
+    # Agent 3 from its row at 25; agent 1 from its row in force at 25, the one at 20.
+    assert part.times.tolist() == [25, 20, 30, 40]
+    first = int(whole.starts[0])  # agent 1 came first: its rows at 10, 20, 30, 40
+    assert part.sums.tolist()[1:] == whole.sums.tolist()[first + 1 : first + 4]
+    assert (part.sortable >> 44).tolist() == [0, 1, 1, 1]  # indexes of this part
+    assert rows.timelines() is whole  # the whole is kept; parts are not
+
+
 def test_memory_keeps_the_state_in_force_at_the_cutoff() -> None:
     rows = TimelineRows(AGENT_STATES)
     cutoff = 100

@@ -252,7 +252,7 @@ class Timelines:
     texts: list[str]
     origin: int
     sortable: Int64s
-    """Per row: its timeline's index << ORIGIN_SHIFT, plus its time from ``origin``
+    """Per row: its timeline's index here << ORIGIN_SHIFT, plus its time from ``origin``
     (clamped to [0, 2**44), some 557 years): ascending, for binary searches of a
     (timeline, moment) over every timeline at once."""
     sums: Int64s
@@ -265,7 +265,7 @@ def _by_time(row: tuple[Any, ...]) -> tuple[Any, Any]:
 
 
 _Arrays = tuple[Int64s, Int64s, Int64s, Int64s]
-"""One timeline's times, values, sortable keys and sums."""
+"""One timeline's times, values, times from the origin (clamped) and sums."""
 
 
 class TimelineRows:
@@ -277,14 +277,12 @@ class TimelineRows:
         self.table = table
         self.version = 0
         self.lines: dict[RowKey, list[tuple[Any, ...]]] = {}
-        """key -> its rows (time, event key, values...), TEXT values as text indexes.
-        Keys keep their order (a key's index in ``Timelines``) and are never removed."""
+        """key -> its rows (time, event key, values...), TEXT values as text indexes."""
         self.texts: list[str] = []
         self._text_ids: dict[str, int] = {}
         self._text_columns = [i for i, c in enumerate(table.values) if c.sql_type == "TEXT"]
         self._changes: list[tuple[int, int]] = []
         """(earliest time changed, version), both increasing: see ``stamp``."""
-        self._index: dict[RowKey, int] = {}
         self._arrays: dict[RowKey, _Arrays] = {}
         self._flat: Timelines | None = None
         self._origin: int | None = None
@@ -304,10 +302,7 @@ class TimelineRows:
             for i in self._text_columns:
                 values[i] = self._text(values[i])
             row = (key[width], key[width + 1], *values)
-            line = self.lines.get(key[:width])
-            if line is None:
-                line = self.lines[key[:width]] = []
-                self._index[key[:width]] = len(self._index)
+            line = self.lines.setdefault(key[:width], [])
             if not line or _by_time(row) > _by_time(line[-1]):
                 line.append(row)  # the usual case: the newest event of its key
             elif _by_time(line[bisect_left(line, _by_time(row), key=_by_time)]) != _by_time(row):
@@ -329,23 +324,36 @@ class TimelineRows:
         at = bisect_left(self._changes, (before_ms,)) - 1
         return self._changes[at][1] if at >= 0 else 0
 
-    def timelines(self) -> Timelines:
-        """The flat arrays of every timeline (made again only after a change)."""
+    def timelines(
+        self, keys: Sequence[RowKey] | None = None, since: int | None = None
+    ) -> Timelines:
+        """Flat arrays of the timelines of ``keys`` (default: all), each from its row in
+        force at ``since`` on (default: all its rows). Those of every row of every
+        timeline are kept, and made again only after a change; a part of them (a few
+        keys, the last hour) is made for the asking, from the keys' own arrays."""
+        if keys is not None or since is not None:
+            chosen = list(self.lines) if keys is None else [k for k in keys if k in self.lines]
+            return self._view(chosen, since)
         if self._flat is None:
-            keys = list(self.lines)
-            parts = [self._arrays_of(key) for key in keys]
-            width, measured = len(self.table.values), self._measured()
-            self._flat = Timelines(
-                keys=np.array(keys, np.int64).reshape(len(keys), len(self.table.keys)),
-                starts=np.concatenate(([0], np.cumsum([len(p[0]) for p in parts], dtype=np.int64))),
-                times=_joined([p[0] for p in parts], (0,)),
-                values=_joined([p[1] for p in parts], (0, width)),
-                texts=list(self.texts),
-                origin=self._origin or 0,
-                sortable=_joined([p[2] for p in parts], (0,)),
-                sums=_joined([p[3] for p in parts], (0, measured)),
-            )
+            self._flat = self._view(list(self.lines), None)
         return self._flat
+
+    def _view(self, keys: list[RowKey], since: int | None) -> Timelines:
+        parts = [self._arrays_of(key) for key in keys]
+        if since is not None:
+            parts = [_from(p, since) for p in parts]
+        width, measured = len(self.table.values), self._measured()
+        sortable = [(i << ORIGIN_SHIFT) + p[2] for i, p in enumerate(parts)]
+        return Timelines(
+            keys=np.array(keys, np.int64).reshape(len(keys), len(self.table.keys)),
+            starts=np.concatenate(([0], np.cumsum([len(p[0]) for p in parts], dtype=np.int64))),
+            times=_joined([p[0] for p in parts], (0,)),
+            values=_joined([p[1] for p in parts], (0, width)),
+            texts=list(self.texts),
+            origin=self._origin or 0,
+            sortable=_joined(sortable, (0,)),
+            sums=_joined([p[3] for p in parts], (0, measured)),
+        )
 
     def _measured(self) -> int:
         weights = self.table.weights
@@ -360,8 +368,12 @@ class TimelineRows:
             times = np.array([row[0] for row in line], np.int64)
             values = np.array([row[2:] for row in line], np.int64).reshape(len(line), -1)
             from_origin = np.clip(times - (self._origin or 0), 0, _TIME_SPAN - 1)
-            sortable = (self._index[key] << ORIGIN_SHIFT) + from_origin
-            found = self._arrays[key] = (times, values, sortable, self._sums(values, from_origin))
+            found = self._arrays[key] = (
+                times,
+                values,
+                from_origin,
+                self._sums(values, from_origin),
+            )
         return found
 
     def _sums(self, values: Int64s, times: Int64s) -> Int64s:
@@ -385,6 +397,13 @@ class TimelineRows:
                 del line[: older - 1]
                 self._arrays.pop(key, None)
                 self._flat = None
+
+
+def _from(arrays: _Arrays, since: int) -> _Arrays:
+    """A timeline's arrays from its row in force at ``since`` on."""
+    first = max(0, int(np.searchsorted(arrays[0], since, side="right")) - 1)
+    times, values, from_origin, sums = arrays
+    return times[first:], values[first:], from_origin[first:], sums[first:]
 
 
 def _joined(arrays: list[Int64s], empty: tuple[int, ...]) -> Int64s:
