@@ -102,7 +102,7 @@ def test_a_part_of_the_timelines_for_some_keys_from_a_moment_on() -> None:
     whole = rows.timelines()
     part = rows.timelines([(3,), (9,), (1,)], since=25)
     assert part.keys.tolist() == [[3], [1]]  # as asked, without the unknown key
-    assert part.starts.tolist() == [0, 1, 3]
+    assert part.starts.tolist() == [0, 1, 4]
     # Agent 3 from its row at 25; agent 1 from its row in force at 25, the one at 20.
     assert part.times.tolist() == [25, 20, 30, 40]
     first = int(whole.starts[0])  # agent 1 came first: its rows at 10, 20, 30, 40
