@@ -99,8 +99,8 @@ def test_a_part_of_the_timelines_for_some_keys_from_a_moment_on() -> None:
     rows = TimelineRows(AGENT_STATES)
     rows.apply(rows_of(*(state(f"a{t}", t, agent=1) for t in (10, 20, 30, 40))))
     rows.apply(rows_of(state("b", 5, agent=2), state("c", 25, agent=3, state="away")))
+    part = rows.timelines([(3,), (9,), (1,)], since=25)  # the whole is not made yet
     whole = rows.timelines()
-    part = rows.timelines([(3,), (9,), (1,)], since=25)
     assert part.keys.tolist() == [[3], [1]]  # as asked, without the unknown key
     assert part.starts.tolist() == [0, 1, 4]
     # Agent 3 from its row at 25; agent 1 from its row in force at 25, the one at 20.
@@ -109,6 +109,7 @@ def test_a_part_of_the_timelines_for_some_keys_from_a_moment_on() -> None:
     assert part.sums.tolist()[1:] == whole.sums.tolist()[first + 1 : first + 4]
     assert (part.sortable >> 44).tolist() == [0, 1, 1, 1]  # indexes of this part
     assert rows.timelines() is whole  # the whole is kept; parts are not
+    assert rows.timelines([(3,)], since=25) is whole  # while it is at hand, it serves
 
 
 def test_memory_keeps_the_state_in_force_at_the_cutoff() -> None:

@@ -264,6 +264,8 @@ def _by_time(row: tuple[Any, ...]) -> tuple[Any, Any]:
     return row[0], row[1]
 
 
+PART_KEYS = 64
+"""Most keys a question may name to be answered from a part of the timelines."""
 _Arrays = tuple[Int64s, Int64s, Int64s, Int64s]
 """One timeline's times, values, times from the origin (clamped) and sums."""
 
@@ -327,13 +329,12 @@ class TimelineRows:
     def timelines(
         self, keys: Sequence[RowKey] | None = None, since: int | None = None
     ) -> Timelines:
-        """Flat arrays of the timelines of ``keys`` (default: all), each from its row in
-        force at ``since`` on (default: all its rows). Those of every row of every
-        timeline are kept, and made again only after a change; a part of them (a few
-        keys, the last hour) is made for the asking, from the keys' own arrays."""
-        if keys is not None or since is not None:
-            chosen = list(self.lines) if keys is None else [k for k in keys if k in self.lines]
-            return self._view(chosen, since)
+        """Flat arrays of timelines that hold those of ``keys`` (default: all), each at
+        least from its row in force at ``since`` on. The arrays of every row of every
+        timeline are kept until the next change; while they are stale, a question about
+        a few keys (at most PART_KEYS) gets a part made from those keys' own arrays."""
+        if self._flat is None and keys is not None and len(keys) <= PART_KEYS:
+            return self._view([k for k in keys if k in self.lines], since)
         if self._flat is None:
             self._flat = self._view(list(self.lines), None)
         return self._flat

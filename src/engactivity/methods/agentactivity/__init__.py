@@ -71,21 +71,13 @@ class Reading:
     """Per range: the timelines' version up to its end (what a cached part is valid for)."""
 
 
-PART_MINUTES = 240
-"""Up to this timeframe an answer reads only the steps from the window's start on."""
-
-
 def read(query: AgentActivityQuery, now_ms: int, state: AccountState, _: Fragments) -> Reading:
     rows = state.timeline(AGENT_STATES)
     spans = ranges(now_ms, query.timeframe, query.interval)
     stamps = [rows.stamp(r.hi) for r in spans]
     listed = None if query.agents is None or query.agents == ALL else sorted(query.agents)
-    since = spans[0].lo if query.timeframe <= PART_MINUTES else None
-    if listed is None and since is None:
-        # Most of every timeline: the arrays of them all, kept until the next change.
-        return Reading(rows.timelines(), spans, stamps)
     keys = None if listed is None else [(agent,) for agent in listed]
-    return Reading(rows.timelines(keys, since), spans, stamps)
+    return Reading(rows.timelines(keys, since=spans[0].lo), spans, stamps)
 
 
 def _selected(timelines: Timelines, agents: Selection) -> Int64s:
