@@ -57,6 +57,16 @@ def _chunks(items: list[Any], per_row: int, max_params: int) -> Iterator[list[An
         yield items[start : start + step]
 
 
+def _create(name: str, columns: list[str], key_names: list[str]) -> str:
+    """CREATE TABLE in the SQL both engines take (the dialect adapts the tail)."""
+    body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(key_names)})"])
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n    {body}\n) WITHOUT ROWID;\n"
+
+
+def _select(name: str, columns: list[str], where: str) -> str:
+    return f"SELECT {', '.join(columns)} FROM {name}" + (f" WHERE {where}" if where else "")
+
+
 def _statements(
     upsert: Callable[[int], str],
     account_id: str,
@@ -122,8 +132,7 @@ class BucketTable:
             *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
             *(f"{v.name} BIGINT NOT NULL" for v in self.values),
         ]
-        body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
+        return _create(self.name, columns, self.key_names)
 
     @functools.cache  # noqa: B019  (tables are few and live as long as the process)
     def upsert(self, rows: int) -> str:
@@ -146,8 +155,7 @@ class BucketTable:
 
     def select(self, where: str = "") -> str:
         """Rows as (account_id, bucket, keys..., values...), optionally filtered."""
-        columns = ", ".join([*self.key_names, *(v.name for v in self.values)])
-        return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
+        return _select(self.name, [*self.key_names, *(v.name for v in self.values)], where)
 
     def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
         """A row of ``select`` (the account left out) as its key and values."""
@@ -203,8 +211,7 @@ class LatestTable:
             f"event_key {bytes_type} NOT NULL",
             *(f"{v.name} BIGINT NOT NULL" for v in self.values),
         ]
-        body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
+        return _create(self.name, columns, self.key_names)
 
     @functools.cache  # noqa: B019
     def upsert(self, rows: int) -> str:
@@ -229,8 +236,7 @@ class LatestTable:
 
     def select(self, where: str = "") -> str:
         names = ["time", "event_key", *(v.name for v in self.values)]
-        columns = ", ".join([*self.key_names, *names])
-        return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
+        return _select(self.name, [*self.key_names, *names], where)
 
     def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
         at = len(self.keys)
@@ -286,8 +292,7 @@ class TimelineTable:
             f"event_key {bytes_type} NOT NULL",
             *(f"{v.name} {v.sql_type} NOT NULL" for v in self.values),
         ]
-        body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(self.key_names)})"])
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n) WITHOUT ROWID;\n"
+        return _create(self.name, columns, self.key_names)
 
     @functools.cache  # noqa: B019
     def upsert(self, rows: int) -> str:
@@ -307,8 +312,7 @@ class TimelineTable:
         return _statements(self.upsert, account_id, items, per_row, max_params)
 
     def select(self, where: str = "") -> str:
-        columns = ", ".join([*self.key_names, *(v.name for v in self.values)])
-        return f"SELECT {columns} FROM {self.name}" + (f" WHERE {where}" if where else "")
+        return _select(self.name, [*self.key_names, *(v.name for v in self.values)], where)
 
     def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
         at = len(self.keys) + 2
