@@ -5,7 +5,7 @@ its ranges and seconds."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
+from collections.abc import Hashable, Sized
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from engactivity.methods.agentactivity import AGENTACTIVITY, parse
 from engactivity.methods.agentactivity.measure import ranges
 from engactivity.methods.agentactivity.render import seconds
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
+from engactivity.methods.method import Piece
 from engactivity.store.memory import AccountState
 from engactivity.store.tables import fold_all
 from tests.conftest import MIN, NOW_MS
@@ -30,18 +31,24 @@ class Parts:
     """The fragments an answer keeps between requests (as the answer cache does)."""
 
     def __init__(self) -> None:
-        self.kept: dict[Hashable, tuple[int, str]] = {}
+        self.kept: dict[Hashable, tuple[int, Sized]] = {}
         self.hits = 0
+        """Rendered intervals reused."""
+        self.window_hits = 0
+        """The window's middle measures reused."""
 
-    def get(self, part: Hashable, stamp: int) -> str | None:
+    def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None:
         found = self.kept.get(part)
-        if found is not None and found[0] == stamp:
+        if found is None or found[0] != stamp or not isinstance(found[1], kind):
+            return None
+        if kind is bytes:
             self.hits += 1
-            return found[1]
-        return None
+        else:
+            self.window_hits += 1
+        return found[1]
 
-    def put(self, part: Hashable, stamp: int, text: str) -> None:
-        self.kept[part] = (stamp, text)
+    def put(self, part: Hashable, stamp: int, piece: Sized) -> None:
+        self.kept[part] = (stamp, piece)
 
 
 def apply(state: AccountState, events: list[Event]) -> None:
@@ -122,14 +129,17 @@ def test_past_intervals_are_reused_until_an_event_before_their_end() -> None:
     answer(state, params, NOW_MS, parts)  # at 13:29: 13 intervals, 13:20-13:29 to 11:29-11:30
     answer(state, params, NOW_MS + 1, parts)
     assert parts.hits == 11  # all but the newest (it ends at now) and the oldest (it moved)
+    assert parts.window_hits == 1  # the window from 11:30 to 13:25
     events.append({**on, "eventId": "b", "time": NOW_MS, "state": "away"})
     apply(state, events[-1:])
     answer(state, params, NOW_MS + 2, parts)
     assert parts.hits == 22  # an event at now changes no past interval
+    assert parts.window_hits == 2
     events.append({**on, "eventId": "c", "time": NOW_MS - 30 * MIN, "state": "backSoon"})
     apply(state, events[-1:])
     got = answer(state, params, NOW_MS + 3, parts)
     assert parts.hits == 30  # at 12:59: the intervals ending at 13:00 and later are made anew
+    assert parts.window_hits == 2  # nor is the window's middle reused
     same(got, agentactivity(events, NOW_MS + 3, params))
 
 

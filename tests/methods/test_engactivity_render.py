@@ -7,7 +7,7 @@ compared with tests/oracle.py.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sized
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from engactivity.core.params import ALL, Selection
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods.engactivity import ENGACTIVITY, ROLLUP, EngActivityQuery
 from engactivity.methods.engactivity.render import METRIC_KEYS
+from engactivity.methods.method import Piece
 from engactivity.store.memory import AccountState
 from engactivity.store.tables import Deltas
 from tests import oracle
@@ -33,18 +34,18 @@ class DictFragments:
     """The fragment cache, as a plain dict (stamps checked like the real one)."""
 
     def __init__(self) -> None:
-        self.parts: dict[Hashable, tuple[int, str]] = {}
+        self.parts: dict[Hashable, tuple[int, Sized]] = {}
         self.hits = 0
 
-    def get(self, part: Hashable, stamp: int) -> str | None:
+    def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None:
         found = self.parts.get(part)
-        if found is None or found[0] != stamp:
+        if found is None or found[0] != stamp or not isinstance(found[1], kind):
             return None
         self.hits += 1
         return found[1]
 
-    def put(self, part: Hashable, stamp: int, text: str) -> None:
-        self.parts[part] = (stamp, text)
+    def put(self, part: Hashable, stamp: int, piece: Sized) -> None:
+        self.parts[part] = (stamp, piece)
 
 
 def q(

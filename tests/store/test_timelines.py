@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engactivity.clock import fixed_clock
 from engactivity.core.events import AgentState, validate_event
@@ -14,8 +17,8 @@ from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods import tables_of
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.store import MIN_RETENTION_MS, IngestResult, Store, open_store
-from engactivity.store.memory import TimelineRows
 from engactivity.store.tables import event_key
+from engactivity.store.timelines import FREE, ORIGIN_SHIFT, TimelineRows, Timelines
 from tests.conftest import ENGINES, MIN, NOW_MS, new_pg_database
 from tests.store.dbutil import query
 
@@ -37,7 +40,7 @@ def rows_of(*events: AgentState) -> list[tuple[tuple[object, ...], list[object]]
 
 
 def line(rows: TimelineRows, agent: int = 1) -> list[tuple[int, bytes]]:
-    return [(row[0], row[1]) for row in rows.lines[(agent,)]]
+    return [(row[0], row[1]) for row in dict(rows.items())[(agent,)]]
 
 
 # -- memory ---------------------------------------------------------------------------------
@@ -76,40 +79,57 @@ def test_a_stamp_changes_only_with_a_change_before_its_moment() -> None:
     assert rows.stamp(2001) == rows.stamp(9000) == rows.version
 
 
+def used(flat: Timelines) -> list[int]:
+    """The rows of every timeline (not the free room after each)."""
+    free = (flat.sortable & ((1 << ORIGIN_SHIFT) - 1)) == FREE
+    return [i for i in range(len(flat.times)) if not free[i] and flat.sortable[i] < 2**62]
+
+
 def test_flat_arrays_follow_the_lines_and_texts_are_kept_once() -> None:
     rows = TimelineRows(AGENT_STATES)
     rows.apply(rows_of(state("a", 10, agent=7, state="away", reasonId="7"), state("b", 5, agent=3)))
     rows.apply(rows_of(state("c", 20, agent=7, state="away", reasonId=7, activeChats=2)))
     flat = rows.timelines()
     assert flat.keys.tolist() == [[7], [3]]
-    assert flat.starts.tolist() == [0, 2, 3]
-    assert flat.times.tolist() == [10, 20, 5]
-    assert flat.values.tolist() == [[4, 0, 0, 0], [4, 0, 2, 0], [2, 1, 0, 0]]
+    at = used(flat)
+    assert [int(flat.starts[0]), int(flat.starts[0]) + 1, int(flat.starts[1])] == at
+    assert flat.times[at].tolist() == [10, 20, 5]
+    assert flat.values[at].tolist() == [[4, 0, 0, 0], [4, 0, 2, 0], [2, 1, 0, 0]]
     assert flat.texts == ["7", ""]
     # Sums along each timeline of the method's weights (away total is column 6).
-    assert flat.sums.tolist()[:2] == [[0] * 9, [0] * 6 + [10, 0, 0]]
-    assert flat.sums.tolist()[2] == [0] * 9
-    assert flat.sortable.tolist() == [
+    assert flat.sums[at].tolist()[:2] == [[0] * 9, [0] * 6 + [10, 0, 0]]
+    assert flat.sums[at].tolist()[2] == [0] * 9
+    assert flat.sortable[at].tolist() == [
         (i << 44) + t - flat.origin for i, t in ((0, 10), (0, 20), (1, 5))
     ]
-    assert rows.timelines() is flat  # made again only after a change
+    assert sorted(flat.sortable.tolist()) == flat.sortable.tolist()
+    assert rows.timelines() is flat  # kept while no key comes or moves
 
 
-def test_a_part_of_the_timelines_for_some_keys_from_a_moment_on() -> None:
+def test_events_after_the_last_are_written_in_place_with_their_sums() -> None:
     rows = TimelineRows(AGENT_STATES)
-    rows.apply(rows_of(*(state(f"a{t}", t, agent=1) for t in (10, 20, 30, 40))))
-    rows.apply(rows_of(state("b", 5, agent=2), state("c", 25, agent=3, state="away")))
-    part = rows.timelines([(3,), (9,), (1,)], since=25)  # the whole is not made yet
-    whole = rows.timelines()
-    assert part.keys.tolist() == [[3], [1]]  # as asked, without the unknown key
-    assert part.starts.tolist() == [0, 1, 4]
-    # Agent 3 from its row at 25; agent 1 from its row in force at 25, the one at 20.
-    assert part.times.tolist() == [25, 20, 30, 40]
-    first = int(whole.starts[0])  # agent 1 came first: its rows at 10, 20, 30, 40
-    assert part.sums.tolist()[1:] == whole.sums.tolist()[first + 1 : first + 4]
-    assert (part.sortable >> 44).tolist() == [0, 1, 1, 1]  # indexes of this part
-    assert rows.timelines() is whole  # the whole is kept; parts are not
-    assert rows.timelines([(3,)], since=25) is whole  # while it is at hand, it serves
+    rows.apply(rows_of(state("a", 100, agent=1), state("b", 100, agent=2, state="away")))
+    flat = rows.timelines()
+    for n in range(1, 6):  # within the room each key got: nothing moves
+        rows.apply(rows_of(state(f"a{n}", 100 + n * 10, agent=1, activeChats=n % 2)))
+        assert rows.timelines() is flat
+    first = int(flat.starts[0])
+    assert flat.times[first : first + 6].tolist() == [100, 110, 120, 130, 140, 150]
+    online, chatting = (
+        [s[0] for s in flat.sums[first : first + 6]],
+        [s[1] for s in flat.sums[first : first + 6]],
+    )
+    assert online == [0, 10, 20, 30, 40, 50]
+    assert chatting == [0, 0, 10, 10, 20, 20]
+    for n in range(6, 40):  # past its room: every key is laid out afresh, rows kept
+        rows.apply(rows_of(state(f"a{n}", 100 + n * 10, agent=1)))
+    again = rows.timelines()
+    assert again is not flat
+    assert line(rows) == [(100 + n * 10, event_key(f"a{n}" if n else "a")) for n in range(40)]
+    assert line(rows, 2) == [(100, b"b")]
+    at = used(again)
+    assert again.sums[at, 0].tolist()[:40] == [n * 10 for n in range(40)]
+    assert sorted(again.sortable.tolist()) == again.sortable.tolist()
 
 
 def test_memory_keeps_the_state_in_force_at_the_cutoff() -> None:
@@ -122,7 +142,9 @@ def test_memory_keeps_the_state_in_force_at_the_cutoff() -> None:
     assert line(rows) == [(at - 2, b"b"), (at, b"c")]
     assert line(rows, 2) == [(1, b"d")]
     assert rows.version == version  # no answer about a time after the cutoff changed
-    assert rows.timelines().times.tolist() == [at - 2, at, 1]
+    flat = rows.timelines()
+    assert flat.times[used(flat)].tolist() == [at - 2, at, 1]
+    assert flat.sums[used(flat), 0].tolist() == [0, 2, 0]
 
 
 # -- the databases -----------------------------------------------------------------------
@@ -152,7 +174,7 @@ def memory(store: Store, account: str) -> list[tuple[object, ...]]:
         rows = got.timeline(AGENT_STATES)
         return [
             (key[0], row[0], row[1], row[2], rows.texts[row[3]], row[4], row[5])
-            for key, line_ in sorted(rows.lines.items())
+            for key, line_ in sorted(rows.items())
             for row in line_
         ]
 
@@ -191,3 +213,57 @@ def test_a_reopened_store_loads_the_timelines(store: tuple[Store, str]) -> None:
         assert len(stored(url, "acct")) == 50
     finally:
         again.close()
+
+
+_batches = st.lists(
+    st.lists(
+        st.tuples(
+            st.integers(1, 6), st.integers(0, 3000), st.sampled_from("abcd"), st.integers(0, 3)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_batches, st.integers(0, 2))
+def test_the_layout_holds_every_row_once_in_order_with_true_sums(
+    batches: list[list[tuple[int, int, str, int]]], drop_at: int
+) -> None:
+    """Batches of late, repeated and new-key events, read between them, then a purge:
+    the arrays always hold each key's distinct rows in order, sorted for searching, with
+    sums equal to summing the steps afresh."""
+    rows, seen = TimelineRows(AGENT_STATES), set()
+    for n, batch in enumerate(batches):
+        events = [state(f"{e}{t}", t, agent, activeChats=c) for agent, t, e, c in batch]
+        rows.apply(rows_of(*events))
+        seen |= {(agent, t, event_key(f"{e}{t}")) for agent, t, e, _ in batch}
+        if n % 2 or n == len(batches) - 1:
+            _check(rows, seen)
+    rows.drop_before(drop_at)
+    cutoff = drop_at * BUCKET_MS
+    kept = set()
+    for agent in {a for a, _, _ in seen}:
+        mine = sorted((t, e) for a, t, e in seen if a == agent)
+        older = [r for r in mine if r[0] < cutoff]
+        kept |= {(agent, t, e) for t, e in mine[max(0, len(older) - 1) :]}
+    _check(rows, kept)
+
+
+def _check(rows: TimelineRows, expected: set[tuple[int, int, bytes]]) -> None:
+    flat = rows.timelines()
+    assert sorted(flat.sortable.tolist()) == flat.sortable.tolist()
+    got = {(key[0], row[0], row[1]) for key, line_ in rows.items() for row in line_}
+    assert got == expected
+    for index, (key, line_) in enumerate(rows.items()):
+        assert [(r[0], r[1]) for r in line_] == sorted((r[0], r[1]) for r in line_)
+        start = int(flat.starts[index])
+        assert flat.keys[index].tolist() == list(key)
+        times = np.array([r[0] for r in line_], np.int64)
+        values = np.array([r[2:] for r in line_], np.int64)
+        steps = AGENT_STATES.weights(values[:-1]) * np.diff(times)[:, None]  # type: ignore[misc]
+        want = np.concatenate([np.zeros((1, 9), np.int64), np.cumsum(steps, axis=0)])
+        assert flat.sums[start : start + len(line_)].tolist() == want.tolist()

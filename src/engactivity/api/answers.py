@@ -13,36 +13,37 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Sized
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
 from engactivity.api.cache import AnswerCache, SingleFlight
-from engactivity.methods.method import AnyMethod
+from engactivity.methods.method import AnyMethod, Piece
 from engactivity.store import Store
 
 
 class _AccountFragments:
     """The fragment cache as one method of one account sees it."""
 
-    def __init__(self, cache: AnswerCache[str], scope: Hashable) -> None:
+    def __init__(self, cache: AnswerCache[Sized], scope: Hashable) -> None:
         self._cache = cache
         self._scope = scope
 
-    def get(self, part: Hashable, stamp: int) -> str | None:
-        return self._cache.get((self._scope, part), stamp)
+    def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None:
+        found = self._cache.get((self._scope, part), stamp)
+        return found if isinstance(found, kind) else None
 
-    def put(self, part: Hashable, stamp: int, text: str) -> None:
-        self._cache.put((self._scope, part), stamp, text)
+    def put(self, part: Hashable, stamp: int, piece: Sized) -> None:
+        self._cache.put((self._scope, part), stamp, piece)
 
 
 class Answers:
     def __init__(self, store: Store, cache_bytes: int) -> None:
         self._store = store
         self._answers: AnswerCache[bytes] = AnswerCache(cache_bytes // 2)
-        self._fragments: AnswerCache[str] = AnswerCache(cache_bytes // 2)
+        self._fragments: AnswerCache[Sized] = AnswerCache(cache_bytes // 2)
         self._flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
         self._renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
 

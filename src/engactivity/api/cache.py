@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sized
 from typing import Generic, TypeVar
 
-Text = TypeVar("Text", str, bytes)
+Text = TypeVar("Text", bound=Sized)
+"""What is kept: its ``len`` is what it costs (bytes, characters)."""
 
 
 _FOREVER = 2**63

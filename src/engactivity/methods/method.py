@@ -20,7 +20,7 @@ tables of every registered method.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sized
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -35,16 +35,21 @@ R = TypeVar("R")
 """What ``read`` took from the snapshot."""
 
 
+Piece = TypeVar("Piece", bound=Sized)
+"""A kept part: its ``len`` is what it costs the cache (characters, bytes)."""
+
+
 class Fragments(Protocol):
-    """Rendered parts of earlier answers of the same account, kept above the store.
+    """Parts of earlier answers of the same account (rendered text, or measures an answer
+    is made from), kept above the store.
 
     A part is valid for one stamp: a number that changes whenever anything the part
     was made from changes (e.g. the newest version among its buckets).
     """
 
-    def get(self, part: Hashable, stamp: int) -> str | None: ...
+    def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None: ...
 
-    def put(self, part: Hashable, stamp: int, text: str) -> None: ...
+    def put(self, part: Hashable, stamp: int, piece: Sized) -> None: ...
 
 
 @dataclass(frozen=True)

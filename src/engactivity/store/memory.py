@@ -18,11 +18,8 @@ are cached by it.
 
 from __future__ import annotations
 
-import itertools
 import threading
-from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,17 +34,13 @@ from engactivity.store.tables import (
     TimelineTable,
     newer,
 )
+from engactivity.store.timelines import TimelineRows
+from engactivity.store.versions import new_version
 
 Int64s = npt.NDArray[np.int64]
 
 _INITIAL_KEYS = 16
 _UFUNCS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
-
-_versions = itertools.count(1)
-
-
-def new_version() -> int:
-    return next(_versions)
 
 
 class BucketRows:
@@ -231,184 +224,6 @@ class LatestRows:
             del self.samples[key]
         if old:
             self.version = new_version()
-
-
-ORIGIN_SHIFT = 44
-"""``Timelines.sortable`` holds a timeline's index above this bit, a time below it."""
-_TIME_SPAN = 1 << ORIGIN_SHIFT
-
-
-@dataclass(frozen=True, eq=False)
-class Timelines:
-    """Every timeline of a timeline table at one moment, as flat arrays: timeline ``i``
-    is rows ``starts[i]:starts[i+1]``, in (time, event key) order. Never changed."""
-
-    keys: Int64s
-    """(timelines, key columns): each timeline's key."""
-    starts: Int64s
-    times: Int64s
-    values: Int64s
-    """(rows, values): a TEXT value as the index of its text in ``texts``."""
-    texts: list[str]
-    origin: int
-    sortable: Int64s
-    """Per row: its timeline's index here << ORIGIN_SHIFT, plus its time from ``origin``
-    (clamped to [0, 2**44), some 557 years): ascending, for binary searches of a
-    (timeline, moment) over every timeline at once."""
-    sums: Int64s
-    """(rows, columns): the table's ``weights`` times the step lengths, summed along
-    each timeline up to (not including) each row; no columns without weights."""
-
-
-def _by_time(row: tuple[Any, ...]) -> tuple[Any, Any]:
-    return row[0], row[1]
-
-
-PART_KEYS = 64
-"""Most keys a question may name to be answered from a part of the timelines."""
-_Arrays = tuple[Int64s, Int64s, Int64s, Int64s]
-"""One timeline's times, values, times from the origin (clamped) and sums."""
-
-
-class TimelineRows:
-    """One account's rows of one timeline table: each key's events in (time, event
-    key) order, and (on demand) flat arrays of them all for reading, made from each
-    key's arrays (made again only for the keys that changed)."""
-
-    def __init__(self, table: TimelineTable) -> None:
-        self.table = table
-        self.version = 0
-        self.lines: dict[RowKey, list[tuple[Any, ...]]] = {}
-        """key -> its rows (time, event key, values...), TEXT values as text indexes."""
-        self.texts: list[str] = []
-        self._text_ids: dict[str, int] = {}
-        self._text_columns = [i for i, c in enumerate(table.values) if c.sql_type == "TEXT"]
-        self._changes: list[tuple[int, int]] = []
-        """(earliest time changed, version), both increasing: see ``stamp``."""
-        self._arrays: dict[RowKey, _Arrays] = {}
-        self._flat: Timelines | None = None
-        self._origin: int | None = None
-
-    def _text(self, text: str) -> int:
-        found = self._text_ids.get(text)
-        if found is None:
-            found = self._text_ids[text] = len(self.texts)
-            self.texts.append(text)
-        return found
-
-    def apply(self, rows: Iterable[tuple[RowKey, Sequence[Any]]]) -> None:
-        width = len(self.table.keys)
-        earliest: int | None = None
-        for key, given in rows:
-            values = list(given)
-            for i in self._text_columns:
-                values[i] = self._text(values[i])
-            row = (key[width], key[width + 1], *values)
-            line = self.lines.setdefault(key[:width], [])
-            if not line or _by_time(row) > _by_time(line[-1]):
-                line.append(row)  # the usual case: the newest event of its key
-            elif _by_time(line[bisect_left(line, _by_time(row), key=_by_time)]) != _by_time(row):
-                insort(line, row, key=_by_time)
-            self._arrays.pop(key[:width], None)
-            earliest = row[0] if earliest is None else min(earliest, row[0])
-        if earliest is not None:
-            if self._origin is None:  # fixed for good: half of the clamped span before
-                self._origin = earliest - (_TIME_SPAN >> 1)
-            self.version = new_version()
-            while self._changes and self._changes[-1][0] >= earliest:
-                self._changes.pop()  # a later change that starts no earlier covers it
-            self._changes.append((earliest, self.version))
-            self._flat = None
-
-    def stamp(self, before_ms: int) -> int:
-        """The version of the last change to any row with a time before ``before_ms``:
-        what is read of the timelines up to that moment stays valid while it does."""
-        at = bisect_left(self._changes, (before_ms,)) - 1
-        return self._changes[at][1] if at >= 0 else 0
-
-    def timelines(
-        self, keys: Sequence[RowKey] | None = None, since: int | None = None
-    ) -> Timelines:
-        """Flat arrays of timelines that hold those of ``keys`` (default: all), each at
-        least from its row in force at ``since`` on. The arrays of every row of every
-        timeline are kept until the next change; while they are stale, a question about
-        a few keys (at most PART_KEYS) gets a part made from those keys' own arrays."""
-        if self._flat is None and keys is not None and len(keys) <= PART_KEYS:
-            return self._view([k for k in keys if k in self.lines], since)
-        if self._flat is None:
-            self._flat = self._view(list(self.lines), None)
-        return self._flat
-
-    def _view(self, keys: list[RowKey], since: int | None) -> Timelines:
-        parts = [self._arrays_of(key) for key in keys]
-        if since is not None:
-            parts = [_from(p, since) for p in parts]
-        width, measured = len(self.table.values), self._measured()
-        sortable = [(i << ORIGIN_SHIFT) + p[2] for i, p in enumerate(parts)]
-        return Timelines(
-            keys=np.array(keys, np.int64).reshape(len(keys), len(self.table.keys)),
-            starts=np.concatenate(([0], np.cumsum([len(p[0]) for p in parts], dtype=np.int64))),
-            times=_joined([p[0] for p in parts], (0,)),
-            values=_joined([p[1] for p in parts], (0, width)),
-            texts=list(self.texts),
-            origin=self._origin or 0,
-            sortable=_joined(sortable, (0,)),
-            sums=_joined([p[3] for p in parts], (0, measured)),
-        )
-
-    def _measured(self) -> int:
-        weights = self.table.weights
-        if weights is None:
-            return 0
-        return int(weights(np.zeros((1, len(self.table.values)), np.int64)).shape[1])
-
-    def _arrays_of(self, key: RowKey) -> _Arrays:
-        found = self._arrays.get(key)
-        if found is None:
-            line = self.lines[key]
-            times = np.array([row[0] for row in line], np.int64)
-            values = np.array([row[2:] for row in line], np.int64).reshape(len(line), -1)
-            from_origin = np.clip(times - (self._origin or 0), 0, _TIME_SPAN - 1)
-            found = self._arrays[key] = (
-                times,
-                values,
-                from_origin,
-                self._sums(values, from_origin),
-            )
-        return found
-
-    def _sums(self, values: Int64s, times: Int64s) -> Int64s:
-        """The weights times the step lengths, summed up to each row (the last step's
-        length is open: it is not in any sum)."""
-        weights = self.table.weights
-        if weights is None:
-            return np.zeros((len(values), 0), np.int64)
-        weighted = weights(values)[:-1] * np.diff(times)[:, None]
-        sums = np.zeros((len(values), weighted.shape[1]), np.int64)
-        np.cumsum(weighted, axis=0, out=sums[1:])
-        return sums
-
-    def drop_before(self, bucket: int) -> None:
-        """Forget rows before the bucket that a newer row before it replaces: no answer
-        about a time from the bucket on changes, so neither does the version."""
-        cutoff = bucket * BUCKET_MS
-        for key, line in self.lines.items():
-            older = bisect_left(line, (cutoff, b""), key=_by_time)
-            if older > 1:
-                del line[: older - 1]
-                self._arrays.pop(key, None)
-                self._flat = None
-
-
-def _from(arrays: _Arrays, since: int) -> _Arrays:
-    """A timeline's arrays from its row in force at ``since`` on."""
-    first = max(0, int(np.searchsorted(arrays[0], since, side="right")) - 1)
-    times, values, from_origin, sums = arrays
-    return times[first:], values[first:], from_origin[first:], sums[first:]
-
-
-def _joined(arrays: list[Int64s], empty: tuple[int, ...]) -> Int64s:
-    return np.concatenate(arrays) if arrays else np.zeros(empty, np.int64)
 
 
 TableRows = BucketRows | LatestRows | TimelineRows

@@ -12,6 +12,7 @@ part: it changes only when an event at a time before its end arrives, and is kep
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,12 @@ from engactivity.core.params import (
     ParamReader,
     Selection,
 )
+from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods.agentactivity.measure import (
     Int64s,
+    Measured,
     Range,
+    combined,
     measure,
     ranges,
 )
@@ -41,7 +45,8 @@ from engactivity.methods.method import (
     Method,
     query_parameter,
 )
-from engactivity.store.memory import AccountState, Timelines
+from engactivity.store.memory import AccountState
+from engactivity.store.timelines import TimelineRows, Timelines
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +70,58 @@ def parse(params: Mapping[str, object]) -> AgentActivityQuery:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    timelines: Timelines
     ranges: list[Range]
-    stamps: list[int]
-    """Per range: the timelines' version up to its end (what a cached part is valid for)."""
+    texts: list[bytes | None]
+    """Per range: its rendered part when one was kept, else None."""
+    measured: list[Measured | None]
+    """Per range without a kept part: its measures."""
+    parts: list[tuple[Hashable, int] | None]
+    """Per range that is past: its part's name and stamp (to keep it under)."""
 
 
-def read(query: AgentActivityQuery, now_ms: int, state: AccountState, _: Fragments) -> Reading:
+def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Fragments) -> Reading:
+    """Measures every range whose rendered part is not kept (under the snapshot's lock:
+    the timelines change in place)."""
     rows = state.timeline(AGENT_STATES)
     spans = ranges(now_ms, query.timeframe, query.interval)
-    stamps = [rows.stamp(r.hi) for r in spans]
-    listed = None if query.agents is None or query.agents == ALL else sorted(query.agents)
-    keys = None if listed is None else [(agent,) for agent in listed]
-    return Reading(rows.timelines(keys, since=spans[0].lo), spans, stamps)
+    # The window and the newest interval end at now: only a past interval recurs.
+    parts = [
+        None if i == 0 or r.hi == now_ms else _part("agents", query, r, rows)
+        for i, r in enumerate(spans)
+    ]
+    texts = [None if p is None else kept.get(*p, bytes) for p in parts]
+    pieces = _window_pieces(spans[0])
+    middle = None
+    if len(pieces) == 3:
+        middle_part = _part("window", query, pieces[1], rows)
+        middle = kept.get(*middle_part, Measured)
+    asked = [r for r, text in zip(spans[1:], texts[1:], strict=True) if text is None]
+    asked += pieces if middle is None else pieces[::2]
+    timelines = rows.timelines()
+    agents = _selected(timelines, query.agents)
+    measured = dict(zip(asked, measure(timelines, agents, asked), strict=True))
+    if middle is None and len(pieces) == 3:
+        kept.put(*middle_part, measured[pieces[1]])
+    window = [found for p in pieces if (found := measured.get(p, middle)) is not None]
+    return Reading(spans, texts, [combined(window), *map(measured.get, spans[1:])], parts)
+
+
+def _part(
+    kind: str, query: AgentActivityQuery, r: Range, rows: TimelineRows
+) -> tuple[Hashable, int]:
+    """A kept part's name, and its stamp: the timelines' version up to its end."""
+    return (kind, query.agents, r.lo, r.hi), rows.stamp(r.hi)
+
+
+def _window_pieces(window: Range) -> list[Range]:
+    """The window cut at the first and last bucket boundaries inside it: the middle piece
+    recurs (until an event before its end arrives) while the clock moves within a bucket."""
+    first = -(-window.lo // BUCKET_MS) * BUCKET_MS
+    last = window.hi // BUCKET_MS * BUCKET_MS
+    if first >= last:
+        return [window]
+    cuts = [window.lo, first, last, window.hi]
+    return [Range(None, lo, hi) for lo, hi in itertools.pairwise(cuts)]
 
 
 def _selected(timelines: Timelines, agents: Selection) -> Int64s:
@@ -89,24 +133,15 @@ def _selected(timelines: Timelines, agents: Selection) -> Int64s:
     return order[np.isin(ids[order], np.fromiter(agents, np.int64, len(agents)))]
 
 
-def render(query: AgentActivityQuery, now_ms: int, got: Reading, fragments: Fragments) -> bytes:
-    parts: list[Hashable] = []
-    texts: list[str | None] = []
-    for i, r in enumerate(got.ranges):
-        # The window and the newest interval end at now: only a past interval recurs.
-        part = None if i == 0 or r.hi == now_ms else ("agents", query.agents, r.lo, r.hi)
-        parts.append(part)
-        texts.append(None if part is None else fragments.get(part, got.stamps[i]))
-    missing = [i for i, text in enumerate(texts) if text is None]
-    if missing:
-        agents = _selected(got.timelines, query.agents)
-        measured = measure(got.timelines, agents, [got.ranges[i] for i in missing])
-        ids = got.timelines.keys[:, 0]
-        for i, one in zip(missing, measured, strict=True):
-            texts[i] = agents_metrics(one, ids)
-            if parts[i] is not None:
-                fragments.put(parts[i], got.stamps[i], texts[i] or "")
-    done = [text or "" for text in texts]
+def render(query: AgentActivityQuery, now_ms: int, got: Reading, kept: Fragments) -> bytes:
+    done: list[bytes] = []
+    for text, measured, part in zip(got.texts, got.measured, got.parts, strict=True):
+        if text is None:
+            assert measured is not None
+            text = agents_metrics(measured)
+            if part is not None:
+                kept.put(*part, text)
+        done.append(text)
     if query.interval is None:
         return body(done[0], None)
     stamps = [r.timestamp or 0 for r in got.ranges[1:]]

@@ -25,7 +25,7 @@ from engactivity.methods.agentactivity.timeline import (
     STATE,
     weights,
 )
-from engactivity.store.memory import ORIGIN_SHIFT, Timelines
+from engactivity.store.timelines import LAST_MOMENT, ORIGIN_SHIFT, Timelines
 
 Int64s = npt.NDArray[np.int64]
 
@@ -73,7 +73,7 @@ def _ends(timelines: Timelines, steps: Int64s) -> Int64s:
 
 def up_to(timelines: Timelines, agents: Int64s, moments: Int64s) -> Int64s:
     """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
-    at = np.clip(moments - timelines.origin, -1, _SPAN - 1)
+    at = np.clip(moments - timelines.origin, -1, LAST_MOMENT)
     asked = ((agents << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
     step = np.searchsorted(timelines.sortable, asked, side="right") - 1
     begun = step >= np.repeat(timelines.starts[agents], len(moments))
@@ -86,10 +86,10 @@ def up_to(timelines: Timelines, agents: Int64s, moments: Int64s) -> Int64s:
 
 @dataclass(frozen=True, slots=True)
 class Reasons:
-    """Away time by reason: one row per (timeline, reason) with time, ordered by
-    timeline, then reason id as a string."""
+    """Away time by reason: one row per (agent, reason) with time, ordered by agent id,
+    then reason id as a string."""
 
-    owners: Int64s
+    agents: Int64s
     ids: list[str]
     ms: Int64s
     """(rows, 3): total, chatting, at full capacity."""
@@ -97,36 +97,73 @@ class Reasons:
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """One range's milliseconds for the agents logged in during it."""
+    """One range's milliseconds for each agent asked about, logged in during it or not."""
 
     agents: Int64s
-    """Timeline indexes, ordered by agent id."""
+    """Agent ids, ascending."""
     ms: Int64s
     """(agents, 9): per state (online, back soon, away): total, chatting, at full capacity."""
     reasons: Reasons
 
+    def __len__(self) -> int:
+        """About the bytes it holds (what keeping it costs a cache)."""
+        return int(self.agents.nbytes + self.ms.nbytes + self.reasons.ms.nbytes * 2)
+
+
+_NO_AGENTS = np.zeros(0, np.int64)
+_NO_REASONS = Reasons(_NO_AGENTS, [], np.zeros((0, MEASURES), np.int64))
+
 
 def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
     """Each range's measures for the timelines ``agents`` (ordered by agent id)."""
+    ids = timelines.keys[agents, 0]
     if not len(agents):
-        nothing = Reasons(agents, [], np.zeros((0, MEASURES), np.int64))
-        return [Measured(agents, np.zeros((0, 9), np.int64), nothing) for _ in spans]
+        return [Measured(ids, np.zeros((0, 9), np.int64), _NO_REASONS) for _ in spans]
     moments = np.unique([m for r in spans for m in (r.lo, r.hi)])
     totals = up_to(timelines, agents, moments)
-    away = _away_with_reason(timelines, _steps_between(timelines, agents, moments[0], moments[-1]))
     out = []
     for r in spans:
         lo, hi = np.searchsorted(moments, [r.lo, r.hi])
-        ms = totals[:, hi] - totals[:, lo]
-        present = ms[:, 0::MEASURES].sum(axis=1) > 0
-        out.append(Measured(agents[present], ms[present], _reasons(timelines, away, r)))
+        away = _away_with_reason(timelines, _steps_between(timelines, agents, r.lo, r.hi))
+        out.append(Measured(ids, totals[:, hi] - totals[:, lo], _reasons(timelines, away, r)))
     return out
+
+
+def combined(parts: Sequence[Measured]) -> Measured:
+    """The measures of ranges that follow one another, as one range's."""
+    if all(np.array_equal(p.agents, parts[0].agents) for p in parts):
+        agents, ms = parts[0].agents, sum((p.ms for p in parts), np.zeros_like(parts[0].ms))
+    else:
+        agents, where = np.unique(np.concatenate([p.agents for p in parts]), return_inverse=True)
+        ms = np.zeros((len(agents), 9), np.int64)
+        np.add.at(ms, where.ravel(), np.concatenate([p.ms for p in parts]))
+    ids = [i for p in parts for i in p.reasons.ids]
+    names = sorted(set(ids))
+    rank = {name: n for n, name in enumerate(names)}
+    owners, by, sums = _grouped(
+        np.concatenate([p.reasons.agents for p in parts]),
+        np.array([rank[i] for i in ids], np.int64),
+        np.concatenate([p.reasons.ms for p in parts]),
+    )
+    return Measured(agents, ms, Reasons(owners, [names[i] for i in by.tolist()], sums))
+
+
+def _grouped(agents: Int64s, ranks: Int64s, ms: Int64s) -> tuple[Int64s, Int64s, Int64s]:
+    """Rows of (agent, reason rank, ms) summed per (agent, reason), in that order."""
+    order = np.lexsort((ranks, agents))
+    agents, ranks, ms = agents[order], ranks[order], ms[order]
+    new = np.ones(len(agents), bool)
+    new[1:] = (agents[1:] != agents[:-1]) | (ranks[1:] != ranks[:-1])
+    firsts = np.flatnonzero(new)
+    if not len(firsts):
+        return agents, ranks, ms
+    return agents[firsts], ranks[firsts], np.add.reduceat(ms, firsts, axis=0)
 
 
 def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> Int64s:
     """The steps of ``agents`` that hold a moment of [lo, hi): found by binary search,
     so only the steps of that time are looked at."""
-    at = np.clip(np.array([lo, hi - 1]) - timelines.origin, -1, _SPAN - 1)
+    at = np.clip(np.array([lo, hi - 1]) - timelines.origin, -1, LAST_MOMENT)
     bounds = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
     first, last = (np.searchsorted(timelines.sortable, bounds, side="right") - 1).T
     first = np.maximum(first, timelines.starts[agents])
@@ -149,21 +186,13 @@ def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
     starts, ends = _times(timelines, away), _ends(timelines, away)
     inside = (starts < hi) & (ends > lo)
     rows = away[inside]
-    texts = timelines.texts
     overlap = np.minimum(ends[inside], hi) - np.maximum(starts[inside], lo)
     steps = weights(timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
+    texts = timelines.texts
     rank = np.argsort(np.argsort(np.array(texts, dtype=object), kind="stable"))
-    reason = timelines.values[rows, REASON]
-    pairs, group = np.unique(
-        _owners(timelines, rows) * max(1, len(texts)) + rank[reason], return_inverse=True
+    owners, ranks, sums = _grouped(
+        timelines.keys[_owners(timelines, rows), 0], rank[timelines.values[rows, REASON]], steps
     )
-    sums = np.zeros((len(pairs), MEASURES), np.int64)
-    np.add.at(sums, group.ravel(), steps)
-    first = np.zeros(len(pairs), np.int64)
-    first[group.ravel()[::-1]] = np.arange(len(rows))[::-1]  # a row of each pair
     kept = sums[:, 0] > 0
-    return Reasons(
-        _owners(timelines, rows)[first][kept],
-        [texts[i] for i in reason[first][kept].tolist()],
-        sums[kept],
-    )
+    by_rank = np.argsort(rank)
+    return Reasons(owners[kept], [texts[i] for i in by_rank[ranks[kept]].tolist()], sums[kept])

@@ -30,34 +30,39 @@ def seconds(ms: Int64s) -> Int64s:
 
 
 def _reasons(reasons: Reasons) -> dict[int, str]:
-    """Per timeline: its entries of away time by reason."""
+    """Per agent: its entries of away time by reason."""
     out: dict[int, list[str]] = {}
+    names = {name: orjson.dumps(name).decode() for name in set(reasons.ids)}
     values = seconds(reasons.ms).tolist()
-    for owner, reason, row in zip(reasons.owners.tolist(), reasons.ids, values, strict=True):
-        out.setdefault(owner, []).append(_REASON % (orjson.dumps(reason).decode(), *row))
-    return {owner: ",".join(entries) for owner, entries in out.items()}
+    for agent, reason, row in zip(reasons.agents.tolist(), reasons.ids, values, strict=True):
+        out.setdefault(agent, []).append(_REASON % (names[reason], *row))
+    return {agent: ",".join(entries) for agent, entries in out.items()}
 
 
-def agents_metrics(measured: Measured, agent_ids: Int64s) -> str:
-    """An ``agentsMetrics`` object: each agent logged in during the range (``agent_ids``:
-    the agent of each timeline)."""
-    states = [seconds(measured.ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)]
+def agents_metrics(measured: Measured) -> bytes:
+    """An ``agentsMetrics`` object: each agent logged in during the range."""
+    present = measured.ms[:, 0::MEASURES].sum(axis=1) > 0
+    agents, ms = measured.agents[present], measured.ms[present]
+    states = [seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)]
     logged_in = states[0] + states[1] + states[2]
-    heads = np.column_stack([agent_ids[measured.agents], states[0], states[1]]).tolist()
+    heads = np.column_stack([agents, states[0], states[1]]).tolist()
     tails = np.column_stack([states[2], logged_in]).tolist()
     reasons = _reasons(measured.reasons)
     parts = [
-        _HEAD % tuple(head) + reasons.get(index, "") + _TAIL % tuple(tail)
-        for index, head, tail in zip(measured.agents.tolist(), heads, tails, strict=True)
+        _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
+        for head, tail in zip(heads, tails, strict=True)
     ]
-    return '{"metricsPerAgent":{' + ",".join(parts) + '},"metricsTotals":[]}'
+    return ('{"metricsPerAgent":{' + ",".join(parts) + '},"metricsTotals":[]}').encode()
 
 
-def body(window: str, intervals: list[tuple[int, str]] | None) -> bytes:
-    """The answer from its rendered parts: the window's, and each interval's, newest first."""
+def body(window: bytes, intervals: list[tuple[int, bytes]] | None) -> bytes:
+    """The answer from its rendered parts: the window's, and each interval's, newest first
+    (joined once: an answer may be tens of megabytes)."""
     if intervals is None:
-        return ('{"agentsMetrics":' + window + "}").encode()
-    by_interval = ",".join(
-        f'{{"timestamp":{end},"metricsData":{{"agentsMetrics":{text}}}}}' for end, text in intervals
-    )
-    return ('{"metricsByIntervals":[' + by_interval + '],"agentsMetrics":' + window + "}").encode()
+        return b"".join((b'{"agentsMetrics":', window, b"}"))
+    pieces = [b'{"metricsByIntervals":[']
+    for n, (end, text) in enumerate(intervals):
+        opening = b'{"timestamp":%d,"metricsData":{"agentsMetrics":' % end
+        pieces += [b"," + opening if n else opening, text, b"}}"]
+    pieces += [b'],"agentsMetrics":', window, b"}"]
+    return b"".join(pieces)

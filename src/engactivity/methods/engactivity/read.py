@@ -126,7 +126,7 @@ def read_pairs(
 
     stamps = _stamps(rows, span, count)
     pieces: list[Slice | str | None] = [
-        fragments.get(fragment_key(skills, agents, span, k), stamp)
+        fragments.get(fragment_key(skills, agents, span, k), stamp, str)
         if fragments is not None and span.interval_ms is not None
         else None
         for k, stamp in enumerate(stamps)

@@ -1,0 +1,357 @@
+"""Timeline tables in memory: each key's rows in (time, event key) order, laid out to
+be read in place.
+
+All the rows of one account's table live in a few flat arrays, key after key, each key
+with free room after its rows. Events are taken in as they come (a list per key, which
+costs next to nothing while a busy account ingests) and written into the arrays when
+the timelines are next read: the usual event, newer than its key's last, goes into the
+key's room, and its sums follow from the row before it; the arrays are then read as
+they are, under the account's lock, never copied. Only a late event (or one of a key
+whose room ran out) makes its key's rows be written again, and only a key whose room
+ran out makes every key be laid out afresh, each with room for half as many rows again
+as it holds, so that happens rarely.
+
+Free room holds the top time mark, so the arrays stay sorted for binary searches.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engactivity.core.timeframe import BUCKET_MS
+from engactivity.store.tables import RowKey, TimelineTable
+from engactivity.store.versions import new_version
+
+Int64s = npt.NDArray[np.int64]
+
+ORIGIN_SHIFT = 44
+"""``Timelines.sortable`` holds a timeline's index above this bit, a time below it."""
+FREE = (1 << ORIGIN_SHIFT) - 1
+"""The time (from the origin) of free room: above every moment searched for."""
+LAST_MOMENT = FREE - 1
+"""The latest time from the origin a row or a search may have (some 557 years on)."""
+_UNUSED = np.iinfo(np.int64).max
+"""``sortable`` beyond every key's room."""
+_MIN_ROOM = 8
+_MOST_PENDING = 50_000
+"""Rows taken in but not yet written into the arrays (as Python objects, which cost
+several times more memory) before they are written anyway."""
+
+Row = tuple[int, bytes, list[int]]
+"""A row as taken in: time, event key, values (TEXT values as text indexes)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Timelines:
+    """Every timeline of a timeline table as flat arrays: timeline ``i``'s rows start at
+    ``starts[i]``, in (time, event key) order, followed by free room. The arrays are the
+    store's own: read them under the account's lock only."""
+
+    keys: Int64s
+    """(timelines, key columns): each timeline's key."""
+    starts: Int64s
+    times: Int64s
+    values: Int64s
+    """(rows, values): a TEXT value as the index of its text in ``texts``."""
+    texts: list[str]
+    origin: int
+    sortable: Int64s
+    """Per row: its timeline's index << ORIGIN_SHIFT, plus its time from ``origin``
+    (clamped to [0, LAST_MOMENT]); FREE in free room: ascending, for binary searches of
+    a (timeline, moment) over every timeline at once."""
+    sums: Int64s
+    """(rows, columns): the table's ``weights`` times the step lengths, summed along
+    each timeline up to (not including) each row; no columns without weights."""
+
+
+class TimelineRows:
+    """One account's rows of one timeline table (guarded by the account's lock)."""
+
+    def __init__(self, table: TimelineTable) -> None:
+        self.table = table
+        self.version = 0
+        self.texts: list[str] = []
+        self._text_ids: dict[str, int] = {}
+        self._text_columns = [i for i, c in enumerate(table.values) if c.sql_type == "TEXT"]
+        self._changes: list[tuple[int, int]] = []
+        """(earliest time changed, version), both increasing: see ``stamp``."""
+        self._index: dict[RowKey, int] = {}
+        self._keys: list[RowKey] = []
+        self._event_keys: list[list[bytes]] = []
+        """Per timeline: its rows' event keys, in order (the tie-break of equal times)."""
+        self._start: list[int] = []
+        self._count: list[int] = []
+        self._room: list[int] = []
+        self._used = 0
+        self._pending: dict[int, list[Row]] = {}
+        self._pending_rows = 0
+        self._origin: int | None = None
+        self._measured = 0 if table.weights is None else _width_of(table)
+        self._arrays = _Arrays.empty(0, len(table.values), self._measured)
+        self._view: Timelines | None = None
+
+    # -- taking rows in ------------------------------------------------------------------
+
+    def apply(self, rows: Iterable[tuple[RowKey, Sequence[Any]]]) -> None:
+        width = len(self.table.keys)
+        earliest: int | None = None
+        for key, given in rows:
+            values = list(given)
+            for i in self._text_columns:
+                values[i] = self._text(values[i])
+            index = self._index.get(key[:width])
+            if index is None:
+                index = self._add_key(key[:width])
+            self._pending.setdefault(index, []).append((key[width], key[width + 1], values))
+            self._pending_rows += 1
+            earliest = key[width] if earliest is None else min(earliest, key[width])
+        if earliest is not None:
+            if self._origin is None:  # fixed for good: half of the clamped span before
+                self._origin = earliest - (1 << (ORIGIN_SHIFT - 1))
+            self.version = new_version()
+            while self._changes and self._changes[-1][0] >= earliest:
+                self._changes.pop()  # a later change that starts no earlier covers it
+            self._changes.append((earliest, self.version))
+        if self._pending_rows > _MOST_PENDING:  # an account nobody reads still stays small
+            self._write_pending()
+
+    def _text(self, text: str) -> int:
+        found = self._text_ids.get(text)
+        if found is None:
+            found = self._text_ids[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+    def _add_key(self, key: RowKey) -> int:
+        index = self._index[key] = len(self._keys)
+        self._keys.append(key)
+        self._event_keys.append([])
+        self._start.append(self._used)
+        self._count.append(0)
+        self._room.append(0)  # room is given when its rows are written
+        self._view = None
+        return index
+
+    def stamp(self, before_ms: int) -> int:
+        """The version of the last change to any row with a time before ``before_ms``:
+        what is read of the timelines up to that moment stays valid while it does."""
+        at = bisect_left(self._changes, (before_ms,)) - 1
+        return self._changes[at][1] if at >= 0 else 0
+
+    # -- reading -------------------------------------------------------------------------
+
+    def timelines(self) -> Timelines:
+        """Every timeline, with every row taken in so far (read under the lock)."""
+        self._write_pending()
+        if self._view is None:
+            a = self._arrays
+            self._view = Timelines(
+                keys=np.array(self._keys, np.int64).reshape(len(self._keys), len(self.table.keys)),
+                starts=np.array(self._start, np.int64),
+                times=a.times,
+                values=a.values,
+                texts=self.texts,
+                origin=self._origin or 0,
+                sortable=a.sortable,
+                sums=a.sums,
+            )
+        return self._view
+
+    def items(self) -> Iterator[tuple[RowKey, list[tuple[Any, ...]]]]:
+        """Each key and its rows (time, event key, values...), in order: for inspection."""
+        self._write_pending()
+        a = self._arrays
+        for index, key in enumerate(self._keys):
+            start, count = self._start[index], self._count[index]
+            times = a.times[start : start + count].tolist()
+            values = a.values[start : start + count].tolist()
+            keys = self._event_keys[index]
+            yield key, [(t, e, *v) for t, e, v in zip(times, keys, values, strict=True)]
+
+    # -- writing into the arrays ---------------------------------------------------------
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending, self._pending_rows = self._pending, {}, 0
+        appends: dict[int, list[Row]] = {}
+        rewrites: dict[int, list[Row]] = {}
+        for index, rows in pending.items():
+            rows.sort(key=_order)
+            if self._after_last(index, rows[0]) and _distinct(rows):
+                appends[index] = rows
+            else:
+                rewrites[index] = self._merged(index, rows)
+        needs = {i: self._count[i] + len(rows) for i, rows in appends.items()}
+        needs.update({i: len(rows) for i, rows in rewrites.items()})
+        if any(0 < self._room[i] < need for i, need in needs.items()):
+            self._lay_out(needs)  # a key's room ran out
+        else:
+            self._give_room({i: need for i, need in needs.items() if not self._room[i]})
+        for index, rows in rewrites.items():
+            self._count[index] = 0
+            self._event_keys[index] = []
+            self._append({index: rows})
+        self._append(appends)
+
+    def _after_last(self, index: int, row: Row) -> bool:
+        count = self._count[index]
+        if not count:
+            return True
+        last_time = int(self._arrays.times[self._start[index] + count - 1])
+        return (row[0], row[1]) > (last_time, self._event_keys[index][-1])
+
+    def _merged(self, index: int, rows: list[Row]) -> list[Row]:
+        """The key's rows and ``rows`` in order, each (time, event key) once."""
+        a, start, count = self._arrays, self._start[index], self._count[index]
+        times = a.times[start : start + count].tolist()
+        values = a.values[start : start + count].tolist()
+        held = list(zip(times, self._event_keys[index], values, strict=True))
+        seen = {(t, e) for t, e, _ in held}
+        fresh = [row for row in rows if (row[0], row[1]) not in seen]
+        out: list[Row] = []
+        for row in sorted(held + fresh, key=_order):
+            if not out or _order(out[-1]) != _order(row):
+                out.append(row)
+        return out
+
+    def _lay_out(self, needs: dict[int, int]) -> None:
+        """Every key afresh, with room for its rows (``needs``: rows a key is about to
+        hold) and half as many again; the arrays with a quarter more room for new keys."""
+        counts = np.array(self._count, np.int64)
+        held = np.array([needs.get(i, c) for i, c in enumerate(self._count)], np.int64)
+        rooms = held + np.maximum(_MIN_ROOM, held // 2)
+        starts = np.zeros(len(rooms), np.int64)
+        np.cumsum(rooms[:-1], out=starts[1:])
+        used = int(rooms.sum())
+        old, a = self._arrays, _Arrays.empty(used + used // 4 + 64, *self._widths)
+        a.sortable[:used] = np.repeat((np.arange(len(rooms)) << ORIGIN_SHIFT) + FREE, rooms)
+        source = _ranges(np.array(self._start, np.int64), counts)
+        target = _ranges(starts, counts)
+        a.times[target] = old.times[source]
+        a.values[target] = old.values[source]
+        a.sortable[target] = old.sortable[source]
+        a.sums[target] = old.sums[source]
+        self._arrays, self._used = a, used
+        self._start, self._room = starts.tolist(), rooms.tolist()
+        self._view = None
+
+    @property
+    def _widths(self) -> tuple[int, int]:
+        return len(self.table.values), self._measured
+
+    def _append(self, appends: dict[int, list[Row]]) -> None:
+        """Write rows after their keys' last (the room is there), with their sums."""
+        if not appends:
+            return
+        indexes = np.array(list(appends), np.int64)
+        lengths = np.array([len(rows) for rows in appends.values()], np.int64)
+        counts = np.array([self._count[i] for i in appends], np.int64)
+        at = _ranges(np.array([self._start[i] for i in appends], np.int64) + counts, lengths)
+        rows = [row for chunk in appends.values() for row in chunk]
+        a = self._arrays
+        times = np.array([row[0] for row in rows], np.int64)
+        a.times[at] = times
+        a.values[at] = np.array([row[2] for row in rows], np.int64).reshape(len(rows), -1)
+        owners = np.repeat(indexes, lengths)
+        from_origin = np.clip(times - (self._origin or 0), 0, LAST_MOMENT)
+        a.sortable[at] = (owners << ORIGIN_SHIFT) + from_origin
+        self._sum(at, lengths, counts == 0)
+        for index, chunk in appends.items():
+            self._count[index] += len(chunk)
+            self._event_keys[index] += [row[1] for row in chunk]
+
+    def _sum(self, at: Int64s, lengths: Int64s, fresh: npt.NDArray[np.bool_]) -> None:
+        """The sums of the rows just written at ``at``, ``lengths`` per key (``fresh``:
+        the key had no rows): each is the row before's, plus its weights times its length."""
+        weights = self.table.weights
+        if weights is None:
+            return
+        a = self._arrays
+        group = np.cumsum(lengths) - lengths  # each key's first row just written
+        firsts = np.zeros(len(at), bool)
+        firsts[group] = fresh
+        before = np.where(firsts, at, at - 1)
+        span = (a.sortable[at] - a.sortable[before])[:, None]  # same key: the times' difference
+        step = weights(a.values[before]) * span  # 0 for a timeline's first row
+        running = np.cumsum(step, axis=0)
+        base = np.where(fresh[:, None], 0, a.sums[before[group]]) - running[group] + step[group]
+        a.sums[at] = np.repeat(base, lengths, axis=0) + running
+
+    def _give_room(self, needs: dict[int, int]) -> None:
+        """Room after every other key's for keys that have none yet (new keys: they come
+        last, so the arrays stay sorted), or every key afresh when the arrays are full."""
+        if not needs:
+            return
+        rooms = {i: need + max(_MIN_ROOM, need // 2) for i, need in sorted(needs.items())}
+        if self._used + sum(rooms.values()) > len(self._arrays.times):
+            self._lay_out(needs)
+            return
+        for index, room in rooms.items():
+            self._start[index], self._room[index] = self._used, room
+            self._arrays.sortable[self._used : self._used + room] = (index << ORIGIN_SHIFT) + FREE
+            self._used += room
+        self._view = None
+
+    # -- retention -----------------------------------------------------------------------
+
+    def drop_before(self, bucket: int) -> None:
+        """Forget rows before the bucket that a newer row before it replaces: no answer
+        about a time from the bucket on changes, so neither does the version."""
+        self._write_pending()
+        cutoff, a = bucket * BUCKET_MS, self._arrays
+        for index in range(len(self._keys)):
+            start, count = self._start[index], self._count[index]
+            older = int(np.searchsorted(a.times[start : start + count], cutoff))
+            if older > 1:
+                drop, left = older - 1, count - older + 1
+                for column in (a.times, a.values, a.sortable, a.sums):
+                    column[start : start + left] = column[start + drop : start + count].copy()
+                a.sums[start : start + left] -= a.sums[start].copy()
+                a.sortable[start + left : start + count] = (index << ORIGIN_SHIFT) + FREE
+                del self._event_keys[index][:drop]
+                self._count[index] = left
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrays:
+    times: Int64s
+    values: Int64s
+    sortable: Int64s
+    sums: Int64s
+
+    @staticmethod
+    def empty(rows: int, width: int, measured: int) -> _Arrays:
+        return _Arrays(
+            times=np.zeros(rows, np.int64),
+            values=np.zeros((rows, width), np.int64),
+            sortable=np.full(rows, _UNUSED, np.int64),
+            sums=np.zeros((rows, measured), np.int64),
+        )
+
+
+def _width_of(table: TimelineTable) -> int:
+    assert table.weights is not None
+    return int(table.weights(np.zeros((1, len(table.values)), np.int64)).shape[1])
+
+
+def _order(row: Row) -> tuple[int, bytes]:
+    return row[0], row[1]
+
+
+def _distinct(rows: list[Row]) -> bool:
+    return len(rows) == 1 or len({(row[0], row[1]) for row in rows}) == len(rows)
+
+
+def _ranges(starts: Int64s, lengths: Int64s) -> Int64s:
+    """The positions ``starts[i] .. starts[i] + lengths[i] - 1`` of every i, in order."""
+    total = int(lengths.sum())
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    out: Int64s = np.arange(total, dtype=np.int64) + shift
+    return out
