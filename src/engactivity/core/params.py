@@ -59,6 +59,20 @@ def show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def list_items(value: object, noun: str) -> list[object] | str:
+    """The items of a comma-separated string, a JSON array of numbers or one integer; or
+    what is wrong with ``value`` (``noun``: what the list holds, for the message)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, list):
+        if any(isinstance(item, str) for item in value):
+            return "a JSON array must hold integers, not strings"
+        return list(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    return f"{show(value)} is not a list of {noun}"
+
+
 def parse_ids(name: str, value: object) -> Selection | Problem:
     """An id filter (``skillIds``, ``agentIds``...), or the problem with it."""
 
@@ -67,20 +81,11 @@ def parse_ids(name: str, value: object) -> Selection | Problem:
 
     if is_empty(value):
         return None
-    items: list[object]
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() == ALL:
-            return ALL
-        items = [part.strip() for part in text.split(",")]
-    elif isinstance(value, list):
-        items = list(value)
-        if any(isinstance(item, str) for item in items):
-            return bad("a JSON array must hold integers, not strings")
-    elif isinstance(value, int) and not isinstance(value, bool):
-        items = [value]
-    else:
-        return bad(f"{show(value)} is not a list of ids")
+    if isinstance(value, str) and value.strip().lower() == ALL:
+        return ALL
+    items = list_items(value, "ids")
+    if isinstance(items, str):
+        return bad(items)
     if len(items) > MAX_IDS:
         return bad(f"{len(items)} ids given, at most {MAX_IDS} are allowed")
     ids: set[int] = set()

@@ -21,6 +21,7 @@ from engactivity.core.params import (
     Selection,
     as_int,
     is_empty,
+    list_items,
     show,
 )
 from engactivity.core.problems import Problem
@@ -55,16 +56,9 @@ def parse_edges(value: object) -> tuple[int, ...] | Problem:
 
     if is_empty(value):
         return DEFAULT_EDGES
-    if isinstance(value, str):
-        items: list[object] = [part.strip() for part in value.split(",")]
-    elif isinstance(value, list):
-        items = list(value)
-        if any(isinstance(item, str) for item in items):
-            return bad("a JSON array must hold integers, not strings")
-    elif isinstance(value, int) and not isinstance(value, bool):
-        items = [value]
-    else:
-        return bad(f"{show(value)} is not a list of seconds")
+    items = list_items(value, "seconds")
+    if isinstance(items, str):
+        return bad(items)
     if len(items) > MAX_EDGES:
         return bad(f"{len(items)} values given, at most {MAX_EDGES} are allowed")
     edges = {0}

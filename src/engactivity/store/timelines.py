@@ -39,7 +39,7 @@ LAST_MOMENT = FREE - 1
 _UNUSED = np.iinfo(np.int64).max
 """``sortable`` beyond every key's room."""
 _MIN_ROOM = 8
-_MOST_PENDING = 50_000
+_MOST_PENDING = 10_000
 """Rows taken in but not yet written into the arrays (as Python objects, which cost
 several times more memory) before they are written anyway."""
 
