@@ -30,13 +30,19 @@ def seconds(ms: Int64s) -> Int64s:
 
 
 def _reasons(reasons: Reasons) -> dict[int, str]:
-    """Per agent: its entries of away time by reason."""
-    out: dict[int, list[str]] = {}
+    """Per agent: its entries of away time by reason (the rows come by agent)."""
+    if not reasons.ids:
+        return {}
     names = {name: orjson.dumps(name).decode() for name in set(reasons.ids)}
-    values = seconds(reasons.ms).tolist()
-    for agent, reason, row in zip(reasons.agents.tolist(), reasons.ids, values, strict=True):
-        out.setdefault(agent, []).append(_REASON % (names[reason], *row))
-    return {agent: ",".join(entries) for agent, entries in out.items()}
+    rows = seconds(reasons.ms).tolist()
+    texts = [_REASON % (names[n], *row) for n, row in zip(reasons.ids, rows, strict=True)]
+    agents = reasons.agents
+    bounds = [0, *(np.flatnonzero(agents[1:] != agents[:-1]) + 1).tolist(), len(texts)]
+    firsts = agents[bounds[:-1]].tolist()
+    return {
+        agent: ",".join(texts[lo:hi])
+        for agent, lo, hi in zip(firsts, bounds, bounds[1:], strict=False)
+    }
 
 
 def agents_metrics(measured: Measured) -> bytes:
