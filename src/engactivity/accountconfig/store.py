@@ -120,7 +120,7 @@ class ConfigStore:
             return Applied(revision, 0, unchanged)
         sql = self._db.sql
         rows = [(account, k, i, int(d), body, now_ms) for (k, i), (d, body) in changes.items()]
-        conn.executemany(sql(_UPSERT_ITEM), rows)
+        conn.cursor().executemany(sql(_UPSERT_ITEM), rows)  # psycopg: on a cursor
         conn.execute(sql(_UPSERT_REVISION), (account, revision + 1))
         return Applied(revision + 1, len(changes), unchanged)
 
