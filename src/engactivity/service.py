@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from engactivity.accountconfig.store import ConfigStore
 from engactivity.auth.keystore import KeyStore, open_keystore
 from engactivity.clock import Clock
 from engactivity.interpreter import settle_after_startup
@@ -74,7 +75,7 @@ class Service:
                 settings.port,
                 mask_url(settings.store),
             )
-            app = self._app(settings, store, keys)
+            app = self._app(settings, db, store, keys)
             with closing(bind(settings)) as sock:
                 serve(app, sock, settings)
         finally:
@@ -119,7 +120,7 @@ class Service:
         settings = self.settings if index == 0 else dataclasses.replace(self.settings, demo=False)
         db, store, keys = self._open()
         try:
-            serve(self._app(settings, store, keys), sock, settings)
+            serve(self._app(settings, db, store, keys), sock, settings)
         finally:
             _close(db, store)
 
@@ -145,10 +146,16 @@ class Service:
                 raise ServiceError(str(exc)) from exc
             raise
 
-    def _app(self, settings: Settings, store: Store, keys: KeyStore | None) -> FastAPI:
+    def _app(
+        self, settings: Settings, db: Database, store: Store, keys: KeyStore | None
+    ) -> FastAPI:
         from engactivity.api.app import create_app  # here, not above: see the module's docstring
 
-        return create_app(settings, self.clock, store, keys)
+        try:
+            configs = ConfigStore(db)
+        except StoreUnavailable as exc:
+            raise ServiceError(str(exc)) from exc
+        return create_app(settings, self.clock, store, keys, configs=configs)
 
     def _demo_keys(self, keys: KeyStore) -> None:
         """``serve --demo``: read keys for account 'demo', printed at start."""

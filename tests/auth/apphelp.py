@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from engactivity.accountconfig.store import ConfigStore
 from engactivity.api.app import create_app
 from engactivity.auth.keys import new_bearer
 from engactivity.auth.keystore import KeyStore
@@ -51,7 +52,14 @@ def in_process(
         add_bearer(keys, first_key)
     settings = Settings(store=url, master_key_file=str(folder / "m.key"), insecure_no_auth=not auth)
     try:
-        yield InProcess(create_app(settings, lambda: NOW_MS, store, keys if auth else None), keys)
+        app = create_app(
+            settings,
+            lambda: NOW_MS,
+            store,
+            keys if auth else None,
+            configs=ConfigStore(database),
+        )
+        yield InProcess(app, keys)
     finally:
         store.close()
         database.close()

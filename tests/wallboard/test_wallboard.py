@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from playwright.sync_api import (
 )
 
 from engactivity.simulate import DAY_MS, DEMO_CONFIG, generate_events
+from engactivity.simulate.names import account_configuration
 from tests.auth.keyhelp import create_key
 from tests.conftest import MIN, NOW_MS, Server
 
@@ -1156,3 +1159,172 @@ def test_laptop_screen_keeps_everything_reachable(browser: Browser, board: Serve
         assert_no_overlap(page)
     finally:
         context.close()
+
+
+# -- names from the account's configuration ------------------------------------------------
+
+UNNAMED_SKILL = 8
+"""The named board's configuration leaves this skill out: the page shows its id."""
+
+
+@dataclass
+class Named:
+    server: Server
+    config: dict[str, Any]
+    """The configuration written: the demo's, without skill 8 and one agent."""
+    unnamed_agent: int
+
+
+@pytest.fixture(scope="module")
+def named_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Named]:
+    """An hour of the demo's traffic and the demo's configuration, less a skill and an agent."""
+    srv = Server(tmp_path_factory.mktemp("named")).start()
+    try:
+        events = list(generate_events(DEMO_CONFIG, NOW_MS - 60 * MIN, NOW_MS))
+        assert srv.send(ACCOUNT, events).status_code == 200
+        agents = Counter(e["agentId"] for e in events if e["type"] == "connected")
+        unnamed = sorted(agents)[0]
+        config = account_configuration(DEMO_CONFIG)
+        config["skills"] = [s for s in config["skills"] if s["id"] != UNNAMED_SKILL]
+        config["users"] = [u for u in config["users"] if u["id"] != unnamed]
+        written = httpx.post(f"{srv.base_url}/api/v1/accounts/{ACCOUNT}/configuration", json=config)
+        assert written.status_code == 200, written.text
+        yield Named(srv, config, unnamed)
+    finally:
+        srv.stop()
+
+
+def heads(page: Page, table_id: str) -> dict[str, tuple[str, str | None]]:
+    """The first cell of each row: id -> (the name, the detail after it or None). An
+    agent's name too wide for its column is shown short ("Ana S."): checked here, and
+    the whole name returned."""
+    rows: list[dict[str, Any]] = page.eval_on_selector_all(
+        f"#{table_id} tbody tr",
+        "rows => rows.map(r => { const n = r.cells[0].querySelector('.name');"
+        " return {id: r.dataset.id, shown: n.textContent, full: n.dataset.full,"
+        " short: n.dataset.short, detail: (r.cells[0].querySelector('.detail') || {})"
+        ".textContent}; })",
+    )
+    for row in rows:
+        if row.get("full") is not None:
+            assert row["shown"] in (row["full"], row["short"]), row
+            first, *_, last = row["full"].split()
+            assert row["short"] == f"{first} {last[0]}."
+    return {row["id"]: (row.get("full") or row["shown"], row.get("detail")) for row in rows}
+
+
+def expected_skill(named: Named, skill: str) -> str:
+    names = {str(s["id"]): s["name"] for s in named.config["skills"]}
+    return names.get(skill, "No skill" if skill == "-1" else f"Skill {skill}")
+
+
+def expected_agent(named: Named, agent: str, group: bool = True) -> tuple[str, str | None]:
+    """The agent's name, and (in the agent states) its group's."""
+    users = {str(u["id"]): u for u in named.config["users"]}
+    groups = {g["id"]: g["name"] for g in named.config["agentGroups"]}
+    user = users.get(agent)
+    if user is None:
+        return f"Agent {agent}", None
+    return user["fullName"], groups[user["memberOf"]["agentGroupId"]] if group else None
+
+
+def open_named(page: Page, named: Named) -> None:
+    open_board(page, named.server)
+    expect(page.locator("body")).to_have_attribute("data-names", re.compile(r"^[1-9]\d*$"))
+
+
+def test_names_replace_ids_wherever_they_are_known(page: Page, named_board: Named) -> None:
+    open_named(page, named_board)
+    skills = heads(page, "skills")
+    assert str(UNNAMED_SKILL) in skills, "the demo's skill 8 has chats in the hour"
+    assert skills == {s: (expected_skill(named_board, s), None) for s in skills}
+    assert skills["1"][0] == "Sales" and skills[str(UNNAMED_SKILL)][0] == f"Skill {UNNAMED_SKILL}"
+    queue = heads(page, "queue-skills")
+    assert queue == {s: (expected_skill(named_board, s), None) for s in queue}
+    for table_id in ("agents", "agent-states"):
+        agents = heads(page, table_id)
+        grouped = table_id == "agent-states"
+        assert agents == {a: expected_agent(named_board, a, grouped) for a in agents}, table_id
+        assert agents[str(named_board.unnamed_agent)] == (
+            f"Agent {named_board.unnamed_agent}",
+            None,
+        )
+    # The numbers are the API's, names or not.
+    check_against_api(page, named_board.server, 60, 15)
+    # The id stays at hand, in the tooltip.
+    agent = str(named_board.config["users"][0]["id"])
+    title = page.locator(f'#agents tr[data-id="{agent}"] .name').get_attribute("title")
+    assert title and title.endswith(f"(id {agent})")
+    assert_fits_sideways(page)
+
+
+def test_named_skills_sort_filter_and_select(page: Page, named_board: Named) -> None:
+    open_named(page, named_board)
+    page.locator("#skills th[data-key=id] button").click()
+    shown = [name for name, _ in heads(page, "skills").values()]
+    assert list(heads(page, "skills")) == row_ids(page, "skills")
+    assert shown == sorted(shown, key=str.casefold)  # by name now, not by id
+    page.locator("#skill-filter").fill("bill")
+    assert row_ids(page, "skills") == ["2"]
+    page.locator("#skill-filter").fill("")
+
+    page.locator('#skills tr[data-id="2"] button').click()
+    expect(page.locator("#agents-title")).to_have_text("Agents of Billing")
+    expect(page.locator("#skill-chip")).to_have_text("Billing ✕")
+    page.locator(f'#skills tr[data-id="{UNNAMED_SKILL}"] button').click()
+    expect(page.locator("#agents-title")).to_have_text(f"Agents of skill {UNNAMED_SKILL}")
+
+    # Agents are found by their name; in the agent states by their group's too.
+    page.locator("#skill-chip").click()
+    first = row_ids(page, "agents")[0]
+    last_name = heads(page, "agents")[first][0].split()[1]
+    page.locator("#agent-filter").fill(last_name.upper())
+    found = heads(page, "agents")
+    assert first in found and all(last_name in name for name, _ in found.values())
+    group = named_board.config["agentGroups"][0]["name"]
+    page.locator("#state-filter").fill(group.lower())
+    ids = row_ids(page, "agent-states")
+    assert ids and all(expected_agent(named_board, a)[1] == group for a in ids)
+
+
+def test_a_renamed_skill_shows_its_new_name(page: Page, named_board: Named) -> None:
+    open_named(page, named_board)
+    url = f"{named_board.server.base_url}/api/v1/accounts/{ACCOUNT}/configuration"
+    renamed = {"skills": [{"id": 1, "name": "Sales & Renewals"}]}
+    try:
+        revision = httpx.post(url, json=renamed).json()["revision"]
+        page.locator("#settings button[type=submit]").click()  # Show reads the names again
+        expect(page.locator("body")).to_have_attribute("data-names", str(revision))
+        expect(page.locator('#skills tr[data-id="1"] .name')).to_have_text("Sales & Renewals")
+        expect(page.locator('#queue-skills tr[data-id="1"] .name')).to_have_text("Sales & Renewals")
+    finally:
+        httpx.post(url, json={"skills": [{"id": 1, "name": "Sales"}]})
+
+
+def test_names_are_read_again_every_minute(page: Page, named_board: Named) -> None:
+    freeze_clock(page)
+    open_named(page, named_board)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/le-users/" in r.url else None)
+    body = page.locator("body")
+    for refresh in range(2, 14):  # one refresh every 5 s, each waited for
+        if refresh == 13:
+            assert asked == [], "not before a minute has passed"
+        page.clock.run_for(5_000)
+        expect(body).to_have_attribute("data-refreshes", str(refresh))
+    deadline = time.monotonic() + 10
+    while len(asked) < 3:
+        assert time.monotonic() < deadline, asked
+        page.wait_for_timeout(50)
+    assert {urlsplit(u).path.rsplit("/", 1)[1] for u in asked} == {"skills", "users", "agentGroups"}
+    query = parse_qs(urlsplit(next(u for u in asked if "/users?" in u)).query)
+    assert query["include_deleted"] == ["true"]  # a deleted agent's chats still count
+
+
+def test_without_a_configuration_ids_are_shown(page: Page, board: Server) -> None:
+    open_board(page, board)
+    expect(page.locator("body")).to_have_attribute("data-names", "0")
+    skills = heads(page, "skills")
+    assert skills == {s: ("No skill" if s == "-1" else f"Skill {s}", None) for s in skills}
+    agents = heads(page, "agents")
+    assert agents == {a: (f"Agent {a}", None) for a in agents}

@@ -14,10 +14,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from engactivity import __version__
+from engactivity.accountconfig.store import ConfigStore
 from engactivity.api.access.install import install_auth
 from engactivity.api.access.openapi import describe_security
 from engactivity.api.access.table import RouteTable
 from engactivity.api.answers import Answers
+from engactivity.api.configuration import install_configuration
 from engactivity.api.discovery import install_discovery
 from engactivity.api.errors import install_error_handlers
 from engactivity.api.headerlimit import HeaderLimitMiddleware
@@ -35,7 +37,7 @@ from engactivity.ingest import Ingestor, Limits
 from engactivity.methods import METHODS
 from engactivity.methods.method import AnyMethod
 from engactivity.settings import Settings
-from engactivity.store import Store
+from engactivity.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,12 @@ def create_app(
     store: Store,
     keys: KeyStore | None,
     methods: tuple[AnyMethod, ...] = METHODS,
+    configs: ConfigStore | None = None,
 ) -> FastAPI:
     """The app over a store and a key store (None: authentication is off) opened by the
-    caller, who also closes them (service.py): the app opens and closes neither."""
+    caller, who also closes them (service.py): the app opens and closes neither. With
+    ``configs`` (on the store's database) it also writes and answers the accounts'
+    configuration (skills, users, agent groups)."""
     ingestor = Ingestor(store, clock, Limits(settings.max_batch_events, settings.max_batch_bytes))
     app = FastAPI(
         title="engactivity",
@@ -57,12 +62,14 @@ def create_app(
             "A self-hosted implementation of the Operational Realtime API "
             "(engagement activity), with an ingestion endpoint for engagement events."
         ),
-        lifespan=_demo_traffic(ingestor) if settings.demo else None,
+        lifespan=_demo_traffic(ingestor, configs) if settings.demo else None,
     )
     app.state.store = store
     install_error_handlers(app)
     describe_security(app)
     _install_routes(app, settings, store, ingestor, clock, methods)
+    if configs is not None:
+        install_configuration(app, configs, clock, settings.max_batch_bytes)
     # Every route is added: compiled once, and a route that declares no access stops
     # the start here (UndeclaredRoute).
     table = RouteTable(app.routes)
@@ -100,13 +107,18 @@ def _install_routes(
     install_health(app, store)
 
 
-def _demo_traffic(ingestor: Ingestor) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The app's lifespan with ``--demo``: simulated traffic while it serves."""
+def _demo_traffic(
+    ingestor: Ingestor, configs: ConfigStore | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan with ``--demo``: the demo account's configuration, then
+    simulated traffic while it serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from engactivity.simulate import start_demo
 
+        if configs is not None:
+            _demo_configuration(configs, ingestor.clock)
         demo = start_demo(ingestor)
         try:
             yield
@@ -114,3 +126,23 @@ def _demo_traffic(ingestor: Ingestor) -> Callable[[FastAPI], AbstractAsyncContex
             demo.stop()
 
     return lifespan
+
+
+def _demo_configuration(configs: ConfigStore, clock: Clock) -> None:
+    """The demo account's skills, agents and groups (a start after the first changes
+    nothing: the document is the same)."""
+    import orjson
+
+    from engactivity.accountconfig.document import parse_document
+    from engactivity.simulate import DEMO_CONFIG
+    from engactivity.simulate.names import account_configuration
+
+    document = parse_document(orjson.dumps(account_configuration(DEMO_CONFIG)))
+    try:
+        applied = configs.apply(DEMO_CONFIG.account, document, clock())
+    except StoreUnavailable:
+        log.exception("demo: the configuration could not be written; ids stay unnamed")
+        return
+    log.info(
+        "demo: configuration of account %r at revision %d", DEMO_CONFIG.account, applied.revision
+    )

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from engactivity.cli import admin, serve, traffic
+from engactivity.cli.accountconfig import ConfigCommand
 from engactivity.cli.keys import keys_app
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ def _root() -> None:
 # In this order in `engactivity --help`.
 app.command(
     "config",
+    cls=ConfigCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )(serve.config_command)
 app.command("serve")(serve.serve)

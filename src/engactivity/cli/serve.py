@@ -20,6 +20,9 @@ def config_command(ctx: typer.Context) -> None:
 
     Takes the same flags, ENGACTIVITY_* variables and --config file as `serve`;
     exits with status 2 and a message when the configuration is wrong.
+
+    `engactivity config import FILE --account ID` loads an account's skills, users
+    and agent groups instead (`engactivity config import --help`).
     """
     group = ctx.find_root().command
     serve_command = group.commands["serve"]  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from engactivity.store.url import DEFAULT_STORE_URL
 
 if TYPE_CHECKING:
     from engactivity.importer import ImportSummary
-    from engactivity.simulate import Simulation, SimulationReport
+    from engactivity.simulate import SimConfig, Simulation, SimulationReport
     from engactivity.sinks import Sink
 
 UrlOption = Annotated[
@@ -223,13 +223,23 @@ def simulate(
         int,
         typer.Option(envvar="ENGACTIVITY_BATCH_SIZE", min=1, help="Events sent per batch."),
     ] = 2000,
+    account_config: Annotated[
+        bool,
+        typer.Option(
+            "--account-config/--no-account-config",
+            envvar="ENGACTIVITY_SIM_ACCOUNT_CONFIG",
+            help="First write the account's configuration: the skills, agents and agent "
+            "groups of the events, with names (it replaces the names of those ids).",
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Generate realistic contact-centre traffic: a backfill of history, then live events.
 
     Visitors queue per skill (queued), reach an agent with a free slot (connected)
     or give up (abandoned); chats end (closed); each skill's queue is sampled (queueState);
-    agents log in, take breaks and log out (agentState).
+    agents log in, take breaks and log out (agentState). The account's skills, agents
+    and groups get names first (--no-account-config leaves them as they are).
     """
     from engactivity.simulate import HOUR_MS, SimConfig, Simulation
     from engactivity.sinks import SinkError
@@ -250,6 +260,8 @@ def simulate(
         raise fail(str(exc)) from exc
     sink = _open_sink(account, url, store)
     clock, _ = clock_from_env()
+    if account_config:
+        _send_configuration(config, url, store, clock(), as_json)
     simulation = Simulation(
         config, sink, clock, batch_size=batch_size, backfill_ms=round(backfill * HOUR_MS)
     )
@@ -267,6 +279,28 @@ def simulate(
         _print_simulation(report, title + (" (interrupted)" if interrupted else ""))
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _send_configuration(
+    config: SimConfig, url: str | None, store: str, now_ms: int, quiet: bool
+) -> None:
+    """The simulated account's configuration, where its events go."""
+    import orjson
+
+    from engactivity.accountconfig.delivery import DeliveryError
+    from engactivity.cli.accountconfig import send_document
+    from engactivity.core.problems import InvalidRequest
+    from engactivity.simulate.names import account_configuration
+
+    body = orjson.dumps(account_configuration(config))
+    try:
+        applied = send_document(config.account, body, url=url, store=store, now_ms=now_ms)
+    except (DeliveryError, InvalidRequest) as exc:
+        raise fail(f"the account configuration was not written: {exc}") from exc
+    if not quiet:
+        console.print(
+            f"account configuration: revision {applied.revision}, {applied.changed} changed"
+        )
 
 
 def _run_simulation(

@@ -12,6 +12,9 @@
  *   8. agentactivity?timeframe=1&agentIds=all             the agents now: who was in which state
  *                                                         in the last minute
  * and shows the answers only when all eight have arrived, so the page never mixes times.
+ * Names come from the account's configuration (skills, users, agentGroups, deleted ones
+ * included), read at the first refresh of an account and then once a minute; an id without
+ * a name is shown as the id ("Skill 7"), and without a configuration the page shows ids only.
  * No framework, no build step; uPlot (vendored) draws the charts.
  */
 (function () {
@@ -22,6 +25,7 @@
   const THRESHOLDS = [15, 30, 60, 120]; // service level: seconds a visitor may wait
   const DEFAULTS = { account: "demo", timeframe: 60, interval: 15, threshold: 30 };
   const REFRESH_MS = 5000;
+  const NAMES_REFRESH_MS = 60000;
   const REQUEST_TIMEOUT_MS = 15000;
   const BACKOFF_FIRST_MS = 2000;
   const BACKOFF_MAX_MS = 60000;
@@ -47,6 +51,7 @@
 
   const $ = (id) => document.getElementById(id);
   const numberFormat = new Intl.NumberFormat();
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
   const decimalFormat = new Intl.NumberFormat(undefined, {
     minimumFractionDigits: 1, maximumFractionDigits: 1,
   });
@@ -81,6 +86,12 @@
       queue: { key: "waiting", dir: "descending" },
       states: { key: "loggedIn", dir: "descending" },
     },
+  };
+
+  /** The names of the account's ids, from its configuration; keys are ids as strings. */
+  const names = {
+    account: null, key: null, loadedAt: 0, loading: null, ticket: 0,
+    skills: new Map(), agents: new Map(), groups: new Map(), groupOf: new Map(),
   };
 
   function storageGet(name) {
@@ -208,6 +219,71 @@
     return response.json();
   }
 
+  /** JSON with every `id` and `agentGroupId` as the exact text of its number (64-bit ids are
+   *  beyond a double's integers), where the browser gives the reviver the source text. */
+  function parseIds(text) {
+    return JSON.parse(text, (key, value, context) => (
+      (key === "id" || key === "agentGroupId") && typeof value === "number"
+        ? (context && context.source) || String(value) : value));
+  }
+
+  async function getConfig(account, key, what, params) {
+    const query = new URLSearchParams({ ...params, include_deleted: "true" });
+    const url = `/api/account/${encodeURIComponent(account)}/configuration/le-users/${what}?${query}`;
+    const headers = { Accept: "application/json" };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    const response = await fetch(url, { headers, cache: "no-store", credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return { items: parseIds(await response.text()), revision: response.headers.get("ac-revision") };
+  }
+
+  /** The names of an account's skills, agents (full name, else nickname, else login name) and
+   *  agent groups, deleted ones included: their ids are still in the older numbers. */
+  async function fetchNames(account, key) {
+    const [skills, users, groups] = await Promise.all([
+      getConfig(account, key, "skills", { v: "1.0", select: "id,name" }),
+      getConfig(account, key, "users", { v: "4.0", select: "id,fullName,nickname,loginName,memberOf" }),
+      getConfig(account, key, "agentGroups", { v: "1.0", select: "id,name" }),
+    ]);
+    const named = (items, name) => new Map(items.filter((x) => name(x)).map((x) => [x.id, name(x)]));
+    return {
+      skills: named(skills.items, (x) => x.name),
+      agents: named(users.items, (x) => x.fullName || x.nickname || x.loginName),
+      groups: named(groups.items, (x) => x.name),
+      groupOf: new Map(users.items.filter((x) => x.memberOf && x.memberOf.agentGroupId !== undefined)
+        .map((x) => [x.id, x.memberOf.agentGroupId])),
+      revision: skills.revision,
+    };
+  }
+
+  function clearNames() {
+    for (const map of [names.skills, names.agents, names.groups, names.groupOf]) map.clear();
+    delete document.body.dataset.names;
+  }
+
+  /** Reads the names again when they are of another account or key, or a minute old; in the
+   *  background: the numbers never wait for them. Without them (no configuration endpoint, a
+   *  key that may not read it), ids are shown. */
+  function refreshNames() {
+    const { account, key } = state;
+    const current = names.account === account && names.key === key;
+    if (current && (names.loading || Date.now() - names.loadedAt < NAMES_REFRESH_MS)) return;
+    if (!current) clearNames();
+    const ticket = ++names.ticket; // a later read (another account) wins over this one
+    Object.assign(names, { account, key, loadedAt: Date.now() });
+    names.loading = fetchNames(account, key).then((found) => {
+      if (ticket !== names.ticket) return;
+      Object.assign(names, found);
+      document.body.dataset.names = found.revision || "0";
+    }, () => {
+      if (ticket === names.ticket) document.body.dataset.names = "none";
+    }).finally(() => {
+      if (ticket !== names.ticket) return;
+      names.loading = null;
+      if (state.lastData && state.lastData.account === account) renderTables();
+    });
+  }
+
   async function refresh() {
     clearTimeout(state.timer);
     state.timer = null;
@@ -219,6 +295,7 @@
     const watchdog = setTimeout(() => { timedOut = true; controller.abort(); }, REQUEST_TIMEOUT_MS);
     const { timeframe, interval, threshold, account } = state;
     const signal = controller.signal;
+    refreshNames();
     try {
       const [series, skills, agents, queue, queueState, sla, activity, activityNow] = await Promise.all([
         getJSON("engactivity", { timeframe, interval }, signal),
@@ -356,12 +433,24 @@
     renderChart(data.series.metricsByIntervals || [], data.interval);
     renderQueue();
     renderAgentsNow();
+    renderTables();
+    renderStatus();
+    fitNumbers();
+  }
+
+  function renderTables() {
     renderSkills();
     renderAgents();
     renderAgentStates();
     renderQueueSkills();
-    renderStatus();
-    fitNumbers();
+  }
+
+  /** An agent's name too wide for its column is shown short ("Ana S."). */
+  function fitNames(within = document) {
+    for (const el of within.querySelectorAll(".grid .name[data-full]")) {
+      setText(el, el.dataset.full);
+      if (el.scrollWidth > el.clientWidth) setText(el, el.dataset.short);
+    }
   }
 
   /** A large number too wide for its box (five digits in a narrow tile) is made smaller until
@@ -591,8 +680,20 @@
 
   // -- the tables: rows are kept and updated in place (no flicker, focus survives refreshes) --
 
-  function skillLabel(id) { return id === "-1" ? "No skill" : `Skill ${id}`; }
-  function agentLabel(id) { return `Agent ${id}`; }
+  /** A skill's name, else its id ("Skill 7"); and as it reads inside a sentence. */
+  function skillLabel(id) { return names.skills.get(id) || (id === "-1" ? "No skill" : `Skill ${id}`); }
+  function skillPhrase(id) { return names.skills.get(id) || (id === "-1" ? "no skill" : `skill ${id}`); }
+  function agentLabel(id) { return names.agents.get(id) || `Agent ${id}`; }
+  /** "Ana Silva" as "Ana S.", for a column too narrow for the whole name; null for an id. */
+  function agentShort(id) {
+    const words = (names.agents.get(id) || "").trim().split(/\s+/);
+    return words.length > 1 ? `${words[0]} ${words[words.length - 1][0]}.` : null;
+  }
+  /** The agent group of an agent: its name, else its id; null when the agent has none. */
+  function agentGroup(id) {
+    const group = names.groupOf.get(id);
+    return group === undefined ? null : names.groups.get(group) || `Group ${group}`;
+  }
 
   /** The number cells of each table, after the id; `v` holds a row's values (null: no data). */
   const ENGAGEMENT_CELLS = [
@@ -634,26 +735,29 @@
     return x < y ? -1 : x > y ? 1 : 0;
   }
 
-  function sortRows(rows, sort) {
+  /** The first column sorts by what it shows (names, or "Skill 7": numbers in it by value). */
+  function sortRows(rows, sort, label) {
     const sign = sort.dir === "ascending" ? 1 : -1;
     const value = (row) => (row.v[sort.key] === null ? -1 : row.v[sort.key]); // no data sorts lowest
     return rows.sort((a, b) => {
-      const c = sort.key === "id" ? compareIds(a.id, b.id) : value(a) - value(b);
+      const c = sort.key === "id" ? collator.compare(label(a.id), label(b.id)) : value(a) - value(b);
       return c * sign || compareIds(a.id, b.id);
     });
   }
 
-  function renderTable(table, rows, sort, filterText, label, selectable, cells) {
+  function renderTable(table, rows, sort, filterText, label, selectable, cells, detail = null) {
     const tbody = table.tBodies[0];
     const needle = filterText.trim().toLowerCase();
-    const shown = sortRows(rows.filter((r) => !needle || r.id.includes(needle) ||
-      label(r.id).toLowerCase().includes(needle)), sort);
+    const matches = (id) => id.includes(needle) || label(id).toLowerCase().includes(needle) ||
+      (detail !== null && (detail(id) || "").toLowerCase().includes(needle));
+    const shown = sortRows(rows.filter((r) => !needle || matches(r.id)), sort, label);
     const existing = new Map();
     for (const tr of Array.from(tbody.rows)) existing.set(tr.dataset.id, tr);
     shown.forEach((row, index) => {
       let tr = existing.get(row.id);
       if (tr) existing.delete(row.id);
-      else tr = makeRow(row.id, label, selectable, cells.length);
+      else tr = makeRow(row.id, selectable, cells.length);
+      setRowHead(tr.cells[0], row.id, label, selectable, detail);
       cells.forEach((cell, i) => {
         const out = cell(row.v); // a text, or { text, title } for a cell with a tooltip
         const td = tr.cells[i + 1];
@@ -665,11 +769,12 @@
       if (selectable) {
         const selected = row.id === state.skill;
         tr.classList.toggle("selected", selected);
-        tr.cells[0].firstChild.setAttribute("aria-pressed", String(selected));
+        tr.cells[0].querySelector("button").setAttribute("aria-pressed", String(selected));
       }
       if (tbody.rows[index] !== tr) tbody.insertBefore(tr, tbody.rows[index] || null);
     });
     for (const tr of existing.values()) tr.remove();
+    fitNames(table);
     const empty = table.parentElement.querySelector(".empty");
     empty.hidden = shown.length > 0;
     if (!shown.length) {
@@ -680,23 +785,22 @@
     }
   }
 
-  function makeRow(id, label, selectable, cellCount) {
+  function makeRow(id, selectable, cellCount) {
     const tr = document.createElement("tr");
     tr.dataset.id = id;
     const head = document.createElement("th");
     head.scope = "row";
+    const box = document.createElement("div");
+    box.className = "head-cell";
+    const name = document.createElement(selectable ? "button" : "span");
+    name.className = selectable ? "link name" : "name";
     if (selectable) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "link";
-      button.textContent = label(id);
-      button.title = `Show the agents of ${label(id).toLowerCase()}`;
-      head.appendChild(button);
+      name.type = "button";
       tr.classList.add("clickable");
       tr.addEventListener("click", () => selectSkill(state.skill === id ? null : id));
-    } else {
-      head.textContent = label(id);
     }
+    box.appendChild(name);
+    head.appendChild(box);
     tr.appendChild(head);
     for (let i = 0; i < cellCount; i++) {
       const td = document.createElement("td");
@@ -704,6 +808,33 @@
       tr.appendChild(td);
     }
     return tr;
+  }
+
+  /** A row's first cell: the name (or id), with the id in its tooltip, and after it, muted, a
+   *  detail such as the agent's group. Set at every render: names arrive and change. */
+  function setRowHead(head, id, label, selectable, detail) {
+    const box = head.firstChild;
+    const name = box.firstChild;
+    const text = label(id);
+    setText(name, text);
+    const short = label === agentLabel ? agentShort(id) : null;
+    if (short === null) delete name.dataset.full;
+    else Object.assign(name.dataset, { full: text, short });
+    name.classList.toggle("wraps", label === skillLabel);
+    const title = selectable ? `Show the agents of ${skillPhrase(id)} (id ${id})` : `${text} (id ${id})`;
+    if (name.title !== title) name.title = title;
+    const more = detail === null ? null : detail(id);
+    let extra = box.querySelector(".detail");
+    if (more === null) {
+      if (extra) extra.remove();
+      return;
+    }
+    if (!extra) {
+      extra = document.createElement("span");
+      extra.className = "detail";
+      box.appendChild(extra);
+    }
+    setText(extra, more);
   }
 
   function skillMap() {
@@ -723,9 +854,9 @@
     if (state.skill !== null) {
       const skill = skillMap()[state.skill];
       map = skill ? skill.metricsPerAgent : {};
-      setText($("agents-title"), `Agents of ${skillLabel(state.skill).toLowerCase()}`);
+      setText($("agents-title"), `Agents of ${skillPhrase(state.skill)}`);
       setText(chip, `${skillLabel(state.skill)} ✕`);
-      chip.setAttribute("aria-label", `Show all agents, not only those of ${skillLabel(state.skill).toLowerCase()}`);
+      chip.setAttribute("aria-label", `Show all agents, not only those of ${skillPhrase(state.skill)}`);
       chip.hidden = false;
     } else {
       map = data && data.agents.agentsMetrics ? data.agents.agentsMetrics.metricsPerAgent : {};
@@ -809,7 +940,7 @@
     const rows = Object.entries(perAgent).map(([id, entries]) => ({ id, v: stateValues(entries) }));
     setText($("agent-states-title"), `Agent states, last ${fmtTimeframe(data.timeframe)}`);
     renderTable($("agent-states"), rows, state.sort.states, $("state-filter").value,
-      agentLabel, false, STATE_CELLS);
+      agentLabel, false, STATE_CELLS, agentGroup);
   }
 
   function renderQueueSkills() {
@@ -858,6 +989,7 @@
   }
 
   function restart() {
+    names.loadedAt = 0; // Show (or Retry) reads the names again too
     state.stopped = false;
     state.failures = 0;
     state.retryAt = 0;
@@ -888,6 +1020,7 @@
         state.skill = null;
         state.lastData = null;
         state.lastUpdated = null;
+        clearNames();
         resetView();
       }
       state.account = account;
@@ -917,7 +1050,7 @@
     bindSorting("agents", "agents", renderAgents);
     bindSorting("queue-skills", "queue", renderQueueSkills);
     bindSorting("agent-states", "states", renderAgentStates);
-    window.addEventListener("resize", fitNumbers);
+    window.addEventListener("resize", () => { fitNumbers(); fitNames(); });
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) {
         clearTimeout(state.timer);

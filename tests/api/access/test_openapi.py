@@ -27,23 +27,32 @@ from tests.conftest import Server
 
 ACCOUNT = "acme"
 METRICS_TOKEN = "metrics-s3cret"
+ENTITY_1 = {"skills": {"name": "s"}, "users": {"loginName": "u"}, "agentGroups": {"name": "g"}}
 
 
 @pytest.fixture
 def locked(tmp_path: Path) -> Iterator[tuple[Server, dict[str, Any]]]:
     srv = Server(tmp_path, extra_args=["--metrics-token", METRICS_TOKEN]).start()
     key = create_key(srv.store_url, ACCOUNT, "read,write", kind="bearer")
+    # Entity 1 of each kind, so that the configuration's by-id paths are served too.
+    configuration = {kind: [{"id": 1, **fields}] for kind, fields in ENTITY_1.items()}
+    url = f"{srv.base_url}/api/v1/accounts/{ACCOUNT}/configuration"
+    assert httpx.post(url, json=configuration, headers=bearer(key)).status_code == 200
     yield srv, key
     srv.stop()
 
 
 def _call(srv: Server, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
     url = srv.base_url + path.replace("{accountId}", ACCOUNT)
+    for id_param in ("{skillId}", "{userId}", "{agentGroupId}"):
+        url = url.replace(id_param, "1")
     method_paths = tuple(f"/{method.name}" for method in METHODS)
     # Valid parameters for every method (agentactivity requires agentIds; the others
     # ignore it or take it as a filter).
     params = {"timeframe": 60, "v": 1, "agentIds": "all"} if path.endswith(method_paths) else None
     body = "[]" if method == "post" and path.endswith("/events") else None
+    if method == "post" and path.endswith("/configuration"):
+        body = "{}"
     return httpx.request(method, url, params=params, content=body, headers=headers, timeout=30)
 
 
@@ -86,6 +95,16 @@ def test_security_schemes_are_declared_and_true(
             for verb in ("get", "post")
         ),
         ("post", "/api/v1/accounts/{accountId}/events"),
+        ("post", "/api/v1/accounts/{accountId}/configuration"),
+        *(
+            ("get", f"/api/account/{{accountId}}/configuration/le-users/{kind}{one}")
+            for kind, id_param in (
+                ("skills", "skillId"),
+                ("users", "userId"),
+                ("agentGroups", "agentGroupId"),
+            )
+            for one in ("", f"/{{{id_param}}}")
+        ),
         ("get", "/metrics"),
     }
     # OAuth 1.0a is offered wherever a bearer key is.

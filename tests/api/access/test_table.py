@@ -49,6 +49,11 @@ def test_the_apps_routes_declare_what_they_need(table: RouteTable) -> None:
     assert table.find("GET", query) == Need(READ_KEY, "12")
     assert table.find("POST", query) == Need(READ_KEY, "12")
     assert table.find("POST", "/api/v1/accounts/12/events") == Need(WRITE_KEY, "12")
+    assert table.find("POST", "/api/v1/accounts/12/configuration") == Need(WRITE_KEY, "12")
+    for kind in ("skills", "users", "agentGroups"):
+        listing = f"/api/account/12/configuration/le-users/{kind}"
+        assert table.find("GET", listing) == Need(READ_KEY, "12")
+        assert table.find("GET", listing + "/7") == Need(READ_KEY, "12")
     assert table.find("GET", "/metrics") == Need(METRICS)
     # No route: a valid key of any account, so a 404 tells nothing to anonymous callers.
     assert table.find("GET", query + "/") == Need(ANY_KEY)
