@@ -152,7 +152,7 @@ class Service:
         from engactivity.api.app import create_app  # here, not above: see the module's docstring
 
         try:
-            configs = ConfigStore(db)
+            configs = ConfigStore(db, write=store.transaction)
         except StoreUnavailable as exc:
             raise ServiceError(str(exc)) from exc
         return create_app(settings, self.clock, store, keys, configs=configs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,30 @@ def test_resending_changes_nothing_and_deletes_are_marked(setup: Setup) -> None:
     }
     assert [s["id"] for s in read("/skills").json()] == [1]
     assert [g["id"] for g in read("/agentGroups").json()] == [7, 8]  # not in the document
+
+
+def test_writes_through_the_server_do_not_make_it_reload(setup: Setup) -> None:
+    """The server writes the configuration on its store's own connection: a SQLite
+    store does not take it for another process's commit (which reloads every account)."""
+    account = "no-reload"
+    headers = bearer(create_key(setup.server.store_url, account, "read,write", kind="bearer"))
+    time.sleep(2.5)  # the key was made by another connection: that reload is over by now
+
+    def reloads() -> int:
+        return setup.server.log_path.read_text().count("changed by another process")
+
+    before = reloads()
+    for n in range(3):
+        document = {"skills": [{"id": 1, "name": f"Sales {n}"}]}
+        assert setup.write(account, document, headers).json()["changed"] == 1
+    time.sleep(2.5)  # the store looks for other writers every second
+    assert reloads() == before
+    if setup.server.engine == "sqlite":  # a commit by another connection is noticed
+        create_key(setup.server.store_url, account, "read")
+        deadline = time.monotonic() + 10
+        while reloads() == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reloads() == before + 1
 
 
 def test_an_account_without_configuration_answers_empty_lists(setup: Setup) -> None:

@@ -4,9 +4,10 @@ store's own database, beside the events and the keys, reached through its ``Data
 Each entity is one row: its account, kind, id, whether it is deleted, its fields as
 JSON text (canonical: the same entity is always the same text) and when it last
 changed. Each account has a revision, raised by one at every write that changes
-something; a write that changes nothing writes nothing (on SQLite the server then has
-no reason to reload its copy of the data, which it does after any other connection's
-commit). A write is one transaction: all of a document, or nothing of it.
+something; a write that changes nothing writes nothing. A server writes through its
+store's own writing connection: a SQLite store reloads its copy of the data after any
+other connection's commit, and would take the write for another process's. A write is
+one transaction: all of a document, or nothing of it.
 
 Nothing is cached: every read is a query, so every process serving the store answers
 the latest revision. A list is one statement (the revision comes with the rows), so it
@@ -15,7 +16,7 @@ is always of one revision.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -90,16 +91,26 @@ State = tuple[bool, str]
 """An entity as stored: (deleted, fields as JSON text)."""
 
 
+Transaction = Callable[[Callable[[Any], Applied]], Applied]
+"""Runs a function in one write transaction and returns what it returned."""
+
+
 class ConfigStore:
-    def __init__(self, db: Database, *, owns_database: bool = False) -> None:
+    def __init__(
+        self, db: Database, *, owns_database: bool = False, write: Transaction | None = None
+    ) -> None:
+        """``write``: how writes are made (default: ``db.write``). A server passes its
+        store's own ``transaction``, so that a SQLite store does not take a configuration
+        write for another process's and reload every account."""
         self._db = db
         self._owned = owns_database
+        self._write: Transaction = write or db.write
         db.ensure(CONFIG_TABLES)
 
     def apply(self, account: str, document: Document, now_ms: int) -> Applied:
         """Write ``document`` to ``account`` in one transaction; InvalidRequest (nothing
         written) when it would give two entities of a kind the same name."""
-        return self._db.write(lambda conn: self._apply(conn, account, document, now_ms))
+        return self._write(lambda conn: self._apply(conn, account, document, now_ms))
 
     def _apply(self, conn: Any, account: str, document: Document, now_ms: int) -> Applied:
         revision = self._revision_for_update(conn, account)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from engactivity.clock import Clock
 from engactivity.core.events import Event
@@ -48,6 +48,7 @@ from engactivity.store.schema import SCHEMA_VERSION_QUERY
 from engactivity.store.tables import Deltas, Table
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _EXTERNAL_CHECK_S = 1.0
 """How often the writer looks for commits by other processes (non-shared dialects)."""
@@ -167,6 +168,25 @@ class Engine:
         removed: int = job.future.result()
         self._completer_caught_up()  # memory has dropped them too
         return removed
+
+    def transaction(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn`` in one transaction on the writer thread's connection, made durable."""
+
+        def run(conn: Any) -> T:
+            self._dialect.begin(conn)
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        job = CallJob(run)
+        self._jobs.put(job)
+        done: T = job.future.result()
+        self._call_completer(self._dialect.sync).result()  # where the log is synced
+        return done
 
     def table_stats(self) -> TableStats | None:
         return self._db.read(lambda conn: self._retention.stats(conn))

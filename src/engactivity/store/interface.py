@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from engactivity.core.events import Event
 from engactivity.core.timeframe import MINUTE_MS, bucket_of
 from engactivity.store.memory import AccountState
+
+T = TypeVar("T")
 
 MIN_RETENTION_MS = (24 * 60 + 10) * MINUTE_MS
 """24 h 10 min: the longest timeframe plus the bucket rounding, with room to spare."""
@@ -72,6 +75,12 @@ class Store(Protocol):
 
     def purge(self, now_ms: int) -> int:
         """Drop data older than the retention now; return the number of rows removed."""
+        ...
+
+    def transaction(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn`` with the store's own writing connection in one durable transaction
+        (for rare writes beside the events, e.g. configuration): a SQLite store then
+        does not take the write for another process's and reload its memory."""
         ...
 
     def table_stats(self) -> TableStats | None:
