@@ -208,7 +208,6 @@ class Settings:
         "ENGACTIVITY_HTTP_PORT",
         "With --tls-cert: also serve plain http:// on this port (e.g. 80, for "
         "clients that call domain discovery over http).",
-        min=1,
     )
     forwarded_allow_ips: str = setting(
         "127.0.0.1,::1",
