@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.clients.traffic import contact_centre
-from tests.conftest import Server
+from tests.conftest import MIN, NOW_MS, Server
 
 ACCOUNT = "4711"
 FORM = "application/x-www-form-urlencoded"
@@ -129,3 +129,19 @@ def test_bodies_that_are_neither_json_nor_a_form_are_refused(busy: Server) -> No
         assert "timeframe" in refusal(wrong, "timeframe")["message"]
         empty = client.post(url("sla"), content=b"", headers=as_form)
         refusal(empty, "v")
+
+
+def test_ingestion_reads_null_as_absent_too(busy: Server) -> None:
+    """The events of ``busy`` carry nulls for optional fields (accepted); a required
+    field sent as null is missing, and the batch is refused naming it."""
+    event = {"eventId": "n-1", "type": "closed", "time": NOW_MS - MIN, "skillId": None}
+    with busy.client() as client:
+        refused = client.post(
+            f"/api/v1/accounts/{ACCOUNT}/events", json=[{**event, "interactive": None}]
+        )
+        body = refusal(refused, "interactive")
+        assert body["message"] == "interactive is required for a closed event"
+        stored = client.post(
+            f"/api/v1/accounts/{ACCOUNT}/events", json=[{**event, "interactive": True}]
+        )
+        assert stored.json() == {"accepted": 1, "duplicates": 0, "expired": 0}
