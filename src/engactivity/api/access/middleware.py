@@ -58,17 +58,20 @@ class AuthMiddleware:
         if kind == "metrics":
             await self._metrics(scope, receive, send, authorization)
             return
+        signed = bool(authorization) or _signed_in(scope.get("query_string", b""))
         # A form body is read here, when no bearer is given: an OAuth 1.0a signature
         # covers its fields, or may be in it (RFC 5849 3.5.2).
         body: bytes | None = None
         if _is_form(scope) and not authorization.lower().startswith("bearer"):
-            body = await _read_small_body(receive, MAX_FORM_BYTES)
-            if body is None:
+            body, more = await _read_form(receive, MAX_FORM_BYTES)
+            receive = _replay(body, more, receive)
+            if len(body) > MAX_FORM_BYTES and signed:
                 too_large = error_response(413, "payload_too_large", "the form body is too large")
                 await too_large(scope, receive, send)
                 return
-            receive = _replay(body, receive)
-        if authorization or _signed_in(scope.get("query_string", b"")) or _signed_in(body):
+            if len(body) > MAX_FORM_BYTES:
+                body = None  # too large to be a signed form: the request is unsigned
+        if signed or _signed_in(body):
             await self._with_credentials(scope, receive, send, need, authorization, body)
         else:
             await self._without_credentials(scope, receive, send, need)
@@ -198,32 +201,32 @@ def _request_uri(scope: Scope) -> str:
     return f"{uri}?{query.decode('latin-1')}" if query else uri
 
 
-async def _read_small_body(receive: Receive, limit: int) -> bytes | None:
+async def _read_form(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first part once that is over ``limit`` bytes; and whether
+    more of it is still to come."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return b"".join(chunks), False
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
         chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size > limit:
+            return b"".join(chunks), more
 
 
-def _replay(body: bytes, original: Receive) -> Receive:
-    """A receive that hands the app the body read here, then the real channel."""
+def _replay(read: bytes, more: bool, original: Receive) -> Receive:
+    """A receive that hands the app what was read here, then the rest of the body."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": read, "more_body": more}
         return await original()
 
     return receive
