@@ -3,10 +3,9 @@
 ``Service(settings, clock).run()`` loads the TLS certificate when one is given, opens
 the store and its key store, makes the demo keys when asked, builds the app on them
 (the app opens nothing itself), serves it on the sockets it bound (serving.py) until
-SIGTERM or SIGINT, and closes everything on the way out. With
-``workers`` above 1 the parent prepares the database, binds the socket and forks
-(workers.py); each worker then serves exactly as a single process does, on the
-shared socket.
+SIGTERM or SIGINT, and closes everything on the way out. With ``workers`` above 1
+the parent prepares the database, binds the sockets and forks (workers.py); each
+worker then serves exactly as a single process does, on the shared sockets.
 
 The app (engactivity.api) and uvicorn (serving.py) are imported only once serving
 starts: with workers, prometheus_client must not be imported before workers.py has
