@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,17 @@ def test_tls_settings_come_from_the_config_file_and_the_environment(tmp_path: Pa
     assert rows["--tls-cert"][0] == str(cert) and rows["--tls-cert"][1] == "file"
     assert rows["--http-port"][0] == "8081"
     assert rows["--forwarded-allow-ips"][:2] == ["10.0.0.0/8", "environment"]
+
+
+def test_an_idle_tls_connection_does_not_hold_up_the_shutdown(tls_server: Any) -> None:
+    """A client keeps its connection in its pool: the stop does not wait for it (the
+    grace period is 10 s; a polite TLS close would wait for the client's goodbye)."""
+    srv, authority = tls_server
+    session = requests.Session()
+    assert session.get(f"{srv.base_url}/healthz", verify=str(authority.ca_file)).ok
+    assert session.get(f"{srv.plain_url}/healthz").ok
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 5
+    assert "timeout graceful shutdown exceeded" not in srv.log_path.read_text()
+    session.close()
