@@ -82,7 +82,8 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def shutdown(self) -> None:
-        """uvicorn's graceful shutdown begins: idle connections close now."""
+        """uvicorn's graceful shutdown begins: an idle TLS connection closes at once,
+        the others as uvicorn closes them (after their answer)."""
         if self._idle_tls():
             self.transport.abort()
         else:
