@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -114,6 +115,8 @@ class Server:
         self.extra_env = env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.verify: ssl.SSLContext | bool = True
+        """How the readiness probe checks the certificate (a TLS server's tests set it)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = tmp / "server.log"
 
@@ -146,7 +149,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)
+                if ready.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from engactivity.logs import is_secret_name
-from engactivity.settings import Setting, declared
+from engactivity.settings import Setting, Settings, declared
 from tests.api.test_ingest import connected
 from tests.conftest import Server
 
@@ -107,11 +108,14 @@ def test_serve_reads_the_config_file(make_server: MakeServer, tmp_path: Path) ->
 def other_values() -> dict[str, object]:
     """Per setting, an acceptable value other than its default."""
     values: dict[str, object] = {}
+    types = typing.get_type_hints(Settings)
     for each, spec in declared():
         if isinstance(each.default, bool):
             values[each.name] = True
         elif isinstance(each.default, int):
             values[each.name] = each.default + 1
+        elif types[each.name] == int | None:
+            values[each.name] = 8090
         elif spec.choices:
             values[each.name] = next(c for c in spec.choices if c != each.default)
         elif each.name == "store":

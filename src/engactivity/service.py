@@ -1,32 +1,28 @@
 """Serving the settings: one object owns start-up, from opening the store to closing it.
 
-``Service(settings, clock).run()`` opens the store and its key store, makes the demo
-keys when asked, builds the app on them (the app opens nothing itself), serves it on
-a socket it bound until SIGTERM or SIGINT, and closes everything on the way out. With
-``workers`` above 1 the parent prepares the database, binds the socket and forks
-(workers.py); each worker then serves exactly as a single process does, on the
-shared socket.
+``Service(settings, clock).run()`` loads the TLS certificate when one is given, opens
+the store and its key store, makes the demo keys when asked, builds the app on them
+(the app opens nothing itself), serves it on the sockets it bound (serving.py) until
+SIGTERM or SIGINT, and closes everything on the way out. With ``workers`` above 1
+the parent prepares the database, binds the sockets and forks (workers.py); each
+worker then serves exactly as a single process does, on the shared sockets.
 
-The app (engactivity.api) is imported only once serving starts: with workers,
-prometheus_client must not be imported before workers.py has set
-PROMETHEUS_MULTIPROC_DIR (it picks its mode at import).
+The app (engactivity.api) and uvicorn (serving.py) are imported only once serving
+starts: with workers, prometheus_client must not be imported before workers.py has
+set PROMETHEUS_MULTIPROC_DIR (it picks its mode at import).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
-import socket
 from contextlib import closing
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from engactivity.accountconfig.store import ConfigStore
 from engactivity.auth.keystore import KeyStore, open_keystore
 from engactivity.clock import Clock
-from engactivity.interpreter import settle_after_startup
 from engactivity.methods import tables_of
 from engactivity.settings import Settings
 from engactivity.store import (
@@ -40,9 +36,12 @@ from engactivity.store import (
     open_store,
     parse_store_url,
 )
+from engactivity.tls import ServerTLS, TLSError, load_tls
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from engactivity.serving import Listeners
 
 log = logging.getLogger("engactivity")
 
@@ -64,25 +63,25 @@ class Service:
             self._run_single()
 
     def _run_single(self) -> None:
+        from engactivity import serving  # here, not above: see the module's docstring
+
         settings = self.settings
+        tls = self._tls()
         db, store, keys = self._open()
         try:
             if settings.demo and keys is not None:
                 self._demo_keys(keys)
-            log.info(
-                "engactivity serving on http://%s:%s (store %s)",
-                settings.host,
-                settings.port,
-                mask_url(settings.store),
-            )
+            where, masked = _where(settings), mask_url(settings.store)
+            log.info("engactivity serving on %s (store %s)", where, masked)
             app = self._app(settings, db, store, keys)
-            with closing(bind(settings)) as sock:
-                serve(app, sock, settings)
+            with closing(serving.bind(settings, tls)) as listeners:
+                serving.serve(app, listeners, settings)
         finally:
             _close(db, store)
             log.info("store closed; stopped")
 
     def _run_workers(self) -> None:
+        from engactivity import serving
         from engactivity.workers import serve_workers
 
         settings = self.settings
@@ -100,29 +99,43 @@ class Service:
             ) from exc
         if settings.demo and settings.auth:
             self._demo_keys_before_forking()
+        tls = self._tls()
         log.info(
-            "engactivity serving on http://%s:%s with %d workers (store %s)",
-            settings.host,
-            settings.port,
+            "engactivity serving on %s with %d workers (store %s)",
+            _where(settings),
             settings.workers,
             mask_url(settings.store),
         )
-        with closing(bind(settings)) as sock:
+        with closing(serving.bind(settings, tls)) as listeners:
             serve_workers(
                 settings.workers,
                 settings.shutdown_timeout,
-                lambda index: self._serve_worker(index, sock),
+                lambda index: self._serve_worker(index, listeners),
             )
 
-    def _serve_worker(self, index: int, sock: socket.socket) -> None:
-        """One forked worker: served as a single process is, on the shared socket."""
+    def _serve_worker(self, index: int, listeners: Listeners) -> None:
+        """One forked worker: served as a single process is, on the shared sockets."""
+        from engactivity import serving
+
         # Only the first worker runs the demo traffic, so it is not multiplied.
         settings = self.settings if index == 0 else dataclasses.replace(self.settings, demo=False)
         db, store, keys = self._open()
         try:
-            serve(self._app(settings, db, store, keys), sock, settings)
+            serving.serve(self._app(settings, db, store, keys), listeners, settings)
         finally:
             _close(db, store)
+
+    def _tls(self) -> ServerTLS | None:
+        """The TLS of --port, checked before anything is bound or opened."""
+        settings = self.settings
+        if settings.tls_cert is None or settings.tls_key is None:
+            return None
+        try:
+            tls = load_tls(settings.tls_cert, settings.tls_key)
+        except TLSError as exc:
+            raise ServiceError(str(exc)) from exc
+        log.info("TLS on port %s: %s", settings.port, tls.describe())
+        return tls
 
     def _open(self) -> tuple[Database, Store, KeyStore | None]:
         """The database, the store on it, and its key store on the same connections
@@ -193,45 +206,9 @@ def _close(db: Database, store: Store) -> None:
         db.close()
 
 
-def bind(settings: Settings) -> socket.socket:
-    """The listening socket on host:port, inheritable by forked workers."""
-    import uvicorn
-
-    # uvicorn logs "Uvicorn running on ..." here; log_config=None keeps our log format.
-    config = uvicorn.Config("engactivity:unused", settings.host, settings.port, log_config=None)
-    return config.bind_socket()
-
-
-def serve(app: FastAPI, sock: socket.socket, settings: Settings) -> None:
-    """Serve ``app`` on ``sock`` until SIGTERM or SIGINT, letting the requests in flight
-    finish (for at most ``shutdown_timeout`` seconds); then return, the caller closes.
-
-    The one way of serving: the single process and every worker use it.
-    """
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=settings.shutdown_timeout,
-    )
-    settle_after_startup()
-    # uvicorn drains on SIGTERM, then raises the signal again once it has stopped;
-    # with the default handler that would end the process before the store is closed.
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    except (_Terminated, KeyboardInterrupt):
-        pass  # stopped as asked: exit status 0 once the caller has closed the store
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class _Terminated(Exception):
-    """SIGTERM arrived: stop as after a normal shutdown (exit status 0)."""
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated
+def _where(settings: Settings) -> str:
+    """The addresses served, for the start-up line."""
+    where = f"{settings.scheme}://{settings.host}:{settings.port}"
+    if settings.http_port is not None:
+        where += f" and http://{settings.host}:{settings.http_port}"
+    return where

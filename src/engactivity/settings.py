@@ -189,10 +189,48 @@ class Settings:
         "Server processes sharing the port (more than 1 needs a PostgreSQL store).",
         min=1,
     )
+    tls_cert: str | None = setting(
+        None,
+        "--tls-cert",
+        "ENGACTIVITY_TLS_CERT",
+        "PEM file of the server's certificate (its chain after it): --port serves "
+        "https://. Needs --tls-key.",
+    )
+    tls_key: str | None = setting(
+        None,
+        "--tls-key",
+        "ENGACTIVITY_TLS_KEY",
+        "PEM file of the certificate's private key (not encrypted).",
+    )
+    http_port: int | None = setting(
+        None,
+        "--http-port",
+        "ENGACTIVITY_HTTP_PORT",
+        "With --tls-cert: also serve plain http:// on this port (e.g. 80, for "
+        "clients that call domain discovery over http).",
+    )
+    forwarded_allow_ips: str = setting(
+        "127.0.0.1,::1",
+        "--forwarded-allow-ips",
+        "ENGACTIVITY_FORWARDED_ALLOW_IPS",
+        "Addresses of proxies whose X-Forwarded-Proto and X-Forwarded-For are "
+        "believed (comma separated, networks allowed; * for any).",
+    )
 
     def __post_init__(self) -> None:
         for each, spec in declared():
             spec.check(getattr(self, each.name))
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together: give both, or neither")
+        if self.http_port is not None and self.tls_cert is None:
+            raise ValueError("--http-port is a plain port next to the TLS one: it needs --tls-cert")
+        if self.http_port == self.port:
+            raise ValueError("--http-port must differ from --port")
+
+    @property
+    def scheme(self) -> str:
+        """What --port serves: https with a certificate, else http."""
+        return "http" if self.tls_cert is None else "https"
 
     @property
     def store_url(self) -> str:

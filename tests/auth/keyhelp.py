@@ -35,15 +35,21 @@ def revoke_key(store_url: str, key_id: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def oauth1(key: dict[str, Any], method: str = "HMAC-SHA1", **kwargs: Any) -> OAuth1:
-    """The reference's Python sample, as its users write it."""
+def oauth1(
+    key: dict[str, Any],
+    method: str = "HMAC-SHA1",
+    signature_type: str = "auth_header",
+    **kwargs: Any,
+) -> OAuth1:
+    """The reference's Python sample, as its users write it (the signature in the
+    header, or with ``signature_type`` "query" or "body")."""
     return OAuth1(
         key["appKey"],
         client_secret=key["secret"],
         resource_owner_key=key["accessToken"],
         resource_owner_secret=key["accessTokenSecret"],
         signature_method=method,
-        signature_type="auth_header",
+        signature_type=signature_type,
         **kwargs,
     )
 

@@ -119,13 +119,56 @@ def test_signed_form_parameters_are_part_of_the_signature(
     session = requests.Session()
     form = {"timeframe": "60", "v": "1"}
     signed = requests.Request("POST", query_url(srv), data=form, auth=oauth1(key)).prepare()
-    # The signature covers the form body: accepted by authentication (the query
-    # endpoint then wants JSON, so 400, not 401).
-    assert session.send(signed).status_code == 400
+    # The signature covers the form body, and the form is the query's parameters.
+    answer = session.send(signed)
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()) == {"metricsTotals"}
     tampered = requests.Request("POST", query_url(srv), data=form, auth=oauth1(key)).prepare()
     tampered.body = "timeframe=1440&v=1"
     tampered.headers["Content-Length"] = str(len(tampered.body))
     assert_refused(session.send(tampered), 401)
+
+
+def test_signatures_in_the_query_and_in_a_form_body_verify(
+    keyed: tuple[Server, dict[str, Any]],
+) -> None:
+    """RFC 5849 section 3.5: the header, the query string or the form body; the form's
+    fields are in the signature base string wherever the signature is."""
+    srv, key = keyed
+    session = requests.Session()
+    reference = totals(srv, auth=oauth1(key))
+    r = session.get(
+        query_url(srv), params={"timeframe": 60, "v": 1}, auth=oauth1(key, signature_type="query")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["metricsTotals"] == reference
+    assert "oauth_signature=" in (r.request.url or "")
+
+    form = {"timeframe": "60", "v": "1"}
+    by_body = requests.Request(
+        "POST", query_url(srv), data=form, auth=oauth1(key, signature_type="body")
+    ).prepare()
+    assert "Authorization" not in by_body.headers and "oauth_signature=" in str(by_body.body)
+    r = session.send(by_body)
+    assert r.status_code == 200, r.text
+    assert r.json()["metricsTotals"] == reference
+
+    # A field changed or added after signing breaks the signature.
+    for change in ("timeframe=60", "timeframe=1440"), ("v=1", "v=1&skillIds=all"):
+        tampered = requests.Request(
+            "POST", query_url(srv), data=form, auth=oauth1(key, signature_type="body")
+        ).prepare()
+        tampered.body = str(tampered.body).replace(*change)
+        tampered.headers["Content-Length"] = str(len(tampered.body))
+        assert_refused(session.send(tampered), 401)
+
+    # Signed in two places at once: refused (the RFC allows one).
+    twice = requests.Request(
+        "POST", query_url(srv), data=form, auth=oauth1(key, signature_type="body")
+    ).prepare()
+    header = oauth1(key)(requests.Request("GET", query_url(srv)).prepare()).headers
+    twice.headers["Authorization"] = header["Authorization"]
+    assert_refused(session.send(twice), 401)
 
 
 def signed_get(srv: Server, auth: Any, account: str = ACCOUNT) -> requests.PreparedRequest:

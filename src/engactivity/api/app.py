@@ -30,6 +30,7 @@ from engactivity.api.metrics_route import install_metrics_route
 from engactivity.api.queries import MethodRoutes
 from engactivity.api.request_metrics import MetricsMiddleware
 from engactivity.api.requestlog import RequestLogMiddleware
+from engactivity.api.shutdown import ShutdownGuard
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
 from engactivity.clock import Clock
@@ -73,9 +74,11 @@ def create_app(
     # Every route is added: compiled once, and a route that declares no access stops
     # the start here (UndeclaredRoute).
     table = RouteTable(app.routes)
-    # Innermost first: authentication inside the header limit, the request log and the
-    # request metrics, so refusals are logged and counted.
+    # Innermost first: authentication (which may read a form body) inside the shutdown
+    # guard, inside the header limit, the request log and the request metrics, so
+    # refusals are logged and counted.
     install_auth(app, settings, keys, table)
+    app.add_middleware(ShutdownGuard)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(MetricsMiddleware)

@@ -3,7 +3,8 @@
 ``{"error": <code>, "message": <text>, ...details}``; 400s add ``field`` and
 ``allowed`` for the first problem and ``problems`` listing all of them.
 
-``error_response`` is the one place they are made: routes return it, the exception
+``error_response`` is the one place they are made (``error_body`` for the HTTP
+protocol below the app, which writes bytes): routes return it, the exception
 handlers below return it, and the ASGI middlewares send it (a Starlette Response is
 an ASGI app: ``await response(scope, receive, send)``). This module imports nothing
 of the HTTP layer or of authentication, so any of them can use it.
@@ -34,8 +35,13 @@ def error_response(
     **extra: object,
 ) -> Response:
     """An error answer: ``{"error": code, "message": message, **extra}`` as JSON."""
-    body = {"error": code, "message": message, **extra}
-    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+    body = error_body(code, message, **extra)
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def error_body(code: str, message: str, **extra: object) -> bytes:
+    """The JSON of an error answer; also written by the HTTP protocol (api/protocol.py)."""
+    return orjson.dumps({"error": code, "message": message, **extra})
 
 
 def invalid_response(problems: list[Problem]) -> Response:

@@ -1,15 +1,15 @@
-"""The routes of every registered method: GET with a query string, POST with a JSON body.
+"""The routes of every registered method: GET with a query string, POST with a JSON or
+form body (querybody.py).
 
-Both read the same parameters (the POST form also reads the query string; body values
-win), check the account id, take a slot of the account's concurrency limit (429 at
-once when none is free) and answer through the answer caches.
+Both read the same parameters (the POST also reads the query string; body values win),
+check the account id, take a slot of the account's concurrency limit (429 at once when
+none is free) and answer through the answer caches.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -20,10 +20,10 @@ from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
+from engactivity.api.querybody import FORM, body_params
 from engactivity.auth.access import READ_KEY
 from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
-from engactivity.core.problems import InvalidRequest, Problem
 from engactivity.methods.method import AnyMethod
 
 MAX_QUERY_BODY_BYTES = 256 * 1024
@@ -83,7 +83,7 @@ class MethodRoutes:
                     "payload_too_large",
                     f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
                 )
-            params.update(_body_params(raw))
+            params.update(body_params(raw, request.headers.get("content-type", "")))
             return await self.answer(method, accountId, params)
 
         responses = _responses(method)
@@ -107,31 +107,26 @@ class MethodRoutes:
             access=READ_KEY,
             methods=["POST"],
             tags=[method.name],
-            summary="The same query, parameters in a JSON body",
+            summary="The same query, parameters in a JSON or form body",
             responses=responses,
             response_class=Response,
             openapi_extra={
                 "requestBody": {
                     "required": False,
-                    "content": {"application/json": {"schema": method.body}},
+                    "content": {
+                        "application/json": {"schema": method.body},
+                        FORM: {"schema": _form_schema(method)},
+                    },
                 }
             },
             name=f"{method.name}_post",
         )
 
 
-def _body_params(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        body: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise InvalidRequest(
-            [Problem("body", "the body must be a JSON object", "a JSON object of parameters")]
-        )
-    return body
+def _form_schema(method: AnyMethod) -> dict[str, Any]:
+    """A form carries the query string's parameters, as strings."""
+    names = [parameter["name"] for parameter in method.parameters]
+    return {"type": "object", "properties": {name: {"type": "string"} for name in names}}
 
 
 def _responses(method: AnyMethod) -> dict[int | str, dict[str, Any]]:

@@ -67,7 +67,8 @@ class Authenticator:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "bearer":
             return await self._call(self._verify_bearer, value.strip())
-        # OAuth 1.0a: in the Authorization header, or (RFC 5849 3.5.2) in the query.
+        # OAuth 1.0a: in the Authorization header, the query or the form body (RFC 5849
+        # 3.5); the fields of a form body are part of the signature base string either way.
         headers = {"Authorization": authorization} if authorization else {}
         if content_type:
             headers["Content-Type"] = content_type

@@ -57,8 +57,9 @@ class _Validator(RequestValidator):
 
     @property
     def enforce_ssl(self) -> bool:
-        # TLS is terminated in front of the service (see docs/security.md); the
-        # signature covers the scheme the client used, so a downgrade still fails.
+        # Plain HTTP is served too (loopback, or TLS ended by a proxy in front; see
+        # docs/security.md); the signature covers the scheme the client used, so a
+        # request replayed over the other scheme still fails.
         return False
 
     @property

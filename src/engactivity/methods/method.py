@@ -94,11 +94,15 @@ def query_parameter(name: str, description: str) -> dict[str, Any]:
     }
 
 
-NUMBER_OR_STRING: dict[str, Any] = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+# A null in a POST body is the same as leaving the parameter out (api/querybody.py).
+NUMBER_OR_STRING: dict[str, Any] = {
+    "oneOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]
+}
 ID_LIST: dict[str, Any] = {
     "oneOf": [
         {"type": "string", "description": "'all' or comma separated integers"},
         {"type": "integer", "format": "int64"},
         {"type": "array", "items": {"type": "integer", "format": "int64"}},
+        {"type": "null"},
     ]
 }

@@ -1,12 +1,12 @@
 """The authentication middleware: who is calling, and may they call this route.
 
 A plain ASGI middleware that runs before routing and before any body is read
-(except a form body an OAuth 1.0a signature covers), so refused requests cost a key
-lookup and nothing else, and the per-account rate limit after it only ever counts
-authorized requests. What a route needs is declared on the route (``routes.py``);
-the declaration of the route a request goes to is found in the route table
-(``table.py``), and what was let through is recorded (a ``Grant``) for the
-account routes' own check.
+(except a form body, which an OAuth 1.0a signature covers or carries), so refused
+requests cost a key lookup and nothing else, and the per-account rate limit after
+it only ever counts authorized requests. What a route needs is declared on the
+route (``routes.py``); the declaration of the route a request goes to is found in
+the route table (``table.py``), and what was let through is recorded (a ``Grant``)
+for the account routes' own check.
 
 Answers: 401 with a JSON body and ``WWW-Authenticate`` when credentials are missing
 or do not check out (the body never says which part failed; the log does), 403 when
@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+from urllib.parse import parse_qsl
 
 from engactivity.api.access.refusals import forbidden, log_refusal, unauthorized
 from engactivity.api.access.routes import record_grant
 from engactivity.api.access.table import Need, RouteTable
 from engactivity.api.errors import error_response, store_unavailable_response
+from engactivity.api.querybody import is_form
 from engactivity.api.requestlog import ASGIApp, Message, Receive, Scope, Send, request_id_of
 from engactivity.auth.access import WAIVED, Grant
 from engactivity.auth.authenticator import Authenticator
@@ -32,9 +34,7 @@ from engactivity.auth.keystore import KeyStoreUnavailable
 log = logging.getLogger("engactivity.auth")
 
 MAX_FORM_BYTES = 256 * 1024
-"""A form body is read here only when an OAuth 1.0a signature covers it."""
-
-_FORM = "application/x-www-form-urlencoded"
+"""A form body is read here (no bearer given): its fields may be signed, or the signature."""
 
 
 class AuthMiddleware:
@@ -57,10 +57,24 @@ class AuthMiddleware:
         authorization = _header(scope, b"authorization")
         if kind == "metrics":
             await self._metrics(scope, receive, send, authorization)
-        elif not authorization and b"oauth_signature" not in scope.get("query_string", b""):
-            await self._without_credentials(scope, receive, send, need)
+            return
+        signed = bool(authorization) or _signed_in(scope.get("query_string", b""))
+        # A form body is read here, when no bearer is given: an OAuth 1.0a signature
+        # covers its fields, or may be in it (RFC 5849 3.5.2).
+        body: bytes | None = None
+        if _is_form(scope) and not authorization.lower().startswith("bearer"):
+            body, more = await _read_form(receive, MAX_FORM_BYTES)
+            receive = _replay(body, more, receive)
+            if len(body) > MAX_FORM_BYTES and signed:
+                too_large = error_response(413, "payload_too_large", "the form body is too large")
+                await too_large(scope, receive, send)
+                return
+            if len(body) > MAX_FORM_BYTES:
+                body = None  # too large to be a signed form: the request is unsigned
+        if signed or _signed_in(body):
+            await self._with_credentials(scope, receive, send, need, authorization, body)
         else:
-            await self._with_credentials(scope, receive, send, need, authorization)
+            await self._without_credentials(scope, receive, send, need)
 
     async def _without_credentials(
         self, scope: Scope, receive: Receive, send: Send, need: Need
@@ -78,16 +92,14 @@ class AuthMiddleware:
         log_refusal(scope, "no credentials", need.account, None)
 
     async def _with_credentials(
-        self, scope: Scope, receive: Receive, send: Send, need: Need, authorization: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        need: Need,
+        authorization: str,
+        body: bytes | None,
     ) -> None:
-        body: bytes | None = None
-        if _is_form(scope) and not authorization.lower().startswith("bearer"):
-            body = await _read_small_body(receive, MAX_FORM_BYTES)
-            if body is None:
-                too_large = error_response(413, "payload_too_large", "the form body is too large")
-                await too_large(scope, receive, send)
-                return
-            receive = _replay(body, receive)
         try:
             outcome = await self.auth.verify(
                 _request_uri(scope),
@@ -162,7 +174,14 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _is_form(scope: Scope) -> bool:
-    return _header(scope, b"content-type").split(";")[0].strip().lower() == _FORM
+    return is_form(_header(scope, b"content-type"))
+
+
+def _signed_in(form: bytes | None) -> bool:
+    """Whether a query string or form body carries an OAuth 1.0a signature."""
+    if not form or b"oauth_signature" not in form:
+        return False
+    return any(name == "oauth_signature" for name, _ in parse_qsl(form.decode("latin-1")))
 
 
 def _request_uri(scope: Scope) -> str:
@@ -182,32 +201,32 @@ def _request_uri(scope: Scope) -> str:
     return f"{uri}?{query.decode('latin-1')}" if query else uri
 
 
-async def _read_small_body(receive: Receive, limit: int) -> bytes | None:
+async def _read_form(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first part once that is over ``limit`` bytes; and whether
+    more of it is still to come."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return b"".join(chunks), False
         chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
         chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size > limit:
+            return b"".join(chunks), more
 
 
-def _replay(body: bytes, original: Receive) -> Receive:
-    """A receive that hands the app the body read here, then the real channel."""
+def _replay(read: bytes, more: bool, original: Receive) -> Receive:
+    """A receive that hands the app what was read here, then the rest of the body."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": read, "more_body": more}
         return await original()
 
     return receive
