@@ -1,8 +1,9 @@
 """Serving the settings: one object owns start-up, from opening the store to closing it.
 
-``Service(settings, clock).run()`` opens the store and its key store, makes the demo
-keys when asked, builds the app on them (the app opens nothing itself), serves it on
-a socket it bound until SIGTERM or SIGINT, and closes everything on the way out. With
+``Service(settings, clock).run()`` opens the store, its key store and the Login
+Service's tables, makes the demo keys when asked, builds the app on them (the app opens
+nothing itself), serves it on a socket it bound until SIGTERM or SIGINT, and closes
+everything on the way out. With
 ``workers`` above 1 the parent prepares the database, binds the socket and forks
 (workers.py); each worker then serves exactly as a single process does, on the
 shared socket.
@@ -24,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.login import LoginService, open_login_stores
 from engactivity.clock import Clock
 from engactivity.interpreter import settle_after_startup
 from engactivity.methods import tables_of
@@ -64,21 +66,21 @@ class Service:
 
     def _run_single(self) -> None:
         settings = self.settings
-        db, store, keys = self._open()
+        opened = self._open()
         try:
-            if settings.demo and keys is not None:
-                self._demo_keys(keys)
+            if settings.demo and opened.keys is not None:
+                self._demo_keys(opened.keys)
             log.info(
                 "engactivity serving on http://%s:%s (store %s)",
                 settings.host,
                 settings.port,
                 mask_url(settings.store),
             )
-            app = self._app(settings, store, keys)
+            app = self._app(settings, opened)
             with closing(bind(settings)) as sock:
                 serve(app, sock, settings)
         finally:
-            _close(db, store)
+            opened.close()
             log.info("store closed; stopped")
 
     def _run_workers(self) -> None:
@@ -117,15 +119,15 @@ class Service:
         """One forked worker: served as a single process is, on the shared socket."""
         # Only the first worker runs the demo traffic, so it is not multiplied.
         settings = self.settings if index == 0 else dataclasses.replace(self.settings, demo=False)
-        db, store, keys = self._open()
+        opened = self._open()
         try:
-            serve(self._app(settings, store, keys), sock, settings)
+            serve(self._app(settings, opened), sock, settings)
         finally:
-            _close(db, store)
+            opened.close()
 
-    def _open(self) -> tuple[Database, Store, KeyStore | None]:
-        """The database, the store on it, and its key store on the same connections
-        (None when authentication is off)."""
+    def _open(self) -> Opened:
+        """The database, the store on it, its key store on the same connections (None
+        when authentication is off) and the Login Service's tables."""
         settings = self.settings
         try:
             db = open_database(settings.store, settings.synchronous)
@@ -136,7 +138,9 @@ class Service:
             store = open_store(
                 settings.store, self.clock, tables_of(), settings.retention_ms, database=db
             )
-            return db, store, KeyStore(db) if settings.auth else None
+            keys = KeyStore(db) if settings.auth else None
+            stores = open_login_stores(db, settings.store, settings.session_idle_ms)
+            return Opened(db, store, keys, LoginService(stores, self.clock))
         except BaseException as exc:
             if store is not None:
                 store.close()
@@ -145,10 +149,10 @@ class Service:
                 raise ServiceError(str(exc)) from exc
             raise
 
-    def _app(self, settings: Settings, store: Store, keys: KeyStore | None) -> FastAPI:
+    def _app(self, settings: Settings, opened: Opened) -> FastAPI:
         from engactivity.api.app import create_app  # here, not above: see the module's docstring
 
-        return create_app(settings, self.clock, store, keys)
+        return create_app(settings, self.clock, opened.store, opened.keys, logins=opened.logins)
 
     def _demo_keys(self, keys: KeyStore) -> None:
         """``serve --demo``: read keys for account 'demo', printed at start."""
@@ -176,14 +180,24 @@ class Service:
         return ServiceError(f"cannot create the demo keys in {where}: {exc}")
 
 
-def _close(db: Database, store: Store) -> None:
-    # Explicitly, the store first (its writer drains), then the database the key store
-    # shares: the SQLite file is checkpointed (its -wal file removed) when its last
-    # connection closes.
-    try:
-        store.close()
-    finally:
-        db.close()
+@dataclasses.dataclass(frozen=True)
+class Opened:
+    """What a serving process opens, and closes on the way out."""
+
+    db: Database
+    store: Store
+    keys: KeyStore | None
+    logins: LoginService
+
+    def close(self) -> None:
+        # Explicitly, the store first (its writer drains), then the database the key
+        # store shares: the SQLite file is checkpointed (its -wal file removed) when its
+        # last connection closes.
+        try:
+            self.store.close()
+        finally:
+            self.logins.close()
+            self.db.close()
 
 
 def bind(settings: Settings) -> socket.socket:

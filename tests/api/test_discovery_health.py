@@ -165,6 +165,9 @@ def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
         "/operations/api/account/{accountId}/engactivity": {"get", "post"},
         "/api/v1/accounts/{accountId}/events": {"post"},
         "/api/account/{accountId}/service/{serviceName}/baseURI.json": {"get"},
+        "/api/account/{accountId}/login": {"post"},
+        "/api/account/{accountId}/refresh": {"post"},
+        "/api/account/{accountId}/logout": {"post"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from engactivity.api.app import create_app
 from engactivity.auth.keys import new_bearer
 from engactivity.auth.keystore import KeyStore
+from engactivity.auth.login import LoginService, open_login_stores
 from engactivity.methods import tables_of
 from engactivity.settings import Settings
 from engactivity.store import open_database, open_store
@@ -47,12 +48,15 @@ def in_process(
     database = open_database(url, "NORMAL")
     store = open_store(url, lambda: NOW_MS, tables_of(), database=database)
     keys = KeyStore(database)
+    logins = LoginService(open_login_stores(database, url, 60_000), lambda: NOW_MS)
     if first_key is not None:
         add_bearer(keys, first_key)
     settings = Settings(store=url, master_key_file=str(folder / "m.key"), insecure_no_auth=not auth)
     try:
-        yield InProcess(create_app(settings, lambda: NOW_MS, store, keys if auth else None), keys)
+        app = create_app(settings, lambda: NOW_MS, store, keys if auth else None, logins=logins)
+        yield InProcess(app, keys)
     finally:
+        logins.close()
         store.close()
         database.close()
 
