@@ -37,6 +37,8 @@ def test_the_defaults() -> None:
     assert settings.synchronous == "FULL"
     assert settings.auth is True
     assert settings.advertised_host == "127.0.0.1:8080"
+    assert settings.session_idle_minutes == 30
+    assert settings.session_idle_ms == 30 * 60_000
 
 
 def test_properties_give_the_units_the_code_works_in() -> None:
@@ -47,7 +49,9 @@ def test_properties_give_the_units_the_code_works_in() -> None:
         insecure_no_auth=True,
         public_host="metrics.example.com",
         max_concurrent=3,
+        session_idle_minutes=2,
     )
+    assert settings.session_idle_ms == 120_000
     assert settings.retention_ms == 2000 * 60_000
     assert settings.answer_cache_bytes == 0
     assert settings.synchronous == "NORMAL"

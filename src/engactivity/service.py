@@ -1,11 +1,12 @@
 """Serving the settings: one object owns start-up, from opening the store to closing it.
 
 ``Service(settings, clock).run()`` loads the TLS certificate when one is given, opens
-the store and its key store, makes the demo keys when asked, builds the app on them
-(the app opens nothing itself), serves it on the sockets it bound (serving.py) until
-SIGTERM or SIGINT, and closes everything on the way out. With ``workers`` above 1
-the parent prepares the database, binds the sockets and forks (workers.py); each
-worker then serves exactly as a single process does, on the shared sockets.
+the store, its key store and the Login Service's tables, makes the demo keys when
+asked, builds the app on them (the app opens nothing itself), serves it on the sockets
+it bound (serving.py) until SIGTERM or SIGINT, and closes everything on the way out.
+With ``workers`` above 1 the parent prepares the database, binds the sockets and forks
+(workers.py); each worker then serves exactly as a single process does, on the shared
+sockets.
 
 The app (engactivity.api) and uvicorn (serving.py) are imported only once serving
 starts: with workers, prometheus_client must not be imported before workers.py has
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from engactivity.accountconfig.store import ConfigStore
 from engactivity.auth.keystore import KeyStore, open_keystore
+from engactivity.auth.login import LoginService, open_login_stores
 from engactivity.clock import Clock
 from engactivity.methods import tables_of
 from engactivity.settings import Settings
@@ -67,17 +69,17 @@ class Service:
 
         settings = self.settings
         tls = self._tls()
-        db, store, keys = self._open()
+        opened = self._open()
         try:
-            if settings.demo and keys is not None:
-                self._demo_keys(keys)
+            if settings.demo and opened.keys is not None:
+                self._demo_keys(opened.keys)
             where, masked = _where(settings), mask_url(settings.store)
             log.info("engactivity serving on %s (store %s)", where, masked)
-            app = self._app(settings, db, store, keys)
+            app = self._app(settings, opened)
             with closing(serving.bind(settings, tls)) as listeners:
                 serving.serve(app, listeners, settings)
         finally:
-            _close(db, store)
+            opened.close()
             log.info("store closed; stopped")
 
     def _run_workers(self) -> None:
@@ -119,11 +121,11 @@ class Service:
 
         # Only the first worker runs the demo traffic, so it is not multiplied.
         settings = self.settings if index == 0 else dataclasses.replace(self.settings, demo=False)
-        db, store, keys = self._open()
+        opened = self._open()
         try:
-            serving.serve(self._app(settings, db, store, keys), listeners, settings)
+            serving.serve(self._app(settings, opened), listeners, settings)
         finally:
-            _close(db, store)
+            opened.close()
 
     def _tls(self) -> ServerTLS | None:
         """The TLS of --port, checked before anything is bound or opened."""
@@ -137,9 +139,9 @@ class Service:
         log.info("TLS on port %s: %s", settings.port, tls.describe())
         return tls
 
-    def _open(self) -> tuple[Database, Store, KeyStore | None]:
-        """The database, the store on it, and its key store on the same connections
-        (None when authentication is off)."""
+    def _open(self) -> Opened:
+        """The database, the store on it, its key store on the same connections (None
+        when authentication is off) and the Login Service's tables."""
         settings = self.settings
         try:
             db = open_database(settings.store, settings.synchronous)
@@ -150,7 +152,9 @@ class Service:
             store = open_store(
                 settings.store, self.clock, tables_of(), settings.retention_ms, database=db
             )
-            return db, store, KeyStore(db) if settings.auth else None
+            keys = KeyStore(db) if settings.auth else None
+            stores = open_login_stores(db, settings.store, settings.session_idle_ms)
+            return Opened(db, store, keys, LoginService(stores, self.clock))
         except BaseException as exc:
             if store is not None:
                 store.close()
@@ -159,16 +163,16 @@ class Service:
                 raise ServiceError(str(exc)) from exc
             raise
 
-    def _app(
-        self, settings: Settings, db: Database, store: Store, keys: KeyStore | None
-    ) -> FastAPI:
+    def _app(self, settings: Settings, opened: Opened) -> FastAPI:
         from engactivity.api.app import create_app  # here, not above: see the module's docstring
 
         try:
-            configs = ConfigStore(db, write=store.transaction)
+            configs = ConfigStore(opened.db, write=opened.store.transaction)
         except StoreUnavailable as exc:
             raise ServiceError(str(exc)) from exc
-        return create_app(settings, self.clock, store, keys, configs=configs)
+        return create_app(
+            settings, self.clock, opened.store, opened.keys, configs=configs, logins=opened.logins
+        )
 
     def _demo_keys(self, keys: KeyStore) -> None:
         """``serve --demo``: read keys for account 'demo', printed at start."""
@@ -196,14 +200,24 @@ class Service:
         return ServiceError(f"cannot create the demo keys in {where}: {exc}")
 
 
-def _close(db: Database, store: Store) -> None:
-    # Explicitly, the store first (its writer drains), then the database the key store
-    # shares: the SQLite file is checkpointed (its -wal file removed) when its last
-    # connection closes.
-    try:
-        store.close()
-    finally:
-        db.close()
+@dataclasses.dataclass(frozen=True)
+class Opened:
+    """What a serving process opens, and closes on the way out."""
+
+    db: Database
+    store: Store
+    keys: KeyStore | None
+    logins: LoginService
+
+    def close(self) -> None:
+        # Explicitly, the store first (its writer drains), then the database the key
+        # store shares: the SQLite file is checkpointed (its -wal file removed) when its
+        # last connection closes.
+        try:
+            self.store.close()
+        finally:
+            self.logins.close()
+            self.db.close()
 
 
 def _where(settings: Settings) -> str:

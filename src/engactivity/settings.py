@@ -175,6 +175,14 @@ class Settings:
         "Bearer token GET /metrics requires. Without it /metrics is open when "
         "the server binds loopback only, refused otherwise.",
     )
+    session_idle_minutes: int = setting(
+        30,
+        "--session-idle-minutes",
+        "ENGACTIVITY_SESSION_IDLE_MINUTES",
+        "Minutes a login session (POST .../login) lasts unused; a refresh or a request "
+        "with its bearer is a use.",
+        min=1,
+    )
     shutdown_timeout: int = setting(
         10,
         "--shutdown-timeout",
@@ -248,6 +256,10 @@ class Settings:
     def answer_cache_bytes(self) -> int:
         """Memory for rendered answers; 0: no cache."""
         return self.answer_cache_mb * 1024 * 1024
+
+    @property
+    def session_idle_ms(self) -> int:
+        return self.session_idle_minutes * MINUTE_MS
 
     @property
     def synchronous(self) -> str:

@@ -75,11 +75,19 @@ LAST_BATCH = Gauge(
     "Wall-clock time of the last batch this process stored.",
     multiprocess_mode="max",
 )
+LOGINS = Counter(
+    "engactivity_logins",
+    "Login Service logins, by outcome: ok, refused (wrong name or password, 401), "
+    "throttled (429 after repeated failures).",
+    ["outcome"],
+)
 
 for _outcome in ("accepted", "duplicate", "expired", "rejected"):
     EVENTS.labels(_outcome)
 for _outcome in ("stored", "rejected", "too_large", "failed"):
     BATCHES.labels(_outcome)
+for _outcome in ("ok", "refused", "throttled"):
+    LOGINS.labels(_outcome)
 
 
 def count_throttled(account_id: str, per_account: bool) -> None:
@@ -97,6 +105,10 @@ def count_batch(accepted: int, duplicates: int, expired: int, newest_event_ms: i
         current = NEWEST_EVENT._value.get()
         if newest_event_ms / 1000 > current:
             NEWEST_EVENT.set(newest_event_ms / 1000)
+
+
+def count_login(outcome: str) -> None:
+    LOGINS.labels(outcome).inc()
 
 
 def count_refused(outcome: str, events: int) -> None:

@@ -25,8 +25,11 @@ def client(srv: Server) -> Iterator[httpx.Client]:
         yield c
 
 
-def discovery_path(account: str) -> str:
-    return f"/api/account/{account}/service/leDataReporting/baseURI.json"
+SERVICES = ("leDataReporting", "agentVep", "accountConfigReadOnly")
+
+
+def discovery_path(account: str, service: str = "leDataReporting") -> str:
+    return f"/api/account/{account}/service/{service}/baseURI.json"
 
 
 def assert_json_error(response: httpx.Response, status: int) -> dict[str, object]:
@@ -55,6 +58,46 @@ def test_discovery_answers_the_served_address(
         "baseURI": f"127.0.0.1:{srv.port}",
     }
     assert list(body) == ["service", "account", "baseURI"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_discovery_answers_every_service_without_credentials(
+    srv: Server, client: httpx.Client, service: str
+) -> None:
+    for params in ({"version": "1.0"}, {}):
+        response = client.get(discovery_path("le123", service), params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json() == {
+            "service": service,
+            "account": "le123",
+            "baseURI": f"127.0.0.1:{srv.port}",
+        }
+
+
+@pytest.mark.parametrize(
+    "service", ["other", "agentvep", "LEDATAREPORTING", "accountConfigReadWrite", "x" * 150]
+)
+def test_discovery_of_an_unknown_service_lists_the_known_ones(
+    client: httpx.Client, service: str
+) -> None:
+    response = client.get(discovery_path("le123", service), params={"version": "1.0"})
+    body = assert_json_error(response, 404)
+    assert body["services"] == list(SERVICES)
+    for known in SERVICES:
+        assert known in str(body["message"])
+
+
+def test_discovery_is_open_once_keys_exist(make_server: MakeServer) -> None:
+    from tests.auth.keyhelp import create_key
+
+    server = make_server()
+    create_key(server.store_url, "le123", "read", kind="bearer")
+    for service in SERVICES:
+        response = httpx.get(server.base_url + discovery_path("le123", service), timeout=30)
+        assert response.status_code == 200, response.text
+    response = httpx.get(server.base_url + discovery_path("le123", "nope"), timeout=30)
+    assert assert_json_error(response, 404)["services"] == list(SERVICES)
 
 
 def test_discovered_host_serves_the_api(client: httpx.Client) -> None:
@@ -121,7 +164,10 @@ def test_openapi_lists_every_endpoint(client: httpx.Client) -> None:
     expected = {
         "/operations/api/account/{accountId}/engactivity": {"get", "post"},
         "/api/v1/accounts/{accountId}/events": {"post"},
-        "/api/account/{accountId}/service/leDataReporting/baseURI.json": {"get"},
+        "/api/account/{accountId}/service/{serviceName}/baseURI.json": {"get"},
+        "/api/account/{accountId}/login": {"post"},
+        "/api/account/{accountId}/refresh": {"post"},
+        "/api/account/{accountId}/logout": {"post"},
         "/healthz": {"get"},
         "/readyz": {"get"},
     }

@@ -17,6 +17,7 @@ from engactivity.accountconfig.store import ConfigStore
 from engactivity.api.app import create_app
 from engactivity.auth.keys import new_bearer
 from engactivity.auth.keystore import KeyStore
+from engactivity.auth.login import LoginService, open_login_stores
 from engactivity.methods import tables_of
 from engactivity.settings import Settings
 from engactivity.store import open_database, open_store
@@ -48,6 +49,7 @@ def in_process(
     database = open_database(url, "NORMAL")
     store = open_store(url, lambda: NOW_MS, tables_of(), database=database)
     keys = KeyStore(database)
+    logins = LoginService(open_login_stores(database, url, 60_000), lambda: NOW_MS)
     if first_key is not None:
         add_bearer(keys, first_key)
     settings = Settings(store=url, master_key_file=str(folder / "m.key"), insecure_no_auth=not auth)
@@ -58,9 +60,11 @@ def in_process(
             store,
             keys if auth else None,
             configs=ConfigStore(database),
+            logins=logins,
         )
         yield InProcess(app, keys)
     finally:
+        logins.close()
         store.close()
         database.close()
 

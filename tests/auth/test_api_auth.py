@@ -301,7 +301,7 @@ def test_bearer_tokens_and_secrets_are_not_stored_in_clear(server: Server) -> No
 
 def test_no_key_yet_on_loopback_serves_requests_without_credentials(server: Server) -> None:
     log = server.log_path.read_text()
-    assert "no API key exists yet" in log and "engactivity keys create" in log
+    assert "no API key or user exists yet" in log and "engactivity keys create" in log
     r = requests.get(query_url(server), params={"timeframe": 60, "v": 1}, timeout=30)
     assert r.status_code == 200
     # Credentials, when sent, are checked all the same.

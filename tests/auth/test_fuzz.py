@@ -60,18 +60,25 @@ def _served_description() -> dict[str, Any]:
     that the two are the same.)
     """
     from engactivity.api.app import create_app
+    from engactivity.auth.login import LoginService, open_login_stores
     from engactivity.clock import system_clock
     from engactivity.methods import tables_of
     from engactivity.settings import Settings
-    from engactivity.store import open_store
+    from engactivity.store import open_database, open_store
 
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(f"sqlite:///{folder}/description.db", system_clock, tables_of())
+        url = f"sqlite:///{folder}/description.db"
+        database = open_database(url)
+        store = open_store(url, system_clock, tables_of(), database=database)
+        logins = LoginService(open_login_stores(database, url, 60_000), system_clock)
         try:
-            app = create_app(Settings(insecure_no_auth=True), system_clock, store, None)
+            settings = Settings(insecure_no_auth=True)
+            app = create_app(settings, system_clock, store, None, logins=logins)
             return app.openapi()
         finally:
+            logins.close()
             store.close()
+            database.close()
 
 
 @schemathesis.serializer("application/x-ndjson")

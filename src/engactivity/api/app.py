@@ -26,6 +26,7 @@ from engactivity.api.headerlimit import HeaderLimitMiddleware
 from engactivity.api.health import install_health
 from engactivity.api.ingestion import install_ingestion
 from engactivity.api.limits import ConcurrencyLimiter
+from engactivity.api.login import LoginRoutes
 from engactivity.api.metrics_route import install_metrics_route
 from engactivity.api.queries import MethodRoutes
 from engactivity.api.request_metrics import MetricsMiddleware
@@ -33,6 +34,7 @@ from engactivity.api.requestlog import RequestLogMiddleware
 from engactivity.api.shutdown import ShutdownGuard
 from engactivity.api.wallboard import install_wallboard
 from engactivity.auth.keystore import KeyStore
+from engactivity.auth.login import LoginService
 from engactivity.clock import Clock
 from engactivity.ingest import Ingestor, Limits
 from engactivity.methods import METHODS
@@ -50,11 +52,13 @@ def create_app(
     keys: KeyStore | None,
     methods: tuple[AnyMethod, ...] = METHODS,
     configs: ConfigStore | None = None,
+    logins: LoginService | None = None,
 ) -> FastAPI:
-    """The app over a store and a key store (None: authentication is off) opened by the
-    caller, who also closes them (service.py): the app opens and closes neither. With
-    ``configs`` (on the store's database) it also writes and answers the accounts'
-    configuration (skills, users, agent groups)."""
+    """The app over a store, a key store (None: authentication is off) and the Login
+    Service's tables (None: no login routes) opened by the caller, who also closes them
+    (service.py): the app opens and closes none of them. With ``configs`` (on the
+    store's database) it also writes and answers the accounts' configuration (skills,
+    users, agent groups)."""
     ingestor = Ingestor(store, clock, Limits(settings.max_batch_events, settings.max_batch_bytes))
     app = FastAPI(
         title="engactivity",
@@ -71,13 +75,15 @@ def create_app(
     _install_routes(app, settings, store, ingestor, clock, methods)
     if configs is not None:
         install_configuration(app, configs, clock, settings.max_batch_bytes)
+    if logins is not None:
+        LoginRoutes(logins, settings.advertised_host).install(app)
     # Every route is added: compiled once, and a route that declares no access stops
     # the start here (UndeclaredRoute).
     table = RouteTable(app.routes)
     # Innermost first: authentication (which may read a form body) inside the shutdown
     # guard, inside the header limit, the request log and the request metrics, so
     # refusals are logged and counted.
-    install_auth(app, settings, keys, table)
+    install_auth(app, settings, keys, table, logins)
     app.add_middleware(ShutdownGuard)
     app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)

@@ -3,7 +3,8 @@
 Keys live beside the events, so every process serving one store sees the same keys,
 and a revocation is seen by every process at its next request: each request reads
 its key by primary key, nothing is cached. The key store reaches the database through
-the store's ``Database`` (its connections, its dialect, its error mapping).
+the store's ``Database`` (its connections, its dialect, its error mapping), as every
+table of credentials does (``authdb.py``).
 
 Reads are primary-key lookups. On SQLite they take tens of microseconds and are done
 on the event loop (``blocking`` is False); a file locked by something else (a restore)
@@ -21,15 +22,13 @@ now and then. A SQLite store, served by one process, remembers them in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
+from engactivity.auth.authdb import AuthDatabase
+from engactivity.auth.authdb import KeyStoreUnavailable as KeyStoreUnavailable
 from engactivity.auth.keys import KeyRecord, format_scopes
 from engactivity.auth.nonces import NonceCache
 from engactivity.store import Database, StoreUnavailable, open_database
-
-T = TypeVar("T")
 
 NONCE_WINDOW_S = 600
 """Accepted clock difference of OAuth 1.0a timestamps, each way (oauthlib's default)."""
@@ -66,53 +65,26 @@ KEY_COLUMNS = (
 )
 
 
-class KeyStoreUnavailable(StoreUnavailable):
-    """The key store did not answer (database down, file locked): the API answers 503.
-
-    A subclass of StoreUnavailable, so one that escapes anywhere still gets the 503.
-    """
-
-
 class KeyStore:
     def __init__(self, db: Database, *, owns_database: bool = False) -> None:
-        self._db = db
-        self._owned = owns_database
-        self.blocking = db.dialect.blocking
+        self._db = AuthDatabase(db, owned=owns_database)
+        self.blocking = self._db.blocking
         """True when a lookup is a network round trip: call it off the event loop."""
-        self._nonces = None if db.dialect.shared else NonceCache()
+        self._nonces = None if self._db.shared else NonceCache()
         self._last_purge = 0.0
-        with self._unavailable("created"):
-            db.ensure(KEY_TABLE.format(bytes=db.dialect.bytes_type))
-            if db.dialect.shared:
-                db.ensure(NONCE_TABLE)
-
-    @contextmanager
-    def _unavailable(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except KeyStoreUnavailable:
-            raise
-        except StoreUnavailable as exc:
-            raise KeyStoreUnavailable(f"the key store could not be {what}: {exc}") from exc
-
-    def _read(self, fn: Callable[[Any], T]) -> T:
-        try:  # not a context manager: this runs on every request
-            return self._db.read(fn)
-        except KeyStoreUnavailable:
-            raise
-        except StoreUnavailable as exc:
-            raise KeyStoreUnavailable(f"the key store could not be read: {exc}") from exc
+        self._db.ensure(KEY_TABLE.format(bytes=self._db.bytes_type))
+        if self._db.shared:
+            self._db.ensure(NONCE_TABLE)
 
     def add(self, record: KeyRecord) -> None:
         sql = self._db.sql(
             f"INSERT INTO api_key ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        with self._unavailable("written"):
-            self._db.write(lambda conn: conn.execute(sql, _values(record)))
+        self._db.write(lambda conn: conn.execute(sql, _values(record)))
 
     def get(self, key_id: str) -> KeyRecord | None:
         sql = self._db.sql(f"SELECT {KEY_COLUMNS} FROM api_key WHERE key_id = ?")
-        row = self._read(lambda conn: conn.execute(sql, (key_id,)).fetchone())
+        row = self._db.read(lambda conn: conn.execute(sql, (key_id,)).fetchone())
         return None if row is None else _record(row)
 
     def list(self, account: str | None = None) -> list[KeyRecord]:
@@ -121,7 +93,7 @@ class KeyStore:
             f"SELECT {KEY_COLUMNS} FROM api_key {where}ORDER BY account, created_ms, key_id"
         )
         params = () if account is None else (account,)
-        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        rows = self._db.read(lambda conn: conn.execute(sql, params).fetchall())
         return [_record(r) for r in rows]
 
     def revoke(self, key_id: str, now_ms: int) -> KeyRecord | None:
@@ -129,13 +101,12 @@ class KeyStore:
         sql = self._db.sql(
             "UPDATE api_key SET revoked_ms = ? WHERE key_id = ? AND revoked_ms IS NULL"
         )
-        with self._unavailable("written"):
-            self._db.write(lambda conn: conn.execute(sql, (now_ms, key_id)))
+        self._db.write(lambda conn: conn.execute(sql, (now_ms, key_id)))
         return self.get(key_id)
 
     def any_key(self) -> bool:
         """Whether a key was ever created (revoked ones count)."""
-        row = self._read(lambda conn: conn.execute("SELECT 1 FROM api_key LIMIT 1").fetchone())
+        row = self._db.read(lambda conn: conn.execute("SELECT 1 FROM api_key LIMIT 1").fetchone())
         return row is not None
 
     def claim_nonce(self, client_key: str, nonce: str, timestamp: int, now_s: int) -> bool:
@@ -144,29 +115,27 @@ class KeyStore:
         if self._nonces is not None:
             return self._nonces.claim(client_key, nonce, timestamp, expires, now_s)
         sql = self._db.sql
-        with self._unavailable("written"):
-            if time.monotonic() - self._last_purge > _NONCE_PURGE_EVERY_S:
-                self._last_purge = time.monotonic()
-                self._db.run(
-                    lambda conn: conn.execute(
-                        sql("DELETE FROM api_nonce WHERE expires_s < ?"), (now_s,)
-                    )
-                )
-            # Not retried: a claim whose acknowledgement was lost would look replayed.
-            row = self._db.run(
+        if time.monotonic() - self._last_purge > _NONCE_PURGE_EVERY_S:
+            self._last_purge = time.monotonic()
+            self._db.run(
                 lambda conn: conn.execute(
-                    sql(
-                        "INSERT INTO api_nonce (client_key, nonce, ts, expires_s) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1"
-                    ),
-                    (client_key, nonce, timestamp, expires),
-                ).fetchone()
+                    sql("DELETE FROM api_nonce WHERE expires_s < ?"), (now_s,)
+                )
             )
+        # Not retried: a claim whose acknowledgement was lost would look replayed.
+        row = self._db.run(
+            lambda conn: conn.execute(
+                sql(
+                    "INSERT INTO api_nonce (client_key, nonce, ts, expires_s) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1"
+                ),
+                (client_key, nonce, timestamp, expires),
+            ).fetchone()
+        )
         return row is not None
 
     def close(self) -> None:
-        if self._owned:
-            self._db.close()
+        self._db.close()
 
 
 def open_keystore(url: str) -> KeyStore:

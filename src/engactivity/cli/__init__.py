@@ -9,6 +9,7 @@ import typer
 from engactivity.cli import admin, serve, traffic
 from engactivity.cli.accountconfig import ConfigCommand
 from engactivity.cli.keys import keys_app
+from engactivity.cli.users import users_app
 
 app = typer.Typer(
     help="engactivity: a self-hosted Engagement Activity real-time metrics service.",
@@ -35,6 +36,7 @@ app.command("restore")(admin.restore_command)
 app.command("import")(traffic.import_events)
 app.command("simulate")(traffic.simulate)
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 Checked against a real server that has a key: every operation the description marks
 as secured is refused without credentials and served with the declared ones; every
-other operation is served without any. And in process: what the description says of
-an operation is what its route declares.
+other operation is served without any, or refused only where its answers say so. And
+in process: what the description says of an operation is what its route declares.
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ def test_security_schemes_are_declared_and_true(
         for method, operation in operations.items():
             refused = _call(srv, method, path, {})
             if "security" not in operation:
-                assert refused.status_code != 401, (method, path)
+                # Open; the Login Service's refresh and logout check the session's own
+                # secrets (a csrf value in the body, which no OpenAPI scheme can name)
+                # and say so in their answers.
+                assert refused.status_code != 401 or "401" in operation["responses"], path
                 continue
             secured.add((method, path))
             assert refused.status_code == 401, (method, path, refused.text)

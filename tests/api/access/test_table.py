@@ -39,12 +39,16 @@ def test_the_apps_routes_declare_what_they_need(table: RouteTable) -> None:
         "/wallboard/",
         "/wallboard/static/app.js",
         "/api/account/12/service/leDataReporting/baseURI.json",
+        "/api/account/12/service/agentVep/baseURI.json",
+        "/api/account/12/service/unknown/baseURI.json",
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
     ):
         assert table.find("GET", path) == Need(OPEN), path
+    for action in ("login", "refresh", "logout"):  # a session's own secrets, checked there
+        assert table.find("POST", f"/api/account/12/{action}") == Need(OPEN)
     query = "/operations/api/account/12/engactivity"
     assert table.find("GET", query) == Need(READ_KEY, "12")
     assert table.find("POST", query) == Need(READ_KEY, "12")

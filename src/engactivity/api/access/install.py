@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from engactivity.api.access.middleware import AuthMiddleware, WaiverMiddleware
 from engactivity.api.access.table import RouteTable
-from engactivity.auth.authenticator import Authenticator
+from engactivity.auth.authenticator import Authenticator, any_credential
 from engactivity.auth.keystore import KeyStore
+from engactivity.auth.login import LoginService
 from engactivity.auth.secretbox import MasterKey, MasterKeyError, default_key_file
 from engactivity.settings import Settings
 
@@ -28,10 +29,15 @@ def master_key_path(settings: Settings) -> Path | None:
 
 
 def install_auth(
-    app: FastAPI, settings: Settings, keys: KeyStore | None, table: RouteTable
+    app: FastAPI,
+    settings: Settings,
+    keys: KeyStore | None,
+    table: RouteTable,
+    logins: LoginService | None = None,
 ) -> None:
-    """Add the middleware checking keys in ``keys`` (opened by the caller, who closes it)
-    against the app's route table, unless authentication is off."""
+    """Add the middleware checking keys in ``keys`` and the sessions of ``logins``
+    (opened by the caller, who closes them) against the app's route table, unless
+    authentication is off."""
     if not settings.auth:
         log.warning(
             "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches %s:%s can read "
@@ -50,13 +56,13 @@ def install_auth(
         log.error("%s: OAuth 1.0a keys will be refused (bearer keys work)", exc)
         box = None
     loopback = is_loopback_host(settings.host)
-    exception = loopback and not keys.any_key()
+    exception = loopback and not any_credential(keys, logins)
     if exception:
         log.warning(
-            "no API key exists yet and the server listens on loopback only, so requests "
-            "without credentials are served as if authentication were off, until the first "
-            "key is created: engactivity keys create --account ACCOUNT --scope read "
-            "--store STORE_URL"
+            "no API key or user exists yet and the server listens on loopback only, so "
+            "requests without credentials are served as if authentication were off, until "
+            "the first key or user is created: engactivity keys create --account ACCOUNT "
+            "--scope read --store STORE_URL"
         )
     if box is None and any(k.kind == "oauth1" and k.active for k in keys.list()):
         log.warning(
@@ -70,6 +76,7 @@ def install_auth(
         localhost_exception=exception,
         metrics_open=loopback,
         metrics_token=settings.metrics_token or None,
+        logins=logins,
     )
     app.add_middleware(AuthMiddleware, auth=auth, table=table)
 

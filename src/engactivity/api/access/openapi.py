@@ -31,10 +31,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     BEARER: {
         "type": "http",
         "scheme": "bearer",
-        "bearerFormat": "ea_<key id>_<secret>",
+        "bearerFormat": "ea_<key id>_<secret>, or a login session's 64 hex digits",
         "description": "A bearer key made with `engactivity keys create --kind bearer`: "
         "`Authorization: Bearer ea_...`. A key belongs to one account and has the `read` "
-        "scope (engactivity queries), `write` (ingestion) or both.",
+        "scope (engactivity queries), `write` (ingestion) or both. The `bearer` of a "
+        "login (`POST /api/account/{accountId}/login`) works too, as a read key of its "
+        "account, until logout or the session's idle time.",
     },
     OAUTH1: {
         "type": "apiKey",
