@@ -59,6 +59,7 @@ def _served_description() -> dict[str, Any]:
     does not work with this pytest; test_the_description_is_the_served_one checks
     that the two are the same.)
     """
+    from engactivity.accountconfig.store import ConfigStore
     from engactivity.api.app import create_app
     from engactivity.auth.login import LoginService, open_login_stores
     from engactivity.clock import system_clock
@@ -73,7 +74,8 @@ def _served_description() -> dict[str, Any]:
         logins = LoginService(open_login_stores(database, url, 60_000), system_clock)
         try:
             settings = Settings(insecure_no_auth=True)
-            app = create_app(settings, system_clock, store, None, logins=logins)
+            configs = ConfigStore(database)
+            app = create_app(settings, system_clock, store, None, configs=configs, logins=logins)
             return app.openapi()
         finally:
             logins.close()
