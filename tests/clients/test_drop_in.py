@@ -26,13 +26,16 @@ import pytest
 import requests
 
 from tests.auth.keyhelp import create_key, oauth1
+from tests.auth.loginhelp import create_user
 from tests.clients.tlshelp import Authority, TLSServer, new_authority
 from tests.clients.traffic import HANDLING_S, INTERACTIVE, NON_INTERACTIVE, contact_centre
 from tests.conftest import ENGINES
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "clients" / "lp_operational_sample.py"
+LOGIN_SAMPLE = ROOT / "tests" / "clients" / "lp_login_sample.py"
 ACCOUNT = "13350576"
+PASSWORD = "correct horse battery staple"
 SERVICE_HOST = "va.data.liveperson.net"
 
 
@@ -65,7 +68,9 @@ def served(
         srv.stop()
 
 
-def run_sample(srv: TLSServer, authority: Authority, key: dict[str, Any]) -> dict[str, Any]:
+def run_sample(
+    srv: TLSServer, authority: Authority, key: dict[str, Any], sample: Path = SAMPLE
+) -> dict[str, Any]:
     rules = ",".join(
         [
             f"api.liveperson.net:80=127.0.0.1:{srv.http_port}",
@@ -80,9 +85,11 @@ def run_sample(srv: TLSServer, authority: Authority, key: dict[str, Any]) -> dic
         "LP_APP_SECRET": key["secret"],
         "LP_ACCESS_TOKEN": key["accessToken"],
         "LP_ACCESS_TOKEN_SECRET": key["accessTokenSecret"],
+        "LP_USERNAME": "supervisor",
+        "LP_PASSWORD": PASSWORD,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.clients.with_hosts", rules, str(SAMPLE)],
+        [sys.executable, "-m", "tests.clients.with_hosts", rules, str(sample)],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -147,3 +154,52 @@ def test_a_client_written_like_the_published_samples_runs_unchanged(
     }
     for name, path in direct.items():
         assert body[name] == asked_directly(srv, authority, key, path), name
+
+
+NAMES = {
+    "skills": [{"id": 2, "name": "Billing"}, {"id": 5, "name": "Sales, Europe"}],
+    "users": [
+        {"id": 7, "loginName": "ana", "fullName": "Ana Silva", "skillIds": [2, 5]},
+        {"id": 8, "loginName": "ben", "fullName": "Ben Okafor", "skillIds": [2]},
+    ],
+}
+
+
+def test_a_client_that_logs_in_and_names_the_metrics_runs_unchanged(
+    served: tuple[TLSServer, Authority, dict[str, Any]],
+) -> None:
+    """Discovery of every service first (as the community wrapper's constructor does),
+    the Login Service with a user name and password, the account's names from the
+    configuration service, the methods with the session's bearer, a CSV, then refresh
+    and logout (after which the bearer is refused)."""
+    srv, authority, key = served
+    config = f"{srv.base_url}/api/v1/accounts/{ACCOUNT}/configuration"
+    written = requests.post(config, json=NAMES, auth=oauth1(key), verify=str(authority.ca_file))
+    assert written.status_code == 200, written.text
+    create_user(srv.store_url, ACCOUNT, "supervisor", PASSWORD)
+    results = run_sample(srv, authority, key, LOGIN_SAMPLE)
+    statuses = {name: r["status"] for name, r in results.items() if name != "csv"}
+    assert statuses == {
+        "discovery_agentVep": 200,
+        "discovery_accountConfigReadOnly": 200,
+        "discovery_leDataReporting": 200,
+        "login": 200,
+        "config_skills": 200,
+        "config_users": 200,
+        "engactivity": 200,
+        "agentactivity": 200,
+        "refresh": 200,
+        "logout": 200,
+        "engactivity_after_logout": 401,
+    }
+    assert results["login"]["body"]["config"]["loginName"] == "supervisor"
+    # Skill 2: one interactive chat of two; skill 5: one. Both agents logged in for the
+    # last 20 minutes.
+    assert results["csv"] == (
+        "skill,interactive chats\n"
+        "Billing,1\n"
+        '"Sales, Europe",1\n'
+        "agent,seconds logged in\n"
+        "Ana Silva,1200\n"
+        "Ben Okafor,1200\n"
+    )
