@@ -65,7 +65,7 @@ def serve_workers(count: int, shutdown_timeout: int, serve_one: Callable[[int], 
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=serve_one, args=(index,), name=f"engactivity-worker-{index}"
+            target=_worker, args=(serve_one, index), name=f"engactivity-worker-{index}"
         )
         process.start()
         log.info("worker %d started (pid %s)", index, process.pid)
@@ -99,6 +99,15 @@ def serve_workers(count: int, shutdown_timeout: int, serve_one: Callable[[int], 
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("all workers stopped")
+
+
+def _worker(serve_one: Callable[[int], None], index: int) -> None:
+    """A forked worker. It inherits the parent's handlers, which only set the parent's
+    flag: it takes the default ones back at once, so a worker told to stop while it
+    starts stops (serving installs its own handlers once it serves)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    serve_one(index)
 
 
 def _stop(processes: list[BaseProcess], shutdown_timeout: int) -> None:
