@@ -35,7 +35,7 @@ class Parts:
         self.hits = 0
         """Rendered intervals reused."""
         self.window_hits = 0
-        """The window's middle measures reused."""
+        """Kept measures (the middle pieces of ranges) reused."""
 
     def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None:
         found = self.kept.get(part)
@@ -129,17 +129,18 @@ def test_past_intervals_are_reused_until_an_event_before_their_end() -> None:
     answer(state, params, NOW_MS, parts)  # at 13:29: 13 intervals, 13:20-13:29 to 11:29-11:30
     answer(state, params, NOW_MS + 1, parts)
     assert parts.hits == 11  # all but the newest (it ends at now) and the oldest (it moved)
-    assert parts.window_hits == 1  # the window from 11:30 to 13:25
+    # Measures kept: the window's from 11:30 to 13:25, the newest interval's 13:20-13:25.
+    assert parts.window_hits == 2
     events.append({**on, "eventId": "b", "time": NOW_MS, "state": "away"})
     apply(state, events[-1:])
     answer(state, params, NOW_MS + 2, parts)
     assert parts.hits == 22  # an event at now changes no past interval
-    assert parts.window_hits == 2
+    assert parts.window_hits == 4
     events.append({**on, "eventId": "c", "time": NOW_MS - 30 * MIN, "state": "backSoon"})
     apply(state, events[-1:])
     got = answer(state, params, NOW_MS + 3, parts)
     assert parts.hits == 30  # at 12:59: the intervals ending at 13:00 and later are made anew
-    assert parts.window_hits == 2  # nor is the window's middle reused
+    assert parts.window_hits == 4  # nor are the measures of 11:30-13:25 and 13:20-13:25
     same(got, agentactivity(events, NOW_MS + 3, params))
 
 

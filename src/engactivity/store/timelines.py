@@ -8,7 +8,7 @@ the timelines are next read: the usual event, newer than its key's last, goes in
 key's room, and its sums follow from the row before it; the arrays are then read as
 they are, under the account's lock, never copied. Only a late event (or one of a key
 whose room ran out) makes its key's rows be written again, and only a key whose room
-ran out makes every key be laid out afresh, each with room for half as many rows again
+ran out makes every key be laid out afresh, each with room for a quarter as many rows again
 as it holds, so that happens rarely.
 
 Free room holds the top time mark, so the arrays stay sorted for binary searches.
@@ -43,8 +43,9 @@ _MOST_PENDING = 10_000
 """Rows taken in but not yet written into the arrays (as Python objects, which cost
 several times more memory) before they are written anyway."""
 
-Row = tuple[int, bytes, list[int]]
-"""A row as taken in: time, event key, values (TEXT values as text indexes)."""
+Row = tuple[Any, ...]
+"""A row as taken in: time, event key, values... (TEXT values as text indexes), one
+flat tuple (the smallest Python object that holds them)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +109,7 @@ class TimelineRows:
             index = self._index.get(key[:width])
             if index is None:
                 index = self._add_key(key[:width])
-            self._pending.setdefault(index, []).append((key[width], key[width + 1], values))
+            self._pending.setdefault(index, []).append((key[width], key[width + 1], *values))
             self._pending_rows += 1
             earliest = key[width] if earliest is None else min(earliest, key[width])
         if earliest is not None:
@@ -212,8 +213,9 @@ class TimelineRows:
         a, start, count = self._arrays, self._start[index], self._count[index]
         times = a.times[start : start + count].tolist()
         values = a.values[start : start + count].tolist()
-        held = list(zip(times, self._event_keys[index], values, strict=True))
-        seen = {(t, e) for t, e, _ in held}
+        keys = self._event_keys[index]
+        held = [(t, e, *v) for t, e, v in zip(times, keys, values, strict=True)]
+        seen = {(row[0], row[1]) for row in held}
         fresh = [row for row in rows if (row[0], row[1]) not in seen]
         out: list[Row] = []
         for row in sorted(held + fresh, key=_order):
@@ -223,14 +225,14 @@ class TimelineRows:
 
     def _lay_out(self, needs: dict[int, int]) -> None:
         """Every key afresh, with room for its rows (``needs``: rows a key is about to
-        hold) and half as many again; the arrays with a quarter more room for new keys."""
+        hold) and a quarter as many again; the arrays with a tenth more room for new keys."""
         counts = np.array(self._count, np.int64)
         held = np.array([needs.get(i, c) for i, c in enumerate(self._count)], np.int64)
-        rooms = held + np.maximum(_MIN_ROOM, held // 2)
+        rooms = held + np.maximum(_MIN_ROOM, held // 4)
         starts = np.zeros(len(rooms), np.int64)
         np.cumsum(rooms[:-1], out=starts[1:])
         used = int(rooms.sum())
-        old, a = self._arrays, _Arrays.empty(used + used // 4 + 64, *self._widths)
+        old, a = self._arrays, _Arrays.empty(used + used // 10 + 64, *self._widths)
         a.sortable[:used] = np.repeat((np.arange(len(rooms)) << ORIGIN_SHIFT) + FREE, rooms)
         source = _ranges(np.array(self._start, np.int64), counts)
         target = _ranges(starts, counts)
@@ -258,7 +260,7 @@ class TimelineRows:
         a = self._arrays
         times = np.array([row[0] for row in rows], np.int64)
         a.times[at] = times
-        a.values[at] = np.array([row[2] for row in rows], np.int64).reshape(len(rows), -1)
+        a.values[at] = np.array([row[2:] for row in rows], np.int64).reshape(len(rows), -1)
         owners = np.repeat(indexes, lengths)
         from_origin = np.clip(times - (self._origin or 0), 0, LAST_MOMENT)
         a.sortable[at] = (owners << ORIGIN_SHIFT) + from_origin
@@ -289,7 +291,7 @@ class TimelineRows:
         last, so the arrays stay sorted), or every key afresh when the arrays are full."""
         if not needs:
             return
-        rooms = {i: need + max(_MIN_ROOM, need // 2) for i, need in sorted(needs.items())}
+        rooms = {i: need + max(_MIN_ROOM, need // 4) for i, need in sorted(needs.items())}
         if self._used + sum(rooms.values()) > len(self._arrays.times):
             self._lay_out(needs)
             return

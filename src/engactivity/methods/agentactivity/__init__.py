@@ -12,7 +12,6 @@ part: it changes only when an event at a time before its end arrives, and is kep
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,42 +85,47 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     spans = ranges(now_ms, query.timeframe, query.interval)
     # The window and the newest interval end at now: only a past interval recurs.
     parts = [
-        None if i == 0 or r.hi == now_ms else _part("agents", query, r, rows)
+        None if i == 0 or r.hi == now_ms else _part("agents", query, r.lo, r.hi, rows)
         for i, r in enumerate(spans)
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
-    pieces = _window_pieces(spans[0])
-    middle = None
-    if len(pieces) == 3:
-        middle_part = _part("window", query, pieces[1], rows)
-        middle = kept.get(*middle_part, Measured)
-    asked = [r for r, text in zip(spans[1:], texts[1:], strict=True) if text is None]
-    asked += pieces if middle is None else pieces[::2]
+    todo = [(r.lo, r.hi) for r, text in zip(spans, texts, strict=True) if text is None]
+    cut = {r: _pieces(*r) for r in todo}
+    middles = {middle for _, middle in cut.values() if middle is not None}
+    named = {m: _part("measures", query, *m, rows) for m in middles}
+    known = {m: found for m in middles if (found := kept.get(*named[m], Measured)) is not None}
+    asked = sorted({p for pieces, _ in cut.values() for p in pieces} - known.keys())
     timelines = rows.timelines()
     agents = _selected(timelines, query.agents)
-    measured = dict(zip(asked, measure(timelines, agents, asked), strict=True))
-    if middle is None and len(pieces) == 3:
-        kept.put(*middle_part, measured[pieces[1]])
-    window = [found for p in pieces if (found := measured.get(p, middle)) is not None]
-    return Reading(spans, texts, [combined(window), *map(measured.get, spans[1:])], parts)
+    fresh = measure(timelines, agents, [Range(None, lo, hi) for lo, hi in asked])
+    known.update(zip(asked, fresh, strict=True))
+    for m in middles.intersection(asked):
+        kept.put(*named[m], known[m])
+    measured = {r: combined([known[p] for p in pieces]) for r, (pieces, _) in cut.items()}
+    return Reading(spans, texts, [measured.get((r.lo, r.hi)) for r in spans], parts)
 
 
 def _part(
-    kind: str, query: AgentActivityQuery, r: Range, rows: TimelineRows
+    kind: str, query: AgentActivityQuery, lo: int, hi: int, rows: TimelineRows
 ) -> tuple[Hashable, int]:
     """A kept part's name, and its stamp: the timelines' version up to its end."""
-    return (kind, query.agents, r.lo, r.hi), rows.stamp(r.hi)
+    return (kind, query.agents, lo, hi), rows.stamp(hi)
 
 
-def _window_pieces(window: Range) -> list[Range]:
-    """The window cut at the first and last bucket boundaries inside it: the middle piece
-    recurs (until an event before its end arrives) while the clock moves within a bucket."""
-    first = -(-window.lo // BUCKET_MS) * BUCKET_MS
-    last = window.hi // BUCKET_MS * BUCKET_MS
-    if first >= last:
-        return [window]
-    cuts = [window.lo, first, last, window.hi]
-    return [Range(None, lo, hi) for lo, hi in itertools.pairwise(cuts)]
+Piece = tuple[int, int]
+
+
+def _pieces(lo: int, hi: int) -> tuple[list[Piece], Piece | None]:
+    """A range cut at the first and last bucket boundaries inside it, and the middle
+    piece between them if there is one: its measures are kept (until an event before
+    its end arrives), so while the clock moves within a bucket only the ends are
+    measured again."""
+    first = -(-lo // BUCKET_MS) * BUCKET_MS
+    last = hi // BUCKET_MS * BUCKET_MS
+    if first >= last or (first, last) == (lo, hi):  # a whole past interval: its text is kept
+        return [(lo, hi)], None
+    pieces = [piece for piece in ((lo, first), (first, last), (last, hi)) if piece[0] < piece[1]]
+    return pieces, (first, last)
 
 
 def _selected(timelines: Timelines, agents: Selection) -> Int64s:
