@@ -182,7 +182,7 @@ class TimelineRows:
             return
         pending, self._pending, self._pending_rows = self._pending, {}, 0
         appends: dict[int, list[Row]] = {}
-        rewrites: dict[int, list[Row]] = {}
+        rewrites: dict[int, tuple[int, list[Row]]] = {}
         for index, rows in pending.items():
             rows.sort(key=_order)
             if self._after_last(index, rows[0]) and _distinct(rows):
@@ -190,14 +190,14 @@ class TimelineRows:
             else:
                 rewrites[index] = self._merged(index, rows)
         needs = {i: self._count[i] + len(rows) for i, rows in appends.items()}
-        needs.update({i: len(rows) for i, rows in rewrites.items()})
+        needs.update({i: cut + len(rows) for i, (cut, rows) in rewrites.items()})
         if any(0 < self._room[i] < need for i, need in needs.items()):
             self._lay_out(needs)  # a key's room ran out
         else:
             self._give_room({i: need for i, need in needs.items() if not self._room[i]})
-        for index, rows in rewrites.items():
-            self._count[index] = 0
-            self._event_keys[index] = []
+        for index, (cut, rows) in rewrites.items():
+            self._count[index] = cut  # the rows before stay as they are
+            del self._event_keys[index][cut:]
             self._append({index: rows})
         self._append(appends)
 
@@ -208,20 +208,24 @@ class TimelineRows:
         last_time = int(self._arrays.times[self._start[index] + count - 1])
         return (row[0], row[1]) > (last_time, self._event_keys[index][-1])
 
-    def _merged(self, index: int, rows: list[Row]) -> list[Row]:
-        """The key's rows and ``rows`` in order, each (time, event key) once."""
+    def _merged(self, index: int, rows: list[Row]) -> tuple[int, list[Row]]:
+        """Where the key's rows first change with ``rows`` (sorted), and its rows from
+        there on: those held and ``rows``, in order, each (time, event key) once."""
         a, start, count = self._arrays, self._start[index], self._count[index]
-        times = a.times[start : start + count].tolist()
-        values = a.values[start : start + count].tolist()
         keys = self._event_keys[index]
-        held = [(t, e, *v) for t, e, v in zip(times, keys, values, strict=True)]
-        seen = {(row[0], row[1]) for row in held}
-        fresh = [row for row in rows if (row[0], row[1]) not in seen]
+        times = a.times[start : start + count]
+        first = rows[0]
+        same = np.searchsorted(times, [first[0], first[0] + 1])  # the rows at its time
+        cut = bisect_left(keys, first[1], int(same[0]), int(same[1]))
+        values = a.values[start + cut : start + count].tolist()
+        held = [
+            (t, e, *v) for t, e, v in zip(times[cut:].tolist(), keys[cut:], values, strict=True)
+        ]
         out: list[Row] = []
-        for row in sorted(held + fresh, key=_order):
+        for row in sorted(held + rows, key=_order):
             if not out or _order(out[-1]) != _order(row):
                 out.append(row)
-        return out
+        return cut, out
 
     def _lay_out(self, needs: dict[int, int]) -> None:
         """Every key afresh, with room for its rows (``needs``: rows a key is about to
