@@ -45,9 +45,13 @@ def error_body(code: str, message: str, **extra: object) -> bytes:
 
 
 def invalid_response(problems: list[Problem]) -> Response:
+    return Response(invalid_body(problems), 400, media_type="application/json")
+
+
+def invalid_body(problems: list[Problem]) -> bytes:
+    """The JSON of a 400 ``invalid_request``; also printed by ``config import --json``."""
     first = problems[0]
-    return error_response(
-        400,
+    return error_body(
         "invalid_request",
         first.message if len(problems) == 1 else f"{first.message} (and {len(problems) - 1} more)",
         field=first.field,

@@ -103,9 +103,10 @@ def send_document(
 
 
 def _print_problems(file: Path, invalid: InvalidRequest, as_json: bool) -> None:
-    problems = [p.as_json() for p in invalid.problems]
-    if as_json:
-        typer.echo(json.dumps({"error": "invalid_request", "problems": problems}))
+    if as_json:  # what the write API answers with a 400
+        from engactivity.api.errors import invalid_body
+
+        typer.echo(invalid_body(invalid.problems).decode())
         return
     console.print(f"{file}: the document is invalid; nothing was stored", markup=False)
     for problem in invalid.problems:
