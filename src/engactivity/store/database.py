@@ -66,14 +66,18 @@ class Database:
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one short write transaction (rare writes: keys, settings)."""
         with self.mapped_errors(), self.dialect.writing() as conn:
-            self.dialect.begin(conn)
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+            return self.in_transaction(conn, fn)
+
+    def in_transaction(self, conn: Connection, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` on ``conn`` in one transaction: committed, or rolled back if it raises."""
+        self.dialect.begin(conn)
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` once on a writing connection, each statement its own transaction."""

@@ -172,17 +172,7 @@ class Engine:
     def transaction(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn`` in one transaction on the writer thread's connection, made durable."""
 
-        def run(conn: Any) -> T:
-            self._dialect.begin(conn)
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        job = CallJob(run)
+        job = CallJob(lambda conn: self._db.in_transaction(conn, fn))
         self._jobs.put(job)
         done: T = job.future.result()
         self._call_completer(self._dialect.sync).result()  # where the log is synced
