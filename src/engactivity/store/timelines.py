@@ -167,13 +167,8 @@ class TimelineRows:
     def items(self) -> Iterator[tuple[RowKey, list[tuple[Any, ...]]]]:
         """Each key and its rows (time, event key, values...), in order: for inspection."""
         self._write_pending()
-        a = self._arrays
         for index, key in enumerate(self._keys):
-            start, count = self._start[index], self._count[index]
-            times = a.times[start : start + count].tolist()
-            values = a.values[start : start + count].tolist()
-            keys = self._event_keys[index]
-            yield key, [(t, e, *v) for t, e, v in zip(times, keys, values, strict=True)]
+            yield key, self._rows(index)
 
     # -- writing into the arrays ---------------------------------------------------------
 
@@ -181,51 +176,42 @@ class TimelineRows:
         if not self._pending:
             return
         pending, self._pending, self._pending_rows = self._pending, {}, 0
-        appends: dict[int, list[Row]] = {}
-        rewrites: dict[int, tuple[int, list[Row]]] = {}
+        cuts: dict[int, int] = {}
+        tails: dict[int, list[Row]] = {}
         for index, rows in pending.items():
             rows.sort(key=_order)
-            if self._after_last(index, rows[0]) and _distinct(rows):
-                appends[index] = rows
-            else:
-                rewrites[index] = self._merged(index, rows)
-        needs = {i: self._count[i] + len(rows) for i, rows in appends.items()}
-        needs.update({i: cut + len(rows) for i, (cut, rows) in rewrites.items()})
+            cuts[index], tails[index] = self._merged(index, rows)
+        needs = {i: cuts[i] + len(rows) for i, rows in tails.items()}
         if any(0 < self._room[i] < need for i, need in needs.items()):
             self._lay_out(needs)  # a key's room ran out
         else:
             self._give_room({i: need for i, need in needs.items() if not self._room[i]})
-        for index, (cut, rows) in rewrites.items():
+        for index, cut in cuts.items():
             self._count[index] = cut  # the rows before stay as they are
             del self._event_keys[index][cut:]
-            self._append({index: rows})
-        self._append(appends)
-
-    def _after_last(self, index: int, row: Row) -> bool:
-        count = self._count[index]
-        if not count:
-            return True
-        last_time = int(self._arrays.times[self._start[index] + count - 1])
-        return (row[0], row[1]) > (last_time, self._event_keys[index][-1])
+        self._append(tails)
 
     def _merged(self, index: int, rows: list[Row]) -> tuple[int, list[Row]]:
         """Where the key's rows first change with ``rows`` (sorted), and its rows from
-        there on: those held and ``rows``, in order, each (time, event key) once."""
-        a, start, count = self._arrays, self._start[index], self._count[index]
-        keys = self._event_keys[index]
-        times = a.times[start : start + count]
+        there on: those held and ``rows``, in order, each (time, event key) once. The
+        usual rows come after the key's last: nothing held is in the tail then."""
+        times = self._arrays.times[self._start[index] : self._start[index] + self._count[index]]
         first = rows[0]
         same = np.searchsorted(times, [first[0], first[0] + 1])  # the rows at its time
-        cut = bisect_left(keys, first[1], int(same[0]), int(same[1]))
-        values = a.values[start + cut : start + count].tolist()
-        held = [
-            (t, e, *v) for t, e, v in zip(times[cut:].tolist(), keys[cut:], values, strict=True)
-        ]
+        cut = bisect_left(self._event_keys[index], first[1], int(same[0]), int(same[1]))
         out: list[Row] = []
-        for row in sorted(held + rows, key=_order):
+        for row in sorted(self._rows(index, cut) + rows, key=_order):
             if not out or _order(out[-1]) != _order(row):
                 out.append(row)
         return cut, out
+
+    def _rows(self, index: int, first: int = 0) -> list[Row]:
+        """The key's rows from its ``first`` on, as (time, event key, values...)."""
+        a, start, count = self._arrays, self._start[index], self._count[index]
+        times = a.times[start + first : start + count].tolist()
+        values = a.values[start + first : start + count].tolist()
+        keys = self._event_keys[index][first:]
+        return [(t, e, *v) for t, e, v in zip(times, keys, values, strict=True)]
 
     def _lay_out(self, needs: dict[int, int]) -> None:
         """Every key afresh, with room for its rows (``needs``: rows a key is about to
@@ -349,10 +335,6 @@ def _width_of(table: TimelineTable) -> int:
 
 def _order(row: Row) -> tuple[int, bytes]:
     return row[0], row[1]
-
-
-def _distinct(rows: list[Row]) -> bool:
-    return len(rows) == 1 or len({(row[0], row[1]) for row in rows}) == len(rows)
 
 
 def _ranges(starts: Int64s, lengths: Int64s) -> Int64s:
