@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck system-deps clean bench bench-quick
+.PHONY: run test lint typecheck system-deps clean bench bench-quick bench-scale bench-scale-quick
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ bench: $(VENV)/.dev-installed system-deps
 
 bench-quick: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench --quick
+
+# The scale benchmark (bench/scale.py): copies of the standard day on PostgreSQL; the
+# full run writes the "At scale" section of docs/benchmarks.md (3 copies, about 15-20
+# minutes; STEPS=1,5,10,20 loads the issue's 20, about 2 hours on 2 cores).
+bench-scale: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.scale $(if $(STEPS),--steps $(STEPS))
+
+bench-scale-quick: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.scale --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

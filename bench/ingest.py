@@ -1,10 +1,11 @@
 """The ingest load: pre-encoded batches POSTed by concurrent senders, in a process of its own.
 
 ``python -m bench.ingest URL BATCHES ACCOUNTS --senders 4`` reads every batch into
-memory first, prints ``ready``, waits for a line on stdin, then sends: each sender
-thread keeps one HTTP/1.1 connection and takes the next batch in order. It prints
-one JSON line: events sent, wall time, and the sums of the answers. A 429 or 503 is
-retried after a pause (counted); any other non-200 answer is a failure.
+memory first (with ``--copies FIRST:COUNT``, the batches of those copies of the day on
+other accounts, :mod:`bench.copies`), prints ``ready``, waits for a line on stdin, then
+sends: each sender thread keeps one HTTP/1.1 connection and takes the next batch in
+order. It prints one JSON line: events sent, wall time, and the sums of the answers. A
+429 or 503 is retried after a pause (counted); any other non-200 answer is a failure.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
+
+from bench.copies import interleaved
 
 
 def send_all(url: str, bodies: list[bytes], accounts: list[str], senders: int) -> dict[str, object]:
@@ -95,11 +98,15 @@ def main() -> None:
     parser.add_argument("batches", type=Path)
     parser.add_argument("accounts", type=Path)
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--copies", help="FIRST:COUNT, copies of the day to send instead")
     args = parser.parse_args()
     bodies = args.batches.read_bytes().splitlines()
     accounts = args.accounts.read_text().split()
     if len(bodies) != len(accounts):
         raise SystemExit("batches and accounts differ in length")
+    if args.copies:
+        first, count = (int(part) for part in args.copies.split(":"))
+        bodies, accounts = interleaved(bodies, accounts, first, count)
     print("ready", flush=True)
     sys.stdin.readline()
     result = send_all(args.url, bodies, accounts, args.senders)

@@ -13,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.sections import existing, splice
+
 TARGET_NAIVE_RATIO = 10.0
 TARGET_FLOOR_RATIO = 3.0
 TARGET_P50_MS = 5.0
@@ -239,7 +241,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         png,
         f"engactivity, {results['mode']} run of {results['date']}: {m['nproc']} cores, {m['cpu']}",
     )
-    out.write_text(render(results, rows, png.name))
+    # The "At scale" section comes from another run (python -m bench.scale): kept.
+    out.write_text(splice(render(results, rows, png.name), existing(out)))
 
 
 def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:

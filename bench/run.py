@@ -316,9 +316,26 @@ def clock_running(run_dir: Path, data: Dataset, qs: list[Query], mode: Mode) -> 
 
 
 def ingest(server: Process, data: Dataset, dup: bool) -> dict[str, Any]:
-    bodies, accounts = data.batch_files(dup)
+    result = send_batches(server, *data.batch_files(dup))
+    expected_dups = data.dup_duplicates if dup else 0
+    problems = []
+    if result["accepted"] != data.events:
+        problems.append(f"accepted {result['accepted']}, expected {data.events}")
+    if result["duplicates"] != expected_dups:
+        problems.append(f"duplicates {result['duplicates']}, expected {expected_dups}")
+    if result["expired"]:
+        problems.append(f"expired {result['expired']}, expected 0")
+    result["problems"] = problems
+    return result
+
+
+def send_batches(
+    server: Process, bodies: Path, accounts: Path, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Send the batches of ``bodies`` (:mod:`bench.ingest`, ``extra`` its further
+    arguments) to ``server``: its answers' sums, events/s and the server's CPU time."""
     cmd = [sys.executable, "-m", "bench.ingest", server.base_url, str(bodies), str(accounts)]
-    cmd += ["--senders", str(SENDERS)]
+    cmd += ["--senders", str(SENDERS), *extra]
     sender = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
@@ -341,15 +358,6 @@ def ingest(server: Process, data: Dataset, dup: bool) -> dict[str, Any]:
     result["new_events_per_s"] = result["accepted"] / result["seconds"]
     result["server_cpu_s"] = cpu
     result["cpu_s_per_million"] = cpu / result["sent"] * 1e6
-    expected_dups = data.dup_duplicates if dup else 0
-    problems = []
-    if result["accepted"] != data.events:
-        problems.append(f"accepted {result['accepted']}, expected {data.events}")
-    if result["duplicates"] != expected_dups:
-        problems.append(f"duplicates {result['duplicates']}, expected {expected_dups}")
-    if result["expired"]:
-        problems.append(f"expired {result['expired']}, expected 0")
-    result["problems"] = problems
     return result
 
 

@@ -1,0 +1,199 @@
+"""The "At scale" section of ``benchmarks.md`` and its chart, from ``python -m bench.scale``.
+
+The section sits between two markers (:mod:`bench.sections`): the scale run rewrites only
+it, and ``make bench`` (:mod:`bench.report`), which rewrites the rest, keeps it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.report import ms, num
+from bench.sections import END, START, splice
+
+CHART = "benchmarks-scale.png"
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    chart(results, out.with_name(CHART))
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    out.write_text(splice(text, render(results)))
+
+
+def mib(entries: list[dict[str, Any]]) -> float:
+    """Resident MiB of a server's processes (summed)."""
+    return sum(e.get("VmRSS", 0) for e in entries) / 2**20
+
+
+def _servers(results: dict[str, Any]) -> list[str]:
+    return list(results["steps"][0]["servers"]) if results["steps"] else []
+
+
+def _gauge(metrics: dict[str, float], word: str) -> str:
+    """The first /metrics sample whose name holds ``word``, or "-"."""
+    for name, value in metrics.items():
+        if word in name.split("{")[0]:
+            return num(value)
+    return "-"
+
+
+def render(results: dict[str, Any]) -> str:
+    m, day = results["machine"], results["day"]
+    servers = _servers(results)
+    lines = [
+        START,
+        "## At scale",
+        "",
+        f"*{results['mode']} run of {results['date']}* (`{results['argv']}`, "
+        f"{results['seconds'] / 60:.1f} min): {m['nproc']} cores ({m['cpu']}), "
+        f"{m['memory_gib']:.0f} GiB, Python {m['python']}; PostgreSQL, one server process "
+        "(`serve --workers 1`).",
+        "",
+        f"The data are copies of the {day['scale']['name']} standard day ({day['events']:,} "
+        f"events on {day['accounts']} accounts): copy *k* sends every batch of the day again "
+        "for account *k* x 10^8 + *a*, so a copy is new accounts with the day's traffic "
+        "(`bench/copies.py`). Each step ingests the new copies (all their accounts at once, "
+        "4 senders, batches of 1,000) through the write API, then asks every new account "
+        "once (Q1, account totals over 24 h: the *cold* answer, loaded from the store; each "
+        "must equal the day's own account's, byte for byte), then times a few shapes "
+        "repeated by one client on the newest copy's large and first small account "
+        "(*warm*, wrk). Two servers answer on the same database: *no cap*, and *cap* "
+        f"(`--memory-mb {results['cap_mb']}`). Resident memory is VmRSS of the process.",
+        "",
+        *_skipped(results),
+        "| copies | accounts | events | database | ingest events/s | server CPU s per "
+        "million | " + " | ".join(f"RSS {s}" for s in servers) + " |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in servers) + " |",
+    ]
+    for step in results["steps"]:
+        ingest = step["ingest"]
+        rss = [f"{mib(step['servers'][s]['rss']):,.0f} MiB" for s in servers]
+        lines.append(
+            f"| {step['copies']} | {step['accounts']:,} | {step['events']:,} "
+            f"| {step['db_bytes'] / 2**20:,.0f} MiB | {num(ingest['events_per_s'])} "
+            f"| {num(ingest['cpu_s_per_million'], 1)} | " + " | ".join(rss) + " |"
+        )
+    lines += ["", *_cold(results, servers), "", *_warm(results, servers), "", *_growth(results)]
+    lines += ["", f"![latency and memory as the data grow]({CHART})", "", *_failures(results)]
+    return "\n".join(lines).rstrip("\n") + "\n" + END + "\n"
+
+
+def _skipped(results: dict[str, Any]) -> list[str]:
+    return [f"**Skipped**: {s}.\n" for s in results["skipped"]]
+
+
+def _failures(results: dict[str, Any]) -> list[str]:
+    if not results["failures"]:
+        return ["Every count was exact and every copy's answers equal the day's."]
+    return ["**Checks that failed:**", "", *[f"- {f}" for f in results["failures"]]]
+
+
+def _cold(results: dict[str, Any], servers: list[str]) -> list[str]:
+    lines = [
+        "Cold answers (each account's first query, over the accounts the step added) and "
+        "the accounts in memory afterwards (`/metrics`, when the server reports them):",
+        "",
+        "| copies | server | large p50 | large max | small p50 | small p99 | accounts "
+        "resident | evictions |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for step in results["steps"]:
+        for name in servers:
+            entry = step["servers"][name]
+            large, small = entry["cold"]["large"], entry["cold"]["small"]
+            lines.append(
+                f"| {step['copies']} | {name} | {ms(large['p50_ms'])} | {ms(large['max_ms'])} "
+                f"| {ms(small['p50_ms'])} | {ms(small['p99_ms'])} "
+                f"| {_gauge(entry['metrics'], 'resident')} | {_gauge(entry['metrics'], 'evict')} |"
+            )
+    return lines
+
+
+def _warm(results: dict[str, Any], servers: list[str]) -> list[str]:
+    names = list(results["steps"][0]["servers"][servers[0]]["warm"]) if servers else []
+    shapes = "; ".join(f"{s['name']} {s['method']} `{s['params']}`" for s in results["warm_shapes"])
+    lines = [
+        f"Warm answers, one client, p50 / p99 ({shapes}):",
+        "",
+        "| copies | server | " + " | ".join(names) + " |",
+        "| ---: | --- | " + " | ".join("---:" for _ in names) + " |",
+    ]
+    for step in results["steps"]:
+        for name in servers:
+            warm = step["servers"][name]["warm"]
+            cells = [f"{ms(warm[n]['p50_ms'])} / {ms(warm[n]['p99_ms'])}" for n in names]
+            lines.append(f"| {step['copies']} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _growth(results: dict[str, Any]) -> list[str]:
+    steps = results["steps"]
+    if len(steps) < 2:
+        return []
+    first, last = steps[0], steps[-1]
+    factor = last["copies"] / first["copies"]
+    lines = [f"From {first['copies']} to {last['copies']} copies ({factor:g}x the data):"]
+    rate = last["ingest"]["events_per_s"] / first["ingest"]["events_per_s"]
+    lines.append(f"- ingest rate x{rate:.2f};")
+    for name in _servers(results):
+        a, b = first["servers"][name], last["servers"][name]
+        lines.append(
+            f"- {name}: resident memory x{mib(b['rss']) / mib(a['rss']):.2f} "
+            f"({mib(a['rss']):,.0f} to {mib(b['rss']):,.0f} MiB), cold small p50 "
+            f"x{_ratio(b, a, 'cold', 'small')}, warm {_warm_ratio(b, a)};"
+        )
+    return lines
+
+
+def _ratio(b: dict[str, Any], a: dict[str, Any], kind: str, which: str) -> str:
+    return f"{b[kind][which]['p50_ms'] / a[kind][which]['p50_ms']:.2f}"
+
+
+def _warm_ratio(b: dict[str, Any], a: dict[str, Any]) -> str:
+    parts = [f"{n} x{b['warm'][n]['p50_ms'] / a['warm'][n]['p50_ms']:.2f}" for n in a["warm"]]
+    return "p50 " + ", ".join(parts)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    steps = results["steps"]
+    xs = [s["events"] / 1e6 for s in steps]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), dpi=110)
+    ingest, memory, latency = axes
+    ingest.plot(xs, [s["ingest"]["events_per_s"] for s in steps], "o-", color="#1f77b4")
+    ingest.set_title("ingest (events/s, 1 process)", fontsize=9)
+    ingest.set_ylim(bottom=0)
+    styles = {"no cap": "-", "cap": "--"}
+    for name in _servers(results):
+        style = styles.get(name, ":")
+        memory.plot(xs, [mib(s["servers"][name]["rss"]) for s in steps], "o" + style, label=name)
+        for which, color in (("large", "#d62728"), ("small", "#2ca02c")):
+            cold = [s["servers"][name]["cold"][which]["p50_ms"] for s in steps]
+            latency.plot(xs, cold, "o" + style, color=color, label=f"cold {which}, {name}")
+        warm = [s["servers"][name]["warm"] for s in steps]
+        for shape in warm[0]:
+            latency.plot(
+                xs,
+                [w[shape]["p50_ms"] for w in warm],
+                "." + style,
+                alpha=0.6,
+                label=f"warm {shape}, {name}",
+            )
+    memory.set_title("resident memory (MiB)", fontsize=9)
+    memory.set_ylim(bottom=0)
+    memory.legend(fontsize=7)
+    latency.set_title("latency p50 (ms, log)", fontsize=9)
+    latency.set_yscale("log")
+    latency.legend(fontsize=5.5, ncol=2)
+    for ax in axes:
+        ax.set_xlabel("events loaded (millions)", fontsize=8)
+        ax.grid(alpha=0.25)
+    fig.suptitle(f"engactivity at scale, {results['mode']} run of {results['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
