@@ -108,7 +108,7 @@ def mode_of(quick: bool, out: Path | None, steps: tuple[int, ...] | None) -> Sca
         target = out or Path(tempfile.gettempdir()) / "engactivity-bench-scale" / "benchmarks.md"
         return ScaleMode("quick", QUICK, steps or (1, 2, 4), 2, 1, target, "make bench-scale-quick")
     target = out or ROOT / "docs" / "benchmarks.md"
-    return ScaleMode("full", FULL, steps or (1, 2, 3), 256, 2, target, "make bench-scale")
+    return ScaleMode("full", FULL, steps or (1, 2, 3), 512, 2, target, "make bench-scale")
 
 
 # -- the servers -----------------------------------------------------------------------------

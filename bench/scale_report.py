@@ -35,11 +35,11 @@ def _servers(results: dict[str, Any]) -> list[str]:
     return list(results["steps"][0]["servers"]) if results["steps"] else []
 
 
-def _gauge(metrics: dict[str, float], word: str) -> str:
-    """The first /metrics sample whose name holds ``word``, or "-"."""
+def _gauge(metrics: dict[str, float], word: str, unit: float = 1) -> str:
+    """The first /metrics sample whose name holds ``word`` (in ``unit``s), or "-"."""
     for name, value in metrics.items():
         if word in name.split("{")[0]:
-            return num(value)
+            return num(value / unit)
     return "-"
 
 
@@ -120,17 +120,19 @@ def _cold(results: dict[str, Any], servers: list[str]) -> list[str]:
         "the accounts in memory afterwards (`/metrics`, when the server reports them):",
         "",
         "| copies | server | large p50 | large max | small p50 | small p99 | accounts "
-        "resident | evictions |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "resident | loads | evictions | estimate in use (MiB) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for step in results["steps"]:
         for name in servers:
             entry = step["servers"][name]
             large, small = entry["cold"]["large"], entry["cold"]["small"]
+            metrics = entry["metrics"]
             lines.append(
                 f"| {step['copies']} | {name} | {ms(large['p50_ms'])} | {ms(large['max_ms'])} "
                 f"| {ms(small['p50_ms'])} | {ms(small['p99_ms'])} "
-                f"| {_gauge(entry['metrics'], 'resident')} | {_gauge(entry['metrics'], 'evict')} |"
+                f"| {_gauge(metrics, 'resident')} | {_gauge(metrics, 'loads')} "
+                f"| {_gauge(metrics, 'evict')} | {_gauge(metrics, 'in_use', 2**20)} |"
             )
     return lines
 
@@ -167,6 +169,8 @@ def _growth(results: dict[str, Any]) -> list[str]:
     lines = [f"From {first['copies']} to {last['copies']} copies ({factor:g}x the data):"]
     rate = last["ingest"]["events_per_s"] / first["ingest"]["events_per_s"]
     lines.append(f"- ingest rate x{rate:.2f};")
+    per_event = last["db_bytes"] / last["events"]
+    lines.append(f"- database {per_event:.0f} bytes per event, with its indexes and deltas;")
     for name in _servers(results):
         a, b = first["servers"][name], last["servers"][name]
         lines.append(
