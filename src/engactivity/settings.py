@@ -14,18 +14,21 @@ properties give the units the code works in (``retention_ms``, ``answer_cache_by
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar
 
 from engactivity.core.timeframe import MINUTE_MS
 from engactivity.logs import LOG_FORMATS
-from engactivity.store import MIN_RETENTION_MS
+from engactivity.store import DEFAULT_MEMORY_BYTES, MIN_RETENTION_MS
 from engactivity.store.url import DEFAULT_STORE_URL
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_MIN_AUTO_MEMORY = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,15 @@ class Settings:
         "--answer-cache-mb",
         "ENGACTIVITY_ANSWER_CACHE_MB",
         "Memory for answers served again while the account's data is unchanged.",
+        min=0,
+    )
+    memory_mb: int = setting(
+        0,
+        "--memory-mb",
+        "ENGACTIVITY_MEMORY_MB",
+        "Memory for the accounts' rollups in each process: the least recently used "
+        "accounts are dropped beyond it, and read again when asked for. "
+        "0: half the machine's memory, shared by --workers.",
         min=0,
     )
     sync: str = setting(
@@ -258,6 +270,13 @@ class Settings:
         return self.answer_cache_mb * 1024 * 1024
 
     @property
+    def memory_bytes(self) -> int:
+        """The accounts' rollups each process keeps in memory (docs/configuration.md)."""
+        if self.memory_mb:
+            return self.memory_mb * 1024 * 1024
+        return max(_MIN_AUTO_MEMORY, physical_memory() // 2 // self.workers)
+
+    @property
     def session_idle_ms(self) -> int:
         return self.session_idle_minutes * MINUTE_MS
 
@@ -275,6 +294,14 @@ class Settings:
     def advertised_host(self) -> str:
         """host[:port] answered by domain discovery."""
         return self.public_host or f"{self.host}:{self.port}"
+
+
+def physical_memory() -> int:
+    """The machine's memory in bytes (the store's default when it cannot be told)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return DEFAULT_MEMORY_BYTES * 2
 
 
 def declared() -> Iterator[tuple[Field[Any], Setting]]:
