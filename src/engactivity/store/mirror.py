@@ -47,6 +47,7 @@ from engactivity.store.schema import SCHEMA_VERSION_QUERY
 from engactivity.store.tables import Deltas, Table
 
 _LOAD_CHUNK = 50_000
+_LOAD_LOCKS = 64
 
 Batches = list[list[Deltas]]
 
@@ -75,8 +76,9 @@ class Mirror:
         """The bucket memory last dropped older buckets before (for copies loaded since)."""
         self._lock = threading.Lock()
         """Guards the map and its accounting (never held while reading the database)."""
-        self._loading: dict[str, threading.Lock] = {}
-        """Per account: held while its copy is brought up to date (one load at a time)."""
+        self._loading = [threading.Lock() for _ in range(_LOAD_LOCKS)]
+        """Held while an account's copy is brought up to date (one load at a time): a
+        lock per account would grow with every account ever asked about."""
         self._commit_lock = threading.Lock()
         self._committed = 0
         """Groups this process committed (not shared): see the module's docstring."""
@@ -107,8 +109,7 @@ class Mirror:
             return found
 
     def _lock_of(self, account_id: str) -> threading.Lock:
-        with self._lock:
-            return self._loading.setdefault(account_id, threading.Lock())
+        return self._loading[hash(account_id) % _LOAD_LOCKS]
 
     def stats(self) -> MemoryStats:
         with self._lock:
