@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from engactivity.core.timeframe import MINUTE_MS
@@ -29,6 +30,7 @@ T = TypeVar("T")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _MIN_AUTO_MEMORY = 256 * 1024 * 1024
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class Settings:
         "ENGACTIVITY_MEMORY_MB",
         "Memory for the accounts' rollups in each process: the least recently used "
         "accounts are dropped beyond it, and read again when asked for. "
-        "0: half the machine's memory, shared by --workers.",
+        "0: half the machine's (or container's) memory, shared by --workers.",
         min=0,
     )
     sync: str = setting(
@@ -297,11 +299,20 @@ class Settings:
 
 
 def physical_memory() -> int:
-    """The machine's memory in bytes (the store's default when it cannot be told)."""
+    """The memory this process may have: the machine's, or its container's limit when
+    lower (cgroup v2, then v1; "max" or a huge figure there means no limit)."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return DEFAULT_MEMORY_BYTES * 2
+        total = DEFAULT_MEMORY_BYTES * 2
+    for limit in _CGROUP_LIMITS:
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
 
 
 def declared() -> Iterator[tuple[Field[Any], Setting]]:
