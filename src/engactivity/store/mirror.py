@@ -21,7 +21,9 @@ Kept equal to the database two ways, by dialect:
   the account loads, the completer keeps the account's groups aside (``_pending``);
   the load then adds those numbered after its snapshot, and is installed, both under
   the map's lock, which the completer takes to choose where a group goes: every later
-  group finds the account in memory. When another process writes to the file
+  group finds the account in memory. The copy keeps the number it holds up to
+  (``db_version``), so a group committed before the snapshot but reaching the
+  completer after the install is skipped. When another process writes to the file
   (``engactivity import --store``), every account is dropped, a load under way
   included, and read again on next use.
 - Shared (PostgreSQL: any number of processes): an account is loaded together with
