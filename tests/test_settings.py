@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engactivity.settings import Setting, Settings, declared
+from engactivity.settings import Setting, Settings, declared, physical_memory
 from engactivity.store import MIN_RETENTION_MS
 
 DECLARED = list(declared())
@@ -102,3 +102,14 @@ def test_docs_configuration_has_a_row_for_every_setting() -> None:
     text = docs.read_text()
     for _, spec in DECLARED:
         assert f"| `{spec.flag}` | `{spec.env}` |" in text, spec.flag
+
+
+def test_memory_mb_is_given_in_mebibytes_or_sized_for_the_machine() -> None:
+    assert Settings(memory_mb=3).memory_bytes == 3 * 1024 * 1024
+    machine = physical_memory()
+    assert machine > 0
+    half = max(256 * 1024 * 1024, machine // 2)
+    assert Settings().memory_bytes == half
+    assert Settings(workers=4).memory_bytes == max(256 * 1024 * 1024, machine // 2 // 4)
+    with pytest.raises(ValueError, match="--memory-mb must be at least 0"):
+        Settings(memory_mb=-1)

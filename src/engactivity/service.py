@@ -150,7 +150,12 @@ class Service:
         store: Store | None = None
         try:
             store = open_store(
-                settings.store, self.clock, tables_of(), settings.retention_ms, database=db
+                settings.store,
+                self.clock,
+                tables_of(),
+                settings.retention_ms,
+                database=db,
+                memory_bytes=settings.memory_bytes,
             )
             keys = KeyStore(db) if settings.auth else None
             stores = open_login_stores(db, settings.store, settings.session_idle_ms)

@@ -14,18 +14,23 @@ properties give the units the code works in (``retention_ms``, ``answer_cache_by
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from engactivity.core.timeframe import MINUTE_MS
 from engactivity.logs import LOG_FORMATS
-from engactivity.store import MIN_RETENTION_MS
+from engactivity.store import DEFAULT_MEMORY_BYTES, MIN_RETENTION_MS
 from engactivity.store.url import DEFAULT_STORE_URL
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_MIN_AUTO_MEMORY = 256 * 1024 * 1024
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,15 @@ class Settings:
         "--answer-cache-mb",
         "ENGACTIVITY_ANSWER_CACHE_MB",
         "Memory for answers served again while the account's data is unchanged.",
+        min=0,
+    )
+    memory_mb: int = setting(
+        0,
+        "--memory-mb",
+        "ENGACTIVITY_MEMORY_MB",
+        "Memory for the accounts' rollups in each process: the least recently used "
+        "accounts are dropped beyond it, and read again when asked for. "
+        "0: half the machine's (or container's) memory, shared by --workers.",
         min=0,
     )
     sync: str = setting(
@@ -258,6 +272,13 @@ class Settings:
         return self.answer_cache_mb * 1024 * 1024
 
     @property
+    def memory_bytes(self) -> int:
+        """The accounts' rollups each process keeps in memory (docs/configuration.md)."""
+        if self.memory_mb:
+            return self.memory_mb * 1024 * 1024
+        return max(_MIN_AUTO_MEMORY, physical_memory() // 2 // self.workers)
+
+    @property
     def session_idle_ms(self) -> int:
         return self.session_idle_minutes * MINUTE_MS
 
@@ -275,6 +296,23 @@ class Settings:
     def advertised_host(self) -> str:
         """host[:port] answered by domain discovery."""
         return self.public_host or f"{self.host}:{self.port}"
+
+
+def physical_memory() -> int:
+    """The memory this process may have: the machine's, or its container's limit when
+    lower (cgroup v2, then v1; "max" or a huge figure there means no limit)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        total = DEFAULT_MEMORY_BYTES * 2
+    for limit in _CGROUP_LIMITS:
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
 
 
 def declared() -> Iterator[tuple[Field[Any], Setting]]:

@@ -106,6 +106,7 @@ def test_another_process_writing_the_file_is_noticed(store: Engine, url: str) ->
     # engactivity import --store beside a running server: a second store on the file.
     first = [connected(f"a{i}") for i in range(5)]
     store.submit("acct", first, NOW_MS).result(timeout=30)
+    assert memory_rows(store, "acct") == table_rows(url, "acct")  # in memory now
     other = open_store(url, fixed_clock(NOW_MS), tables_of())
     try:
         more = [connected(f"b{i}") for i in range(7)]
@@ -120,6 +121,7 @@ def test_another_process_writing_the_file_is_noticed(store: Engine, url: str) ->
             break
         waited.wait(0.05)
     assert memory_rows(store, "acct") == expected
+    assert store.memory().loads == 2  # dropped, and read again
 
 
 def test_reads_after_close_are_unavailable(store: Engine) -> None:

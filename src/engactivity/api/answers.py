@@ -51,8 +51,9 @@ class Answers:
         plan = method.plan(query, now_ms)
         part = plan if method.key is None else method.key(query, plan)
         key = (method.name, account_id, query, part)
-        if self._store.blocking:
-            # Other processes write too: the version comes from the database.
+        if self._store.blocking or not self._store.resident(account_id):
+            # Other processes write too, or the account is not in memory: the version
+            # comes from the database (the account is loaded), off the event loop.
             version = await anyio.to_thread.run_sync(self._store.version, account_id)
         else:
             version = self._store.version(account_id)

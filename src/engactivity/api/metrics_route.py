@@ -22,7 +22,7 @@ from engactivity import telemetry  # noqa: F401
 from engactivity.api.access.routes import add_route
 from engactivity.auth.access import METRICS
 from engactivity.core.timeframe import BUCKET_MS
-from engactivity.store import Store, StoreUnavailable, TableStats
+from engactivity.store import MemoryStats, Store, StoreUnavailable, TableStats
 
 
 class TableStatsCollector(Collector):
@@ -84,12 +84,42 @@ class StoreCountersCollector(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def collect(self) -> Iterable[CounterMetricFamily]:
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         yield CounterMetricFamily(
             "engactivity_retention_purged_rows",
             "Rows (rollups and event ids) removed by retention since the process started.",
             value=self.store.purged_rows,
         )
+        yield from _memory(self.store.memory())
+
+
+def _memory(stats: MemoryStats) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+    """The accounts held in memory by the process that answers the scrape."""
+    yield GaugeMetricFamily(
+        "engactivity_memory_accounts_resident",
+        "Accounts whose rollups are in memory.",
+        value=stats.resident,
+    )
+    yield CounterMetricFamily(
+        "engactivity_memory_account_loads",
+        "Accounts read from the store into memory (first use, or after an eviction).",
+        value=stats.loads,
+    )
+    yield CounterMetricFamily(
+        "engactivity_memory_account_evictions",
+        "Accounts dropped from memory, least recently used first, to stay within the limit.",
+        value=stats.evictions,
+    )
+    yield GaugeMetricFamily(
+        "engactivity_memory_in_use_bytes",
+        "Estimated memory of the accounts' rollups in memory.",
+        value=stats.in_use_bytes,
+    )
+    yield GaugeMetricFamily(
+        "engactivity_memory_limit_bytes",
+        "The limit of that estimate (--memory-mb).",
+        value=stats.limit_bytes,
+    )
 
 
 def _registry(extra: list[Collector]) -> CollectorRegistry:

@@ -12,8 +12,10 @@ from typing import Literal
 from engactivity.clock import Clock
 from engactivity.store.database import Database
 from engactivity.store.interface import (
+    DEFAULT_MEMORY_BYTES,
     MIN_RETENTION_MS,
     IngestResult,
+    MemoryStats,
     Store,
     StoreUnavailable,
     TableStats,
@@ -29,10 +31,12 @@ from engactivity.store.url import (
 )
 
 __all__ = [
+    "DEFAULT_MEMORY_BYTES",
     "DEFAULT_STORE_URL",
     "MIN_RETENTION_MS",
     "Database",
     "IngestResult",
+    "MemoryStats",
     "Store",
     "StoreURL",
     "StoreURLError",
@@ -67,13 +71,15 @@ def open_store(
     retention_ms: int = MIN_RETENTION_MS,
     synchronous: str = "FULL",
     database: Database | None = None,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
 ) -> Store:
-    """The store ``url`` names, keeping ``tables``; it closes the database it opened."""
+    """The store ``url`` names, keeping ``tables`` (their accounts in ``memory_bytes``);
+    it closes the database it opened."""
     from engactivity.store.engine import Engine
 
     db = database or open_database(url, synchronous)
     try:
-        return Engine(db, tables, clock, retention_ms, owns_database=database is None)
+        return Engine(db, tables, clock, retention_ms, database is None, memory_bytes=memory_bytes)
     except BaseException:
         if database is None:
             db.close()

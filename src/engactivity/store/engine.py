@@ -34,8 +34,10 @@ from engactivity.core.events import Event
 from engactivity.store.database import Database
 from engactivity.store.dialect import Connection, OnWriteError
 from engactivity.store.interface import (
+    DEFAULT_MEMORY_BYTES,
     MIN_RETENTION_MS,
     IngestResult,
+    MemoryStats,
     StoreUnavailable,
     TableStats,
     retention_cutoff_bucket,
@@ -70,6 +72,8 @@ class _Committed:
     jobs: list[WriteJob]
     staged: list[Staged]
     versions: dict[str, int]
+    number: int
+    """The commit's number (non-shared dialects: ``Mirror.commit``)."""
 
 
 class _Redo(Exception):
@@ -89,6 +93,7 @@ class Engine:
         clock: Clock,
         retention_ms: int = MIN_RETENTION_MS,
         owns_database: bool = False,
+        memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         if retention_ms < MIN_RETENTION_MS:
             raise ValueError("retention must be at least 24 h 10 min")
@@ -100,10 +105,8 @@ class Engine:
         self._tables = tuple(tables)
         self._clock = clock
         db.migrate(self._tables)
-        self._mirror = Mirror(db, self._tables, self._cutoff)
-        if not self._dialect.shared:
-            with db.mapped_errors(), self._dialect.writer() as conn:
-                self._mirror.load_all(conn)
+        # Accounts are loaded on first use, on every dialect (mirror.py).
+        self._mirror = Mirror(db, self._tables, self._cutoff, memory_bytes)
         self._retention = Retention(db, self._tables, self._clock, retention_ms, self._mirror)
         self._careful = False
         """The last group met duplicates: look up stored ids before inserting (writer only)."""
@@ -122,6 +125,12 @@ class Engine:
     @property
     def purged_rows(self) -> int:
         return self._retention.purged_rows
+
+    def memory(self) -> MemoryStats:
+        return self._mirror.stats()
+
+    def resident(self, account_id: str) -> bool:
+        return self._mirror.is_resident(account_id)
 
     # -- the Store interface -----------------------------------------------------------------
 
@@ -142,17 +151,16 @@ class Engine:
     def version(self, account_id: str) -> int:
         if self._dialect.shared:
             return self._mirror.fresh(account_id).version
-        state = self._mirror.get(account_id)
-        return 0 if state is None else state.version
+        return self._mirror.resident(account_id).version
 
     @contextmanager
     def snapshot(self, account_id: str) -> Iterator[AccountState]:
         state = self._mirror.get(account_id)
-        if state is None or (self._dialect.shared and state.db_version < 0):
-            if not self._dialect.shared:
-                state = AccountState(self._tables)  # an account with no data: zero answers
-            else:
+        if state is None or state.db_version < 0:  # not in memory, or not loaded yet
+            if self._dialect.shared:
                 state = self._mirror.fresh(account_id)
+            else:
+                state = self._mirror.resident(account_id)
         with state.lock:
             yield state
 
@@ -237,10 +245,10 @@ class Engine:
                 if not self._dialect.changed_elsewhere(conn):
                     return
                 log.info("the store was changed by another process; reloading")
-                # Every group handed over must be in memory before the copy is replaced,
-                # or the new copy would get it twice.
+                # Every group handed over is applied first: a group applied after would
+                # find its account gone, which is as good (its next load reads it).
                 self._completer_caught_up()
-                self._mirror.load_all(conn)
+                self._mirror.forget_all()
             self._retention.memory_reloaded()
         except StoreUnavailable:
             log.exception("could not look for other writers; will try again")
@@ -267,7 +275,7 @@ class Engine:
                 with self._dialect.writer() as conn:
                     staged, versions = self._stage(conn, jobs, careful)
                     committing = True
-                    conn.execute("COMMIT")
+                    number = self._mirror.commit(conn)
                 break
             except _Redo:
                 careful = True
@@ -280,7 +288,7 @@ class Engine:
                 log.info("write transaction tried again after %s", type(exc).__name__)
                 time.sleep(0.002 * attempt)
         self._careful = any(result.duplicates for result, _ in staged)
-        self._completions.put(_Committed(jobs, staged, versions))
+        self._completions.put(_Committed(jobs, staged, versions, number))
 
     def _stage(
         self, conn: Connection, jobs: list[WriteJob], careful: bool
@@ -392,7 +400,7 @@ class Engine:
                 by_account.setdefault(job.account_id, []).append(deltas)
         for account_id in sorted(set(by_account) | set(group.versions)):
             version = group.versions.get(account_id)
-            self._mirror.apply(account_id, version, by_account.get(account_id, []))
+            self._mirror.apply(account_id, version, group.number, by_account.get(account_id, []))
         for job, (result, _) in zip(group.jobs, group.staged, strict=True):
             if failure is None:
                 job.future.set_result(result)

@@ -17,6 +17,9 @@ T = TypeVar("T")
 MIN_RETENTION_MS = (24 * 60 + 10) * MINUTE_MS
 """24 h 10 min: the longest timeframe plus the bucket rounding, with room to spare."""
 
+DEFAULT_MEMORY_BYTES = 2048 * 1024 * 1024
+"""The accounts' rollups a store keeps in memory when not told (settings.py sizes it)."""
+
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
@@ -36,6 +39,18 @@ class TableStats:
     """Rows of the bucket tables."""
     newest_bucket: int | None
     oldest_bucket: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStats:
+    """The accounts a store keeps in memory (for /metrics)."""
+
+    resident: int
+    loads: int
+    evictions: int
+    in_use_bytes: int
+    """The estimate the limit is held to (``AccountState.nbytes``)."""
+    limit_bytes: int
 
 
 class StoreUnavailable(Exception):
@@ -59,6 +74,14 @@ class Store(Protocol):
 
     def submit(self, account_id: str, events: list[Event], now_ms: int) -> Future[IngestResult]:
         """Store one batch atomically; the future resolves once it is durable and visible."""
+        ...
+
+    def memory(self) -> MemoryStats:
+        """Accounts in memory, loads and evictions so far, and their memory."""
+        ...
+
+    def resident(self, account_id: str) -> bool:
+        """Whether the account is in memory (``version`` then needs no load)."""
         ...
 
     def version(self, account_id: str) -> int:

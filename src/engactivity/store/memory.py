@@ -40,6 +40,14 @@ from engactivity.store.versions import new_version
 Int64s = npt.NDArray[np.int64]
 
 _INITIAL_KEYS = 16
+
+# What Python objects cost beside the arrays, measured with tracemalloc on the standard
+# day (docs/configuration.md): per bucket (two array headers, its totals, three dict
+# entries), per key (its tuple and index entry), per latest sample, per account.
+_BUCKET_BYTES = 700
+_KEY_BYTES = 200
+_SAMPLE_BYTES = 400
+ACCOUNT_BYTES = 4096
 _UFUNCS = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
 
@@ -56,6 +64,8 @@ class BucketRows:
         self.epoch = 0
         """Changes when buckets are dropped (a part of every stamp of these rows)."""
         self.key_count = 0
+        self.rows_held = 0
+        """Rows over every bucket (for the memory estimate)."""
         self.bucket_versions: dict[int, int] = {}
         """bucket -> the version of its last change."""
         self.buckets: dict[int, tuple[Int64s, Int64s]] = {}
@@ -176,6 +186,7 @@ class BucketRows:
         held = self.buckets.get(bucket)
         if held is None:
             self.buckets[bucket] = (keys.copy(), delta.copy())
+            self.rows_held += len(keys)
             return
         known, values = held
         at = np.searchsorted(known, keys)
@@ -184,15 +195,27 @@ class BucketRows:
         self._merge_into(values, at[found], delta[found])
         fresh = ~found
         if fresh.any():
+            self.rows_held += int(fresh.sum())
             # New keys go in at their sorted places (np.insert is stable for equal slots).
             self.buckets[bucket] = (
                 np.insert(known, at[fresh], keys[fresh]),
                 np.insert(values, at[fresh], delta[fresh], axis=0),
             )
 
+    def nbytes(self) -> int:
+        """An estimate of the memory these rows take (cheap: from counters)."""
+        row = 8 * (1 + self.table.width)
+        return (
+            self.rows_held * row
+            + len(self.buckets) * (_BUCKET_BYTES + row)
+            + self.key_count * _KEY_BYTES
+            + self._columns.nbytes
+        )
+
     def drop_before(self, bucket: int) -> None:
         old = [b for b in self.buckets if b < bucket]
         for b in old:
+            self.rows_held -= len(self.buckets[b][0])
             del self.buckets[b]
             del self.totals[b]
             del self.bucket_versions[b]
@@ -217,6 +240,10 @@ class LatestRows:
                 changed = True
         if changed:
             self.version = new_version()
+
+    def nbytes(self) -> int:
+        """An estimate of the memory these rows take."""
+        return len(self.samples) * _SAMPLE_BYTES
 
     def drop_before(self, bucket: int) -> None:
         old = [key for key, sample in self.samples.items() if sample[0] < bucket * BUCKET_MS]
@@ -268,6 +295,11 @@ class AccountState:
         found = self.tables[table.name]
         assert isinstance(found, TimelineRows)
         return found
+
+    def nbytes(self) -> int:
+        """An estimate of the memory the account takes (read under the lock: a few
+        counters per table, so it is redone after every change)."""
+        return ACCOUNT_BYTES + sum(rows.nbytes() for rows in self.tables.values())
 
     def apply(self, deltas: Sequence[Iterable[tuple[RowKey, Sequence[Any]]]]) -> None:
         """Merge one batch's deltas, one collection per table in table order (under the lock)."""

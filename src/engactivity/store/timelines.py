@@ -43,6 +43,11 @@ _MOST_PENDING = 10_000
 """Rows taken in but not yet written into the arrays (as Python objects, which cost
 several times more memory) before they are written anyway."""
 
+_ROW_BYTES = 64
+"""Per row beside the arrays: its event key (a bytes object and a list slot)."""
+_PENDING_ROW_BYTES = 200
+_KEY_BYTES = 300
+
 Row = tuple[Any, ...]
 """A row as taken in: time, event key, values... (TEXT values as text indexes), one
 flat tuple (the smallest Python object that holds them)."""
@@ -90,6 +95,8 @@ class TimelineRows:
         self._count: list[int] = []
         self._room: list[int] = []
         self._used = 0
+        self._held = 0
+        """Rows written into the arrays, over every key (for the memory estimate)."""
         self._pending: dict[int, list[Row]] = {}
         self._pending_rows = 0
         self._origin: int | None = None
@@ -145,6 +152,19 @@ class TimelineRows:
         at = bisect_left(self._changes, (before_ms,)) - 1
         return self._changes[at][1] if at >= 0 else 0
 
+    def nbytes(self) -> int:
+        """An estimate of the memory these rows take (cheap: from counters)."""
+        a = self._arrays
+        return (
+            a.times.nbytes
+            + a.values.nbytes
+            + a.sortable.nbytes
+            + a.sums.nbytes
+            + self._held * _ROW_BYTES
+            + self._pending_rows * _PENDING_ROW_BYTES
+            + len(self._keys) * _KEY_BYTES
+        )
+
     # -- reading -------------------------------------------------------------------------
 
     def timelines(self) -> Timelines:
@@ -187,6 +207,7 @@ class TimelineRows:
         else:
             self._give_room({i: need for i, need in needs.items() if not self._room[i]})
         for index, cut in cuts.items():
+            self._held -= self._count[index] - cut
             self._count[index] = cut  # the rows before stay as they are
             del self._event_keys[index][cut:]
         self._append(tails)
@@ -256,6 +277,7 @@ class TimelineRows:
         a.sortable[at] = (owners << ORIGIN_SHIFT) + from_origin
         self._sum(at, lengths, counts == 0)
         for index, chunk in appends.items():
+            self._held += len(chunk)
             self._count[index] += len(chunk)
             self._event_keys[index] += [row[1] for row in chunk]
 
@@ -309,6 +331,7 @@ class TimelineRows:
                 a.sortable[start + left : start + count] = (index << ORIGIN_SHIFT) + FREE
                 del self._event_keys[index][:drop]
                 self._count[index] = left
+                self._held -= drop
 
 
 @dataclass(frozen=True, slots=True)
