@@ -20,15 +20,11 @@ from typing import Any
 import orjson
 
 from bench.multihost.deployment import Deployment
+from bench.multihost.progress import say
 from bench.multihost.scenarios import Timing, exactness, failover, host_killed
 
-_STARTED = time.monotonic()
 KILL_ACCOUNTS = ["kill-0", "kill-1"]
 FAILOVER_ACCOUNTS = ["failover-0", "failover-1"]
-
-
-def say(what: str) -> None:
-    print(f"[{time.monotonic() - _STARTED:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
 def _arguments() -> argparse.Namespace:
@@ -47,7 +43,6 @@ def _arguments() -> argparse.Namespace:
 def _scenarios(dep: Deployment, args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     report["settings"] = {k: v for k, v in vars(args).items() if k not in ("report", "keep")}
-    say("building: primary, synchronous replica, keys, two API hosts, nginx")
     dep.build(KILL_ACCOUNTS + FAILOVER_ACCOUNTS)
     say("scenario a: api1 killed (SIGKILL) under load, restarted; then the checks")
     timing = Timing(args.before, args.down, args.after)
@@ -70,7 +65,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="eas-scale-", dir="/tmp"))  # eas-: ours
     os.chmod(folder, 0o755)  # the postgres user makes its data folders inside
     dep = Deployment(folder)
-    exact = False
+    exact = interrupted = False
     try:
         report = _scenarios(dep, args)
         exact = all(
@@ -84,9 +79,12 @@ def main() -> None:
         print(text)
         if args.report:
             args.report.write_text(text + "\n")
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True
+        raise
     finally:
         dep.tear_down()
-        if args.keep or not exact:
+        if args.keep or not (exact or interrupted):
             print(f"logs and data kept in {folder}", file=sys.stderr)
         else:
             shutil.rmtree(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from bench.multihost.apihost import ApiHost
 from bench.multihost.nginx import Nginx
 from bench.multihost.postgres import Node, store_url
+from bench.multihost.progress import say
 
 
 @dataclass
@@ -28,14 +30,18 @@ class Deployment:
 
     def build(self, accounts: list[str]) -> None:
         self.pg = [Node("pg1", self.folder), Node("pg2", self.folder)]
+        say("building: the primary (pg1)")
         self.pg[0].make_primary()
+        say("building: its synchronous replica (pg2)")
         self.pg[1].make_replica_of(self.pg[0])
         url = store_url(["pg1", "pg2"])
         master_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.api = [ApiHost(h, url, master_key, "lb", self.folder) for h in ("api1", "api2")]
+        say("building: the schema and the keys")
         self.api[0].run("migrate")
-        for account in accounts:
-            self.add_keys(account)
+        with ThreadPoolExecutor(len(accounts)) as pool:  # a process start each: overlap them
+            list(pool.map(self.add_keys, accounts))
+        say("building: two API hosts and nginx")
         for host in self.api:
             host.start()
         self.lb = Nginx("lb", ["api1", "api2"], self.folder / "nginx")

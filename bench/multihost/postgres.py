@@ -100,8 +100,20 @@ class Node:
             f"host={address(primary.host)} port={PORT} user={_REPLICATOR} "
             f"password={_REPLICATOR_PASSWORD} application_name={REPLICA_NAME}"
         )
-        # -R writes primary_conninfo (with application_name) and standby.signal
-        self._run(PG_BIN / "pg_basebackup", "-d", source, "-D", self.data, "-R", "-X", "stream")
+        # -R writes primary_conninfo (with application_name) and standby.signal; a fast
+        # checkpoint, or the copy waits for a spread one (minutes)
+        self._run(
+            PG_BIN / "pg_basebackup",
+            "-d",
+            source,
+            "-D",
+            self.data,
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
         # Promoted, it has no standby of its own: it must not wait for one.
         self._configure({**self.common_settings(), "synchronous_standby_names": ""})
         self.start()
