@@ -81,10 +81,8 @@ def compare(
         expected = _expected(account, events, at, params)
         if oracle.canonical(body) == oracle.canonical(expected):
             return None
-    return (
-        f"{url} {account} {params}: totals {body.get('metricsTotals')}, "
-        f"expected {expected.get('metricsTotals')}"
-    )
+    differ = [key for key in expected if body.get(key) != expected[key]] or "key order"
+    return f"{url} {account} {params}: differs from the oracle in {differ}"
 
 
 def check_answers(
