@@ -141,13 +141,22 @@ def _run(
     return figures
 
 
+def _judged(figures: Figures, load: Load, dep: Deployment) -> Figures:
+    """The figures with the checks of exactness; a batch never acknowledged (or a
+    producer's unexpected answer) leaves the outcome unknown: that fails the run too."""
+    figures |= exactness(dep, load.log.acknowledged, load.log.accepted)
+    if figures["batches_never_acknowledged"] or load.log.failures:
+        figures["totals_exact"] = False
+        figures["problems"].append("batches left unacknowledged or refused: see the figures")
+    return figures
+
+
 def host_killed(
     dep: Deployment, accounts: list[str], per_account: int, batch: int, timing: Timing
 ) -> tuple[Figures, Acknowledged]:
     """Scenario a: api1 SIGKILLed under load, restarted later; nginx routes around it."""
     load = Load(dep, accounts, per_account, batch)
-    figures = _run(dep, load, timing, dep.api[0].kill, dep.api[0].start)
-    figures |= exactness(dep, load.log.acknowledged, load.log.accepted)
+    figures = _judged(_run(dep, load, timing, dep.api[0].kill, dep.api[0].start), load, dep)
     # the scenario happened: the balancer sent api1 nothing while it was dead, and
     # sent it requests again once it was back
     routed = figures["routed"]
@@ -167,7 +176,9 @@ def failover(
         dep.pg[1].promote()
         dep.primary = 1
 
-    figures = _run(dep, load, timing, lambda: dep.pg[0].stop("immediate"), promote)
-    figures |= exactness(dep, load.log.acknowledged, load.log.accepted)
+    def stop_primary() -> None:
+        dep.pg[0].stop("immediate")
+
+    figures = _judged(_run(dep, load, timing, stop_primary, promote), load, dep)
     figures["failure_observed"] = figures["readyz_failed"] > 0
     return figures, load.log.acknowledged
