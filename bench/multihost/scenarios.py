@@ -119,8 +119,9 @@ def _run(
     wall = [time.time()]
     load.start()
     time.sleep(timing.before)
-    failed_at, wall_failed = time.monotonic(), time.time()
+    failed_at = time.monotonic()
     fail()
+    wall_failed = time.time()  # answers logged until the failure is complete are "before"
     time.sleep(timing.during)
     repair_started, wall_repair = time.monotonic(), time.time()
     repair()
