@@ -119,9 +119,10 @@ def _run(
     wall = [time.time()]
     load.start()
     time.sleep(timing.before)
-    failed_at = time.monotonic()
     fail()
-    wall_failed = time.time()  # answers logged until the failure is complete are "before"
+    # Measured from when the failure is complete (the process reaped, the postmaster
+    # gone): what started before may still have been served.
+    failed_at, wall_failed = time.monotonic(), time.time()
     time.sleep(timing.during)
     repair_started, wall_repair = time.monotonic(), time.time()
     repair()
