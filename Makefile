@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck system-deps clean bench bench-quick
+.PHONY: run test lint typecheck system-deps clean bench bench-quick scale-test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(VENV)/.dev-installed system-deps
 
 bench-quick: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench --quick
+
+# The multi-host deployment with failures under load (docs/deploy.md): network
+# namespaces, nginx and a PostgreSQL primary + replica; needs root, about 5 minutes.
+scale-test: $(VENV)/.dev-installed
+	bash scripts/scale-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
