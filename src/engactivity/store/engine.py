@@ -112,6 +112,8 @@ class Engine:
         """The last group met duplicates: look up stored ids before inserting (writer only)."""
         self._jobs = JobQueue()
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._listeners: list[Callable[[str], None]] = []
+        """Told each account whose new data is in memory (``on_applied``)."""
         self._completer = threading.Thread(
             target=self._run_completer, name="completer", daemon=True
         )
@@ -163,6 +165,10 @@ class Engine:
                 state = self._mirror.resident(account_id)
         with state.lock:
             yield state
+
+    def on_applied(self, callback: Callable[[str], None]) -> None:
+        # Registered before serving starts; the completer reads the list, never changes it.
+        self._listeners.append(callback)
 
     def ping(self) -> None:
         if not self._writer.is_alive():
@@ -351,6 +357,15 @@ class Engine:
         for job in jobs:
             job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
 
+    def _tell_listeners(self, accounts: list[str]) -> None:
+        # Before the acknowledgements: a push may then leave before the sender hears back.
+        for account_id in accounts:
+            for listener in self._listeners:
+                try:
+                    listener(account_id)
+                except Exception:
+                    log.exception("a listener of applied changes failed")
+
     # -- the completer thread ----------------------------------------------------------------
 
     def _completer_caught_up(self) -> None:
@@ -398,9 +413,11 @@ class Engine:
         for job, (_, deltas) in zip(group.jobs, group.staged, strict=True):
             if any(deltas):
                 by_account.setdefault(job.account_id, []).append(deltas)
-        for account_id in sorted(set(by_account) | set(group.versions)):
+        changed = sorted(set(by_account) | set(group.versions))
+        for account_id in changed:
             version = group.versions.get(account_id)
             self._mirror.apply(account_id, version, group.number, by_account.get(account_id, []))
+        self._tell_listeners(changed)
         for job, (result, _) in zip(group.jobs, group.staged, strict=True):
             if failure is None:
                 job.future.set_result(result)
