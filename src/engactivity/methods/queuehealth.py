@@ -7,7 +7,7 @@ then the twenty metrics of section 2.1, totals by the rules of 2.2, the shapes o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,8 @@ from engactivity.methods.queues import (
     half_up,
 )
 from engactivity.methods.queuestate import NONE, Current, CurrentValues, current_values
-from engactivity.store.memory import AccountState, gather
+from engactivity.methods.spans import Merged, interval_buckets, span_rows, stamp
+from engactivity.store.memory import AccountState, BucketRows
 
 Plan = tuple[Span, int]
 """The span of buckets, and the moment (current values move with it)."""
@@ -76,32 +77,45 @@ def plan(query: QueueHealthQuery, now_ms: int) -> Plan:
 @dataclass(frozen=True, slots=True)
 class Reading:
     whole: Cells
-    intervals: list[Cells] | None
+    intervals: list[Cells | bytes] | None
+    """Per interval, newest first: its cells, or its rendered text when that was kept."""
+    stamps: list[int] | None
+    """Per interval: a number that changes whenever any of its buckets changes."""
     current: CurrentValues
 
 
 def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fragments) -> Reading:
     span, now_ms = plan
     cells = state.rows(QUEUE_CELLS)
-    skill_of = cells.column(0)
-    buckets, keys, values = gather(cells, range(span.first, span.last + 1))
-    if isinstance(query.skills, frozenset):
-        keep = np.isin(skill_of[keys], np.fromiter(query.skills, np.int64))
-        buckets, keys, values = buckets[keep], keys[keep], values[keep]
-    groups, rows = cells.merge_by(keys, values, cells.key_count)
-    whole = dict(zip(skill_of[groups].tolist(), rows.tolist(), strict=True))
-    intervals: list[Cells] | None = None
+    whole = _cells(query, cells, span_rows(cells, span.first, span.last, fragments))
+    intervals: list[Cells | bytes] | None = None
+    stamps: list[int] | None = None
     if span.interval_ms is not None:
-        interval_of = np.array([span.interval_of(b) for b in range(span.first, span.last + 1)])
-        per = cells.key_count
-        groups = interval_of[buckets - span.first] * per + keys
-        groups, rows = cells.merge_by(groups, values, span.interval_count * per)
-        skills = skill_of.tolist()
-        intervals = [{} for _ in range(span.interval_count)]
-        for group, row in zip(groups.tolist(), rows.tolist(), strict=True):
-            intervals[group // per][skills[group % per]] = row
+        intervals, stamps = [], []
+        for k, (first, last) in enumerate(interval_buckets(span)):
+            stamps.append(stamp(cells, first, last))
+            kept = fragments.get(_part(query, span, k), stamps[-1], bytes)
+            if kept is None:
+                kept = _cells(query, cells, span_rows(cells, first, last, fragments))
+            intervals.append(kept)
     current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
-    return Reading(whole, intervals, current)
+    return Reading(whole, intervals, stamps, current)
+
+
+def _cells(query: QueueHealthQuery, rows: BucketRows, merged: Merged) -> Cells:
+    """The merged cells of the skills asked for (each key of the table is one skill)."""
+    skill_of = rows.column(0)
+    keep = merged.seen.copy()
+    if isinstance(query.skills, frozenset):
+        keep &= np.isin(skill_of, np.fromiter(query.skills, np.int64))
+    return dict(zip(skill_of[keep].tolist(), merged.values[keep].tolist(), strict=True))
+
+
+def _part(query: QueueHealthQuery, span: Span, k: int) -> Hashable:
+    """What fixes interval k's text: the skills asked for and its buckets (the oldest
+    interval also depends on where the span starts)."""
+    oldest = span.first if k == span.interval_count - 1 else None
+    return ("interval", query.skills, span.end_ms, span.interval_ms, k, oldest)
 
 
 # -- the metrics ------------------------------------------------------------------------------
@@ -188,14 +202,19 @@ def section(query: QueueHealthQuery, cells: Cells, current: Current | None) -> d
 
 def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
     span = plan[0]
-    whole = section(query, reading.whole, reading.current.values)
-    if reading.intervals is None:
-        return orjson.dumps(whole)
-    listed = [
-        {"timestamp": span.interval_end(k), "metricsData": section(query, cells, None)}
-        for k, cells in enumerate(reading.intervals)
-    ]
-    return orjson.dumps({"metricsByIntervals": listed, **whole})
+    whole = orjson.dumps(section(query, reading.whole, reading.current.values))
+    if reading.intervals is None or reading.stamps is None:
+        return whole
+    listed: list[bytes] = []
+    for k, cells in enumerate(reading.intervals):
+        if not isinstance(cells, bytes):
+            # Kept, so that the next answer after new data renders only the intervals
+            # whose buckets changed.
+            entry = {"timestamp": span.interval_end(k), "metricsData": section(query, cells, None)}
+            cells = orjson.dumps(entry)
+            fragments.put(_part(query, span, k), reading.stamps[k], cells)
+        listed.append(cells)
+    return b'{"metricsByIntervals":[' + b",".join(listed) + b"]," + whole[1:]
 
 
 QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(

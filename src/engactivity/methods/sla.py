@@ -28,7 +28,8 @@ from engactivity.core.problems import Problem
 from engactivity.core.timeframe import Span, span_for
 from engactivity.methods.method import ID_LIST, NUMBER_OR_STRING, Fragments, Method, query_parameter
 from engactivity.methods.queues import BIN_S, LAST_BIN, WAIT_BINS
-from engactivity.store.memory import AccountState, Int64s, gather
+from engactivity.methods.spans import span_rows
+from engactivity.store.memory import AccountState, Int64s
 
 DEFAULT_EDGES = (0, 15, 30, 45, 60, 90, 120)
 MAX_EDGES = 60
@@ -92,14 +93,14 @@ def plan(query: SlaQuery, now_ms: int) -> Span:
 def read(query: SlaQuery, span: Span, state: AccountState, fragments: Fragments) -> Int64s:
     """Chats per 5-second bin of wait, over the span, of the selected skills and groups."""
     rows = state.rows(WAIT_BINS)
-    selected = np.ones(rows.key_count, np.bool_)
+    merged = span_rows(rows, span.first, span.last, fragments)
+    selected = merged.seen.copy()
     for column, ids in ((0, query.skills), (1, query.groups)):
         if isinstance(ids, frozenset):
             selected &= np.isin(rows.column(column), np.fromiter(ids, np.int64))
-    _, keys, values = gather(rows, range(span.first, span.last + 1))
-    keep = selected[keys]
-    bins = rows.column(2)[keys[keep]]
-    return np.bincount(bins, weights=values[keep, 0], minlength=LAST_BIN + 1).astype(np.int64)
+    bins = rows.column(2)[selected]
+    chats = merged.values[selected, 0]
+    return np.bincount(bins, weights=chats, minlength=LAST_BIN + 1).astype(np.int64)
 
 
 def render(query: SlaQuery, span: Span, chats: Int64s, fragments: Fragments) -> bytes:

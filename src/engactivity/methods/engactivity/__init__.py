@@ -134,8 +134,7 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
     rows = state.rows(ROLLUP)
     if not _filtered(query):
         return read_totals(rows, span)
-    reuse = fragments if query.interval is not None else None
-    return read_pairs(rows, span, query.skills, query.agents, reuse)
+    return read_pairs(rows, span, query.skills, query.agents, fragments)
 
 
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from engactivity.core.params import Selection
 from engactivity.core.timeframe import Span
 from engactivity.methods.method import Fragments
+from engactivity.methods.spans import interval_buckets, span_rows, stamp
 from engactivity.store.memory import BucketRows, Int64s
 
 Bools = npt.NDArray[np.bool_]
@@ -99,57 +100,29 @@ def _selected(rows: BucketRows, skills: Selection, agents: Selection) -> Bools:
     return selected
 
 
-def _stamps(rows: BucketRows, span: Span, count: int) -> list[int]:
-    stamps = [rows.epoch] * count
-    for bucket in range(span.first, span.last + 1):
-        k = span.interval_of(bucket)
-        stamps[k] = max(stamps[k], rows.bucket_versions.get(bucket, 0))
-    return stamps
-
-
 def read_pairs(
     rows: BucketRows,
     span: Span,
     skills: Selection,
     agents: Selection,
-    fragments: Fragments | None,
+    fragments: Fragments,
 ) -> Reading:
     """Answers with filters: the selected pairs' sums per interval and over the span."""
-    count = span.interval_count if span.interval_ms is not None else 1
-    pairs = rows.key_count
     selected = _selected(rows, skills, agents)
     skill, agent, has_agent = rows.column(0), rows.column(2), rows.column(1) != 0
 
-    def take(block: Int64s) -> Slice:
-        keep = np.flatnonzero(selected & block.any(axis=1))
-        return Slice(skill[keep], agent[keep], has_agent[keep], block[keep])
+    def take(first: int, last: int) -> Slice:
+        sums = span_rows(rows, first, last, fragments).values
+        keep = np.flatnonzero(selected & sums.any(axis=1))
+        return Slice(skill[keep], agent[keep], has_agent[keep], sums[keep])
 
-    stamps = _stamps(rows, span, count)
-    pieces: list[Slice | str | None] = [
-        fragments.get(fragment_key(skills, agents, span, k), stamp, str)
-        if fragments is not None and span.interval_ms is not None
-        else None
-        for k, stamp in enumerate(stamps)
-    ]
-    whole = np.zeros((pairs, WIDTH), np.int64)
-    current = whole if pieces[0] is not None else np.zeros((pairs, WIDTH), np.int64)
-    k = 0
-    for bucket in range(span.last, span.first - 1, -1):
-        if span.interval_of(bucket) != k:
-            if pieces[k] is None:
-                pieces[k] = take(current)
-                whole += current
-            k += 1
-            current = whole if pieces[k] is not None else np.zeros((pairs, WIDTH), np.int64)
-        held = rows.buckets.get(bucket)
-        if held is not None:
-            current[held[0]] += held[1]  # each pair once per bucket
-    if pieces[k] is None:
-        pieces[k] = take(current)
-        whole += current
-    done = [piece for piece in pieces if piece is not None]
-    assert len(done) == count
+    whole = take(span.first, span.last)
     if span.interval_ms is None:
-        assert isinstance(done[0], Slice)
-        return Reading(done[0], None)
-    return Reading(take(whole), done, stamps)
+        return Reading(whole, None)
+    pieces: list[Slice | str] = []
+    stamps: list[int] = []
+    for k, (first, last) in enumerate(interval_buckets(span)):
+        stamps.append(stamp(rows, first, last))
+        text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], str)
+        pieces.append(take(first, last) if text is None else text)
+    return Reading(whole, pieces, stamps)
