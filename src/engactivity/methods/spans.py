@@ -16,7 +16,7 @@ table's empty row where it had none) and whether it had any row at all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,16 @@ class Merged:
         return self.values.nbytes + self.seen.nbytes
 
 
+@dataclass(frozen=True, slots=True)
+class Reduced:
+    """A block's rows as a method reduced them (see ``span_reduced``)."""
+
+    values: Int64s
+
+    def __len__(self) -> int:
+        return self.values.nbytes
+
+
 def span_rows(rows: BucketRows, first: int, last: int, fragments: Fragments) -> Merged:
     """The rows of buckets ``first..last`` (inclusive) merged per key."""
     out = _empty(rows, rows.key_count)
@@ -63,6 +73,38 @@ def span_rows(rows: BucketRows, first: int, last: int, fragments: Fragments) -> 
             out.seen[held[0]] = True
         bucket += 1
     return out
+
+
+Reduce = Callable[[Int64s, Int64s], Int64s]
+"""Rows (key indexes, values) to a small vector; it must add up: reducing two sets of
+rows and adding the results is the same as reducing them together."""
+
+
+def span_reduced(
+    rows: BucketRows, first: int, last: int, fragments: Fragments, part: Hashable, reduce: Reduce
+) -> Int64s:
+    """``reduce`` of the rows of buckets ``first..last`` (a table of sums only), with each
+    whole block's result kept under ``part``: for a question whose answer is much smaller
+    than the table (e.g. a histogram of a few ranges over many thousands of keys)."""
+    assert rows.table.subtractable
+    results: list[Int64s] = []
+    loose: list[int] = []
+    bucket = first
+    while bucket <= last:
+        if bucket % BLOCK == 0 and bucket + BLOCK - 1 <= last:
+            index = bucket // BLOCK
+            block_stamp = stamp(rows, bucket, bucket + BLOCK - 1)
+            found = fragments.get((part, index), block_stamp, Reduced)
+            if found is None:
+                found = Reduced(reduce(*_rows_of(rows, range(bucket, bucket + BLOCK))))
+                fragments.put((part, index), block_stamp, found)
+            results.append(found.values)
+            bucket += BLOCK
+        else:
+            loose.append(bucket)
+            bucket += 1
+    results.append(reduce(*_rows_of(rows, loose)))
+    return np.sum(results, axis=0, dtype=np.int64)
 
 
 def stamp(rows: BucketRows, first: int, last: int) -> int:
@@ -102,6 +144,14 @@ def _merge_buckets(rows: BucketRows, first: int, last: int) -> Merged:
             _merge(rows, out.values, held[0], held[1])
             out.seen[held[0]] = True
     return out
+
+
+def _rows_of(rows: BucketRows, buckets: Iterable[int]) -> tuple[Int64s, Int64s]:
+    """The key indexes and values of every row of ``buckets``."""
+    held = [rows.buckets[b] for b in buckets if b in rows.buckets]
+    if not held:
+        return np.zeros(0, np.int64), np.zeros((0, rows.table.width), np.int64)
+    return np.concatenate([k for k, _ in held]), np.concatenate([v for _, v in held])
 
 
 def _empty(rows: BucketRows, keys: int) -> Merged:
