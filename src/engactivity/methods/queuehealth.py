@@ -96,8 +96,9 @@ def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fr
             stamps.append(stamp(cells, first, last))
             kept = fragments.get(_part(query, span, k), stamps[-1], bytes)
             if kept is None:
-                kept = _cells(query, cells, span_rows(cells, first, last, fragments))
-            intervals.append(kept)
+                intervals.append(_cells(query, cells, span_rows(cells, first, last, fragments)))
+            else:
+                intervals.append(kept)
     current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
     return Reading(whole, intervals, stamps, current)
 

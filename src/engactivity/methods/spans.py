@@ -104,7 +104,8 @@ def span_reduced(
             loose.append(bucket)
             bucket += 1
     results.append(reduce(*_rows_of(rows, loose)))
-    return np.sum(results, axis=0, dtype=np.int64)
+    total: Int64s = np.sum(results, axis=0, dtype=np.int64)
+    return total
 
 
 def stamp(rows: BucketRows, first: int, last: int) -> int:

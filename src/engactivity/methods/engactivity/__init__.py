@@ -20,6 +20,7 @@ from engactivity.core.params import (
     Selection,
 )
 from engactivity.core.timeframe import BUCKET_MS, Span, span_for
+from engactivity.methods.engactivity.patch import KeptSkills, skill_texts
 from engactivity.methods.engactivity.read import (
     Reading,
     Slice,
@@ -138,6 +139,14 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
 
 
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:
+    whole_texts = None
+    if query.skills is not None and reading.dense is not None:
+        # The skills' sections are kept whatever the data (stamp 0): the next answer
+        # compares its sums with the kept ones (patch.py).
+        part = ("skills", query.skills, query.agents)
+        kept = fragments.get(part, 0, KeptSkills)
+        whole_texts = skill_texts(kept, reading.dense, reading.whole)
+        fragments.put(part, 0, KeptSkills(reading.dense, whole_texts))
     pieces = reading.intervals
     if pieces is not None and _filtered(query) and reading.stamps is not None:
         # Intervals rendered afresh are kept, so the next answer after new data
@@ -150,7 +159,7 @@ def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fra
                 fragments.put(key, reading.stamps[k], piece)
             texts.append(piece)
         pieces = texts
-    return render_body(query.skills, query.agents, span, reading.whole, pieces)
+    return render_body(query.skills, query.agents, span, reading.whole, pieces, whole_texts)
 
 
 # -- the declaration -------------------------------------------------------------------------

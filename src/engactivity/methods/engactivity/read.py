@@ -9,6 +9,7 @@ out again; its buckets still count in the whole span.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -55,6 +56,20 @@ def totals_only(totals: list[int]) -> Slice:
     return Slice(_NO_IDS, _NO_IDS, _NO_FLAGS, _NO_SUMS, totals)
 
 
+@dataclass(frozen=True, eq=False)
+class Dense:
+    """The whole span's sums of every pair of the table, as one answer read them."""
+
+    owner: weakref.ref[BucketRows]
+    """The table the pairs are numbered in."""
+    sums: Int64s
+    """Shape (pairs, 5), by the table's pair index."""
+    selected: Bools
+    """Which pairs the question selects."""
+    skills: Int64s
+    """The skill of each pair."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What an answer takes from the snapshot."""
@@ -64,6 +79,8 @@ class Reading:
     """Per interval, newest first: its data, or its text when the cache had it."""
     stamps: list[int] | None = None
     """Per interval: a number that changes whenever any of its buckets changes."""
+    dense: Dense | None = None
+    """The whole span's sums of every pair (answers with filters)."""
 
 
 def fragment_key(skills: Selection, agents: Selection, span: Span, k: int) -> Hashable:
@@ -111,18 +128,22 @@ def read_pairs(
     selected = _selected(rows, skills, agents)
     skill, agent, has_agent = rows.column(0), rows.column(2), rows.column(1) != 0
 
-    def take(first: int, last: int) -> Slice:
-        sums = span_rows(rows, first, last, fragments).values
+    def take(sums: Int64s) -> Slice:
         keep = np.flatnonzero(selected & sums.any(axis=1))
         return Slice(skill[keep], agent[keep], has_agent[keep], sums[keep])
 
-    whole = take(span.first, span.last)
+    sums = span_rows(rows, span.first, span.last, fragments).values
+    whole = take(sums)
+    dense = Dense(weakref.ref(rows), sums, selected, skill)
     if span.interval_ms is None:
-        return Reading(whole, None)
+        return Reading(whole, None, dense=dense)
     pieces: list[Slice | str] = []
     stamps: list[int] = []
     for k, (first, last) in enumerate(interval_buckets(span)):
         stamps.append(stamp(rows, first, last))
         text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], str)
-        pieces.append(take(first, last) if text is None else text)
-    return Reading(whole, pieces, stamps)
+        if text is None:
+            pieces.append(take(span_rows(rows, first, last, fragments).values))
+        else:
+            pieces.append(text)
+    return Reading(whole, pieces, stamps, dense)

@@ -46,35 +46,37 @@ def _group_starts(sorted_ids: Int64s) -> Int64s:
     return np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
 
 
-def _skills_section(piece: Slice, totals: list[int]) -> str:
+def render_skills(piece: Slice) -> dict[int, str]:
+    """Each skill's entry of ``metricsPerSkill``: its agents' rows and its totals."""
     order = np.lexsort((piece.agents, piece.skills))
     skills = piece.skills[order]
     has_agent = piece.has_agent[order]
     sums = piece.sums[order]
     starts = _group_starts(skills)
-    per_skill = ""
-    if len(starts):
-        # One template and one value tuple for the whole section: per skill its id,
-        # its agents' rows (id + five counters each) and its totals.
-        skill_totals = np.add.reduceat(sums, starts, axis=0).tolist()
-        agent_counts = np.add.reduceat(has_agent.astype(np.int64), starts).tolist()
-        agent_rows = np.column_stack((piece.agents[order][has_agent], sums[has_agent])).tolist()
-        template = ",".join(
-            _SKILL_OPEN + ",".join([_ENTRY] * count) + _SKILL_CLOSE for count in agent_counts
-        )
-        values: list[int] = []
-        pos = 0
-        for skill, count, skill_total in zip(
-            skills[starts].tolist(), agent_counts, skill_totals, strict=True
-        ):
-            values.append(skill)
-            values.extend(chain.from_iterable(agent_rows[pos : pos + count]))
-            values.extend(skill_total)
-            pos += count
-        per_skill = template % tuple(values)
+    if not len(starts):
+        return {}
+    skill_totals = np.add.reduceat(sums, starts, axis=0).tolist()
+    agent_counts = np.add.reduceat(has_agent.astype(np.int64), starts).tolist()
+    agent_rows = np.column_stack((piece.agents[order][has_agent], sums[has_agent])).tolist()
+    texts: dict[int, str] = {}
+    pos = 0
+    for skill, count, skill_total in zip(
+        skills[starts].tolist(), agent_counts, skill_totals, strict=True
+    ):
+        # One template and one value tuple per skill: its id, its agents' rows (id +
+        # five counters each) and its totals.
+        template = _SKILL_OPEN + ",".join([_ENTRY] * count) + _SKILL_CLOSE
+        values = [skill, *chain.from_iterable(agent_rows[pos : pos + count]), *skill_total]
+        texts[skill] = template % tuple(values)
+        pos += count
+    return texts
+
+
+def _skills_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+    texts = render_skills(piece) if texts is None else texts
     return (
         '"skillsMetricsPerAgent":{"metricsPerSkill":{'
-        + per_skill
+        + ",".join(texts[skill] for skill in sorted(texts))
         + '},"metricsTotals":'
         + _METRICS % tuple(totals)
         + "}"
@@ -100,12 +102,15 @@ def _agents_section(piece: Slice, totals: list[int]) -> str:
     )
 
 
-def render_section(skills: Selection, agents: Selection, piece: Slice) -> str:
-    """The body of one interval (or of the whole span) as JSON text."""
+def render_section(
+    skills: Selection, agents: Selection, piece: Slice, texts: dict[int, str] | None = None
+) -> str:
+    """The body of one interval (or of the whole span) as JSON text (``texts``: its
+    skills' entries when already rendered, see ``render_skills``)."""
     totals = piece.totals
     sections = []
     if skills is not None:
-        sections.append(_skills_section(piece, totals))
+        sections.append(_skills_section(piece, totals, texts))
     if agents is not None:
         sections.append(_agents_section(piece, totals))
     if not sections:
@@ -119,13 +124,14 @@ def render_body(
     span: Span,
     whole: Slice,
     intervals: Sequence[Slice | str] | None,
+    whole_texts: dict[int, str] | None = None,
 ) -> bytes:
     """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
 
     An interval may be given as its already rendered section text (see
     ``render_section``), e.g. from the fragment cache.
     """
-    body = render_section(skills, agents, whole)
+    body = render_section(skills, agents, whole, whole_texts)
     if span.interval_ms is None or intervals is None:
         return body.encode()
     if skills is None and agents is None and all(isinstance(p, Slice) for p in intervals):
