@@ -1,13 +1,15 @@
-"""A table's rows merged over a span of buckets, from kept hourly blocks (under the lock).
+"""A table's rows merged over a span of buckets, from kept parts (under the lock).
 
 Summing a day of buckets row by row costs hundreds of vector operations per answer,
-and a live account's data changes between nearly every two polls. So the merged rows
-of each aligned block of :data:`BLOCK` buckets are kept in the fragment cache, under a
-stamp that changes whenever any bucket of the block changes; a span is then its whole
-blocks (one lookup each) plus the buckets at its two ends. A write touches one bucket,
-so after it one block is merged again: the one it landed in, if the span holds it
-whole (the newest buckets of a span ending now are usually at its end, read bucket by
-bucket anyway).
+and a live account's data changes between nearly every two polls, almost always in
+its newest bucket. So two kinds of merged rows are kept in the fragment cache, each
+under a stamp that changes whenever any of its buckets changes:
+
+- a span's older buckets (all but the newest): a write to the newest bucket leaves
+  them as they were, so the answer after it is the kept rows plus one bucket;
+- each aligned block of :data:`BLOCK` buckets: when the older buckets did change (a
+  new bucket began, the span moved on, a late event), they are merged again from
+  the kept blocks (a day is 24) and the buckets at the two ends.
 
 The result is dense over the table's key indexes: every key's merged values (the
 table's empty row where it had none) and whether it had any row at all.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -57,22 +60,55 @@ class Reduced:
 
 
 def span_rows(rows: BucketRows, first: int, last: int, fragments: Fragments) -> Merged:
-    """The rows of buckets ``first..last`` (inclusive) merged per key."""
+    """The rows of buckets ``first..last`` (inclusive) merged per key (a new array)."""
+    out = _empty(rows, rows.key_count)
+    if last > first:
+        older = _kept(rows, first, last - 1, fragments, ("older", rows.table.name))
+        keys = len(older.seen)
+        out.values[:keys] = older.values
+        out.seen[:keys] = older.seen
+    _merge_buckets(rows, out, range(max(first, last), last + 1))
+    return out
+
+
+def _kept(rows: BucketRows, first: int, last: int, fragments: Fragments, kind: Hashable) -> Merged:
+    """The rows of ``first..last`` merged, kept under their stamp: the older buckets of a
+    span, which a write to the newest leaves as they were."""
+    part = (kind, first, last)
+    kept_stamp = stamp(rows, first, last)
+    found = fragments.get(part, kept_stamp, Merged)
+    if found is None:
+        found = _from_blocks(rows, first, last, fragments)
+        fragments.put(part, kept_stamp, found)
+    return found
+
+
+def _from_blocks(rows: BucketRows, first: int, last: int, fragments: Fragments) -> Merged:
+    """The rows of ``first..last`` merged: whole blocks as kept, the ends bucket by bucket."""
     out = _empty(rows, rows.key_count)
     bucket = first
     while bucket <= last:
         if bucket % BLOCK == 0 and bucket + BLOCK - 1 <= last:
-            block = _block(rows, bucket // BLOCK, fragments)
+            part = ("block", rows.table.name)
+            block = _kept_block(rows, bucket, fragments, part)
             _merge(rows, out.values[: len(block.seen)], slice(None), block.values)
             out.seen[: len(block.seen)] |= block.seen
             bucket += BLOCK
-            continue
-        held = rows.buckets.get(bucket)
-        if held is not None:
-            _merge(rows, out.values, held[0], held[1])
-            out.seen[held[0]] = True
-        bucket += 1
+        else:
+            _merge_buckets(rows, out, (bucket,))
+            bucket += 1
     return out
+
+
+def _kept_block(rows: BucketRows, first: int, fragments: Fragments, kind: Hashable) -> Merged:
+    part = (kind, first)
+    block_stamp = stamp(rows, first, first + BLOCK - 1)
+    found = fragments.get(part, block_stamp, Merged)
+    if found is None:
+        found = _empty(rows, rows.key_count)
+        _merge_buckets(rows, found, range(first, first + BLOCK))
+        fragments.put(part, block_stamp, found)
+    return found
 
 
 Reduce = Callable[[Int64s, Int64s], Int64s]
@@ -83,21 +119,37 @@ rows and adding the results is the same as reducing them together."""
 def span_reduced(
     rows: BucketRows, first: int, last: int, fragments: Fragments, part: Hashable, reduce: Reduce
 ) -> Int64s:
-    """``reduce`` of the rows of buckets ``first..last`` (a table of sums only), with each
-    whole block's result kept under ``part``: for a question whose answer is much smaller
-    than the table (e.g. a histogram of a few ranges over many thousands of keys)."""
+    """``reduce`` of the rows of buckets ``first..last`` (a table of sums only), kept
+    like ``span_rows`` keeps rows (under ``part``, which names the reduction): for a
+    question whose answer is much smaller than the table (e.g. a histogram of a few
+    ranges over many thousands of keys)."""
     assert rows.table.subtractable
+    newest = reduce(*_rows_of(rows, range(max(first, last), last + 1)))
+    if last == first:
+        return newest
+    older_part = (part, "older", first, last - 1)
+    older_stamp = stamp(rows, first, last - 1)
+    older = fragments.get(older_part, older_stamp, Reduced)
+    if older is None:
+        older = Reduced(_reduced_from_blocks(rows, first, last - 1, fragments, part, reduce))
+        fragments.put(older_part, older_stamp, older)
+    total: Int64s = older.values + newest
+    return total
+
+
+def _reduced_from_blocks(
+    rows: BucketRows, first: int, last: int, fragments: Fragments, part: Hashable, reduce: Reduce
+) -> Int64s:
     results: list[Int64s] = []
     loose: list[int] = []
     bucket = first
     while bucket <= last:
         if bucket % BLOCK == 0 and bucket + BLOCK - 1 <= last:
-            index = bucket // BLOCK
             block_stamp = stamp(rows, bucket, bucket + BLOCK - 1)
-            found = fragments.get((part, index), block_stamp, Reduced)
+            found = fragments.get((part, bucket), block_stamp, Reduced)
             if found is None:
                 found = Reduced(reduce(*_rows_of(rows, range(bucket, bucket + BLOCK))))
-                fragments.put((part, index), block_stamp, found)
+                fragments.put((part, bucket), block_stamp, found)
             results.append(found.values)
             bucket += BLOCK
         else:
@@ -110,8 +162,8 @@ def span_reduced(
 
 def stamp(rows: BucketRows, first: int, last: int) -> int:
     """A number that changes whenever any of buckets ``first..last`` changes (or goes)."""
-    versions = rows.bucket_versions
-    return max(rows.epoch, *(versions.get(b, 0) for b in range(first, last + 1)))
+    versions = map(rows.bucket_versions.get, range(first, last + 1), repeat(0))
+    return max(rows.epoch, max(versions, default=0))
 
 
 def interval_buckets(span: Span) -> list[tuple[int, int]]:
@@ -125,26 +177,12 @@ def interval_buckets(span: Span) -> list[tuple[int, int]]:
     return bounds
 
 
-def _block(rows: BucketRows, index: int, fragments: Fragments) -> Merged:
-    first = index * BLOCK
-    last = first + BLOCK - 1
-    block_stamp = stamp(rows, first, last)
-    part: Hashable = ("block", rows.table.name, index)
-    found = fragments.get(part, block_stamp, Merged)
-    if found is None:
-        found = _merge_buckets(rows, first, last)
-        fragments.put(part, block_stamp, found)
-    return found
-
-
-def _merge_buckets(rows: BucketRows, first: int, last: int) -> Merged:
-    out = _empty(rows, rows.key_count)
-    for bucket in range(first, last + 1):
+def _merge_buckets(rows: BucketRows, into: Merged, buckets: Iterable[int]) -> None:
+    for bucket in buckets:
         held = rows.buckets.get(bucket)
         if held is not None:
-            _merge(rows, out.values, held[0], held[1])
-            out.seen[held[0]] = True
-    return out
+            _merge(rows, into.values, held[0], held[1])
+            into.seen[held[0]] = True
 
 
 def _rows_of(rows: BucketRows, buckets: Iterable[int]) -> tuple[Int64s, Int64s]:
@@ -162,19 +200,26 @@ def _empty(rows: BucketRows, keys: int) -> Merged:
 
 def _merge(rows: BucketRows, into: Int64s, at: Int64s | slice, add: Int64s) -> None:
     """Merge ``add`` into the rows ``at`` of ``into`` (each row at most once)."""
-    merges = rows.table.merges
     if rows.table.subtractable:
         into[at] += add
         return
-    # Whole rows at a time (a few vector operations), each column then taken by its merge.
-    held = into[at]
-    kinds = _kinds(merges)
-    into[at] = np.where(
-        kinds == 0, held + add, np.where(kinds == 1, np.minimum(held, add), np.maximum(held, add))
-    )
+    # One vector operation per kind of merge (a table declares its columns by kind).
+    for ufunc, columns in _column_groups(rows.table.merges):
+        if isinstance(at, slice) and isinstance(columns, slice):
+            cells = into[at, columns]  # a view: merged in place
+            ufunc(cells, add[:, columns], out=cells)
+        else:
+            into[at, columns] = ufunc(into[at, columns], add[:, columns])
 
 
 @functools.cache
-def _kinds(merges: tuple[str, ...]) -> Int64s:
-    """Per column: 0 summed, 1 the minimum kept, 2 the maximum."""
-    return np.array([("sum", "min", "max").index(m) for m in merges], np.int64)
+def _column_groups(merges: tuple[str, ...]) -> list[tuple[np.ufunc, slice | Int64s]]:
+    """The columns of each kind of merge: a slice when they are side by side."""
+    groups: list[tuple[np.ufunc, slice | Int64s]] = []
+    for merge, ufunc in (("sum", np.add), ("min", np.minimum), ("max", np.maximum)):
+        columns = np.flatnonzero(np.array(merges) == merge)
+        if len(columns) and columns[-1] - columns[0] == len(columns) - 1:
+            groups.append((ufunc, slice(int(columns[0]), int(columns[-1]) + 1)))
+        elif len(columns):
+            groups.append((ufunc, columns))
+    return groups
