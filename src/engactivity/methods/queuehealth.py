@@ -188,33 +188,69 @@ def current_total(query: QueueHealthQuery, current: Current) -> tuple[int, int]:
     return sum(v[0] for v in known), sum(v[1] for v in known)
 
 
-def section(query: QueueHealthQuery, cells: Cells, current: Current | None) -> dict[str, Any]:
-    """One interval's (current None) or the whole span's body."""
-    body: dict[str, Any] = {}
+SkillKey = tuple[int, tuple[int, ...], tuple[int, int] | None]
+"""A skill, its merged cell and its current values: all its metrics are made from."""
+
+
+class SkillTexts:
+    """Each skill's rendered metrics, by what they were made from: a write changes few
+    skills' cells, so the next answer renders only those (kept per question)."""
+
+    def __init__(self, earlier: SkillTexts | None) -> None:
+        self._earlier = {} if earlier is None else earlier.texts
+        self.texts: dict[SkillKey, bytes] = {}
+        """What this answer used (the next one looks here)."""
+        self._size = 0
+
+    def text(self, key: SkillKey, row: list[int]) -> bytes:
+        found = self.texts.get(key) or self._earlier.get(key)
+        if found is None:
+            found = orjson.dumps(metrics(row, key[2]))
+        if key not in self.texts:
+            self.texts[key] = found
+            self._size += len(found) + 200  # its key, roughly
+        return found
+
+    def __len__(self) -> int:
+        return self._size
+
+
+def section(
+    query: QueueHealthQuery, cells: Cells, current: Current | None, texts: SkillTexts
+) -> bytes:
+    """One interval's (current None) or the whole span's body, as JSON text."""
+    parts: list[bytes] = []
     if query.skills is not None:
-        body["skillsMetrics"] = {
-            str(skill): metrics(row, None if current is None else current.get(skill))
+        entries = [
+            b'"%d":' % skill
+            + texts.text((skill, tuple(row), None if current is None else current.get(skill)), row)
             for skill, row in sorted(cells.items())
-        }
+        ]
+        parts.append(b'"skillsMetrics":{' + b",".join(entries) + b"}")
     totals = None if current is None else current_total(query, current)
-    body["metricsTotals"] = metrics(total_row(list(cells.values())), totals)
-    return body
+    total = metrics(total_row(list(cells.values())), totals)
+    parts.append(b'"metricsTotals":' + orjson.dumps(total))
+    return b"{" + b",".join(parts) + b"}"
 
 
 def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
     span = plan[0]
-    whole = orjson.dumps(section(query, reading.whole, reading.current.values))
+    part = ("skill texts", query.skills)
+    texts = SkillTexts(fragments.get(part, 0, SkillTexts))  # kept whatever the data: stamp 0
+    whole = section(query, reading.whole, reading.current.values, texts)
     if reading.intervals is None or reading.stamps is None:
+        fragments.put(part, 0, texts)
         return whole
     listed: list[bytes] = []
     for k, cells in enumerate(reading.intervals):
         if not isinstance(cells, bytes):
             # Kept, so that the next answer after new data renders only the intervals
             # whose buckets changed.
-            entry = {"timestamp": span.interval_end(k), "metricsData": section(query, cells, None)}
-            cells = orjson.dumps(entry)
+            body = section(query, cells, None, texts)
+            cells = b'{"timestamp":%d,"metricsData":%b}' % (span.interval_end(k), body)
             fragments.put(_part(query, span, k), reading.stamps[k], cells)
         listed.append(cells)
+    fragments.put(part, 0, texts)
     return b'{"metricsByIntervals":[' + b",".join(listed) + b"]," + whole[1:]
 
 
