@@ -20,7 +20,7 @@ from engactivity.core.params import (
     Selection,
 )
 from engactivity.core.timeframe import BUCKET_MS, Span, span_for
-from engactivity.methods.engactivity.patch import KeptSkills, skill_texts
+from engactivity.methods.engactivity.patch import KeptSections, patched
 from engactivity.methods.engactivity.read import (
     Reading,
     Slice,
@@ -30,6 +30,7 @@ from engactivity.methods.engactivity.read import (
 )
 from engactivity.methods.engactivity.render import (
     METRIC_KEYS,
+    Texts,
     render_body,
     render_section,
 )
@@ -139,14 +140,20 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
 
 
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:
-    whole_texts = None
-    if query.skills is not None and reading.dense is not None:
-        # The skills' sections are kept whatever the data (stamp 0): the next answer
-        # compares its sums with the kept ones (patch.py).
-        part = ("skills", query.skills, query.agents)
-        kept = fragments.get(part, 0, KeptSkills)
-        whole_texts = skill_texts(kept, reading.dense, reading.whole)
-        fragments.put(part, 0, KeptSkills(reading.dense, whole_texts))
+    whole_texts: Texts = (None, None)
+    if reading.dense is not None:
+        # The entries are kept whatever the data (stamp 0): the next answer compares its
+        # sums with the kept ones and renders only what changed (patch.py).
+        part = ("entries", query.skills, query.agents)
+        kept = patched(
+            fragments.get(part, 0, KeptSections),
+            reading.dense,
+            reading.whole,
+            query.skills is not None,
+            query.agents is not None,
+        )
+        fragments.put(part, 0, kept)
+        whole_texts = (kept.skills, kept.agents)
     pieces = reading.intervals
     if pieces is not None and _filtered(query) and reading.stamps is not None:
         # Intervals rendered afresh are kept, so the next answer after new data

@@ -68,6 +68,9 @@ class Dense:
     """Which pairs the question selects."""
     skills: Int64s
     """The skill of each pair."""
+    agents: Int64s
+    """The agent of each pair (0 where it has none)."""
+    has_agent: Bools
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,7 @@ def read_pairs(
 
     sums = span_rows(rows, span.first, span.last, fragments).values
     whole = take(sums)
-    dense = Dense(weakref.ref(rows), sums, selected, skill)
+    dense = Dense(weakref.ref(rows), sums, selected, skill, agent, has_agent)
     if span.interval_ms is None:
         return Reading(whole, None, dense=dense)
     pieces: list[Slice | str] = []

@@ -83,36 +83,58 @@ def _skills_section(piece: Slice, totals: list[int], texts: dict[int, str] | Non
     )
 
 
-def _agents_section(piece: Slice, totals: list[int]) -> str:
+def render_agents(piece: Slice) -> dict[int, str]:
+    """Each agent's entry of ``agentsMetrics``: its rows summed over the skills."""
     agents = piece.agents[piece.has_agent]
     sums = piece.sums[piece.has_agent]
     order = np.argsort(agents, kind="stable")
     agents, sums = agents[order], sums[order]
     starts = _group_starts(agents)
-    rows: list[list[int]] = []
-    if len(starts):
-        per_agent = np.add.reduceat(sums, starts, axis=0)
-        rows = np.column_stack((agents[starts], per_agent)).tolist()
+    if not len(starts):
+        return {}
+    per_agent = np.add.reduceat(sums, starts, axis=0)
+    rows = np.column_stack((agents[starts], per_agent)).tolist()
+    return {row[0]: _ENTRY % tuple(row) for row in rows}
+
+
+def _agents_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+    if texts is None:
+        agents = piece.agents[piece.has_agent]
+        sums = piece.sums[piece.has_agent]
+        order = np.argsort(agents, kind="stable")
+        agents, sums = agents[order], sums[order]
+        starts = _group_starts(agents)
+        rows: list[list[int]] = []
+        if len(starts):
+            per_agent = np.add.reduceat(sums, starts, axis=0)
+            rows = np.column_stack((agents[starts], per_agent)).tolist()
+        entries = _entries(rows)
+    else:
+        entries = ",".join(texts[agent] for agent in sorted(texts))
     return (
         '"agentsMetrics":{"metricsPerAgent":{'
-        + _entries(rows)
+        + entries
         + '},"metricsTotals":'
         + _METRICS % tuple(totals)
         + "}"
     )
 
 
+Texts = tuple[dict[int, str] | None, dict[int, str] | None]
+"""A section's skills' and agents' entries when already rendered (``render_skills``,
+``render_agents``)."""
+
+
 def render_section(
-    skills: Selection, agents: Selection, piece: Slice, texts: dict[int, str] | None = None
+    skills: Selection, agents: Selection, piece: Slice, texts: Texts = (None, None)
 ) -> str:
-    """The body of one interval (or of the whole span) as JSON text (``texts``: its
-    skills' entries when already rendered, see ``render_skills``)."""
+    """The body of one interval (or of the whole span) as JSON text."""
     totals = piece.totals
     sections = []
     if skills is not None:
-        sections.append(_skills_section(piece, totals, texts))
+        sections.append(_skills_section(piece, totals, texts[0]))
     if agents is not None:
-        sections.append(_agents_section(piece, totals))
+        sections.append(_agents_section(piece, totals, texts[1]))
     if not sections:
         sections.append('"metricsTotals":' + _METRICS % tuple(totals))
     return "{" + ",".join(sections) + "}"
@@ -124,7 +146,7 @@ def render_body(
     span: Span,
     whole: Slice,
     intervals: Sequence[Slice | str] | None,
-    whole_texts: dict[int, str] | None = None,
+    whole_texts: Texts = (None, None),
 ) -> bytes:
     """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
 
