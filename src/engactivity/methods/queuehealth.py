@@ -262,7 +262,9 @@ QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
     tables=(QUEUE_CELLS, QUEUE_SAMPLES),
     read=read,
     render=render,
-    light=lambda query: query.skills is None and query.interval is None,
+    # Without intervals: kept cells plus the newest bucket, and the changed skills'
+    # metrics: cheaper than the hop to a thread.
+    light=lambda query: query.interval is None,
     # The current values move with the clock: an answer is kept, for its span, until
     # the first of them stops being current.
     key=lambda query, plan: plan[0],
