@@ -22,6 +22,7 @@ from engactivity.core.params import (
 from engactivity.core.timeframe import BUCKET_MS, Span, span_for
 from engactivity.methods.engactivity.patch import KeptSections, patched
 from engactivity.methods.engactivity.read import (
+    Dense,
     Reading,
     Slice,
     fragment_key,
@@ -142,18 +143,7 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:
     whole_texts: Texts = (None, None)
     if reading.dense is not None:
-        # The entries are kept whatever the data (stamp 0): the next answer compares its
-        # sums with the kept ones and renders only what changed (patch.py).
-        part = ("entries", query.skills, query.agents)
-        kept = patched(
-            fragments.get(part, 0, KeptSections),
-            reading.dense,
-            reading.whole,
-            query.skills is not None,
-            query.agents is not None,
-        )
-        fragments.put(part, 0, kept)
-        whole_texts = (kept.skills, kept.agents)
+        whole_texts = _patched(query, "whole", reading.dense, reading.whole, fragments)
     pieces = reading.intervals
     if pieces is not None and _filtered(query) and reading.stamps is not None:
         # Intervals rendered afresh are kept, so the next answer after new data
@@ -161,12 +151,34 @@ def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fra
         texts: list[Slice | str] = []
         for k, piece in enumerate(pieces):
             if isinstance(piece, Slice):
-                piece = render_section(query.skills, query.agents, piece)
+                kept: Texts = (None, None)
+                if k == 0 and reading.newest is not None:  # where writes land
+                    kept = _patched(query, "newest", reading.newest, piece, fragments)
+                piece = render_section(query.skills, query.agents, piece, kept)
                 key = fragment_key(query.skills, query.agents, span, k)
                 fragments.put(key, reading.stamps[k], piece)
             texts.append(piece)
         pieces = texts
     return render_body(query.skills, query.agents, span, reading.whole, pieces, whole_texts)
+
+
+def _patched(
+    query: EngActivityQuery, section: str, dense: Dense, piece: Slice, fragments: Fragments
+) -> Texts:
+    """The skills' and agents' entries of a section (the whole span's, or the newest
+    interval's), rendered again only where its pairs' sums changed since the last answer
+    to this question (patch.py). They are kept whatever the data (stamp 0): the sums
+    they were made from are compared instead."""
+    part = ("entries", query.skills, query.agents, section)
+    kept = patched(
+        fragments.get(part, 0, KeptSections),
+        dense,
+        piece,
+        query.skills is not None,
+        query.agents is not None,
+    )
+    fragments.put(part, 0, kept)
+    return kept.skills, kept.agents
 
 
 # -- the declaration -------------------------------------------------------------------------

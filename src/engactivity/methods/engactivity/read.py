@@ -84,6 +84,8 @@ class Reading:
     """Per interval: a number that changes whenever any of its buckets changes."""
     dense: Dense | None = None
     """The whole span's sums of every pair (answers with filters)."""
+    newest: Dense | None = None
+    """The newest interval's sums of every pair, when it is read afresh."""
 
 
 def fragment_key(skills: Selection, agents: Selection, span: Span, k: int) -> Hashable:
@@ -142,11 +144,15 @@ def read_pairs(
         return Reading(whole, None, dense=dense)
     pieces: list[Slice | str] = []
     stamps: list[int] = []
+    newest = None
     for k, (first, last) in enumerate(interval_buckets(span)):
         stamps.append(stamp(rows, first, last))
         text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], str)
         if text is None:
-            pieces.append(take(span_rows(rows, first, last, fragments).values))
+            sums = span_rows(rows, first, last, fragments).values
+            pieces.append(take(sums))
+            if k == 0:
+                newest = Dense(weakref.ref(rows), sums, selected, skill, agent, has_agent)
         else:
             pieces.append(text)
-    return Reading(whole, pieces, stamps, dense)
+    return Reading(whole, pieces, stamps, dense, newest)
