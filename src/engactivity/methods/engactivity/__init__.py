@@ -34,6 +34,7 @@ from engactivity.methods.engactivity.render import (
     Texts,
     render_body,
     render_section,
+    render_totals,
 )
 from engactivity.methods.method import (
     ID_LIST,
@@ -141,6 +142,8 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
 
 
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:
+    if reading.interval_totals is not None:
+        return render_totals(span, reading.whole, reading.interval_totals)
     whole_texts: Texts = (None, None)
     if reading.dense is not None:
         whole_texts = _patched(query, "whole", reading.dense, reading.whole, fragments)

@@ -13,7 +13,7 @@ from itertools import chain
 import numpy as np
 
 from engactivity.core.params import Selection
-from engactivity.core.timeframe import Span
+from engactivity.core.timeframe import BUCKET_MS, Span
 from engactivity.methods.engactivity.read import Slice
 from engactivity.store.memory import Int64s
 
@@ -156,18 +156,20 @@ def render_body(
     body = render_section(skills, agents, whole, whole_texts)
     if span.interval_ms is None or intervals is None:
         return body.encode()
-    if skills is None and agents is None and all(isinstance(p, Slice) for p in intervals):
-        # Totals only (up to 289 intervals): one format for the whole list.
-        template = ",".join([_TOTALS_INTERVAL] * len(intervals))
-        values: list[int] = []
-        for k, piece in enumerate(intervals):
-            values.append(span.interval_end(k))
-            values.extend(piece.totals)  # type: ignore[union-attr]
-        listed = template % tuple(values)
-        return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
     listed = ",".join(
         f'{{"timestamp":{span.interval_end(k)},"metricsData":'
         f"{piece if isinstance(piece, str) else render_section(skills, agents, piece)}}}"
         for k, piece in enumerate(intervals)
     )
+    return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
+
+
+def render_totals(span: Span, whole: Slice, interval_totals: Int64s) -> bytes:
+    """An answer without filters, with intervals (up to 289): one format for the list."""
+    assert span.interval_ms is not None
+    ends = span.end_ms - np.arange(len(interval_totals), dtype=np.int64) * span.interval_ms
+    timestamps = -(-ends // BUCKET_MS) * BUCKET_MS  # Span.interval_end
+    values = np.column_stack((timestamps, interval_totals)).ravel().tolist()
+    listed = ",".join([_TOTALS_INTERVAL] * len(interval_totals)) % tuple(values)
+    body = render_section(None, None, whole)
     return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
