@@ -57,7 +57,7 @@ def test_span_rows_equal_the_buckets_merged(data: st.DataObject, table: BucketTa
         rows.apply(data.draw(st.composite(lambda draw: rows_of(table, draw))()))
         first = FIRST + data.draw(st.integers(0, 3 * BLOCK))
         last = first + data.draw(st.integers(0, 3 * BLOCK))
-        merged = span_rows(rows, first, last, kept)
+        merged = span_rows(rows, first, last, kept, keep_older=data.draw(st.booleans()))
         values, seen = expected(rows, first, last)
         assert (merged.seen == seen).all()
         assert (merged.values == values).all()

@@ -96,7 +96,8 @@ def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fr
             stamps.append(stamp(cells, first, last))
             kept = fragments.get(_part(query, span, k), stamps[-1], bytes)
             if kept is None:
-                intervals.append(_cells(query, cells, span_rows(cells, first, last, fragments)))
+                merged = span_rows(cells, first, last, fragments, keep_older=k == 0)
+                intervals.append(_cells(query, cells, merged))
             else:
                 intervals.append(kept)
     current = current_values(state.latest(QUEUE_SAMPLES), now_ms)

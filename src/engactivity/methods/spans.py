@@ -59,8 +59,16 @@ class Reduced:
         return self.values.nbytes
 
 
-def span_rows(rows: BucketRows, first: int, last: int, fragments: Fragments) -> Merged:
-    """The rows of buckets ``first..last`` (inclusive) merged per key (a new array)."""
+def span_rows(
+    rows: BucketRows, first: int, last: int, fragments: Fragments, keep_older: bool = True
+) -> Merged:
+    """The rows of buckets ``first..last`` (inclusive) merged per key (a new array).
+
+    ``keep_older``: keep the older buckets merged, for a span that will be asked for
+    again after writes (not for the older intervals of an answer, whose text is kept).
+    """
+    if not keep_older:
+        return _from_blocks(rows, first, last, fragments)
     out = _empty(rows, rows.key_count)
     if last > first:
         older = _kept(rows, first, last - 1, fragments, ("older", rows.table.name))

@@ -152,7 +152,7 @@ def read_pairs(
         stamps.append(stamp(rows, first, last))
         text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], str)
         if text is None:
-            sums = span_rows(rows, first, last, fragments).values
+            sums = span_rows(rows, first, last, fragments, keep_older=k == 0).values
             pieces.append(take(sums))
             if k == 0:
                 newest = Dense(weakref.ref(rows), sums, selected, skill, agent, has_agent)
