@@ -199,26 +199,32 @@ SkillKey = tuple[int, tuple[int, ...], tuple[int, int] | None]
 
 
 class SkillTexts:
-    """Each skill's rendered metrics, by what they were made from: a write changes few
-    skills' cells, so the next answer renders only those (kept per question)."""
+    """Each skill's rendered entry (``"id":{metrics}``), by what it was made from: a
+    write changes few skills' cells, so the next answer renders only those (kept per
+    question)."""
 
     def __init__(self, earlier: SkillTexts | None) -> None:
-        self._earlier = {} if earlier is None else earlier.texts
+        self.earlier = {} if earlier is None else earlier.texts
         self.texts: dict[SkillKey, bytes] = {}
         """What this answer used (the next one looks here)."""
-        self._size = 0
 
-    def text(self, key: SkillKey, row: list[int]) -> bytes:
-        found = self.texts.get(key) or self._earlier.get(key)
-        if found is None:
-            found = orjson.dumps(metrics(row, key[2]))
-        if key not in self.texts:
-            self.texts[key] = found
-            self._size += len(found) + 200  # its key, roughly
-        return found
+    def entries(self, cells: Cells, current: Current | None) -> list[bytes]:
+        """The skills' entries, by skill (a loop kept lean: it runs once per skill)."""
+        texts, earlier = self.texts, self.earlier
+        out: list[bytes] = []
+        for skill, row in sorted(cells.items()):
+            now = None if current is None else current.get(skill)
+            key = (skill, tuple(row), now)
+            entry = texts.get(key) or earlier.get(key)
+            if entry is None:
+                entry = b'"%d":' % skill + orjson.dumps(metrics(row, now))
+            texts[key] = entry
+            out.append(entry)
+        return out
 
     def __len__(self) -> int:
-        return self._size
+        """What it costs the fragment cache (bytes, roughly: each key about 200)."""
+        return sum(map(len, self.texts.values())) + 200 * len(self.texts)
 
 
 def section(
@@ -227,12 +233,7 @@ def section(
     """One interval's (current None) or the whole span's body, as JSON text."""
     parts: list[bytes] = []
     if query.skills is not None:
-        entries = [
-            b'"%d":' % skill
-            + texts.text((skill, tuple(row), None if current is None else current.get(skill)), row)
-            for skill, row in sorted(cells.items())
-        ]
-        parts.append(b'"skillsMetrics":{' + b",".join(entries) + b"}")
+        parts.append(b'"skillsMetrics":{' + b",".join(texts.entries(cells, current)) + b"}")
     totals = None if current is None else current_total(query, current)
     total = metrics(total_row(list(cells.values())), totals)
     parts.append(b'"metricsTotals":' + orjson.dumps(total))
