@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck system-deps clean bench bench-quick
+.PHONY: run test lint typecheck system-deps clean bench bench-quick bench-live bench-live-quick
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ bench: $(VENV)/.dev-installed system-deps
 
 bench-quick: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench --quick
+
+# The live contact center (bench/live.py): the full run writes the section "Live" at the
+# top of docs/benchmarks.md (about 8 minutes); the quick one a copy in the temp folder.
+bench-live: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.live
+
+bench-live-quick: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.live --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
