@@ -51,7 +51,7 @@ bench-quick: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench --quick
 
 # The live contact center (bench/live.py): the full run writes the section "Live" at the
-# top of docs/benchmarks.md (about 8 minutes); the quick one a copy in the temp folder.
+# top of docs/benchmarks.md (about 10 minutes); the quick one a copy in the temp folder.
 bench-live: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench.live
 

@@ -232,7 +232,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
             "live": live,
             "peer": peer_rec,
             "floor": floor_rec,
-            "failures": failures,
+            "failures": failures + [f"ingest: {p}" for p in loaded["problems"]],
         }
     finally:
         for proc in reversed(procs):
