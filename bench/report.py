@@ -13,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench import live_section
+
 TARGET_NAIVE_RATIO = 10.0
 TARGET_FLOOR_RATIO = 3.0
 TARGET_P50_MS = 5.0
@@ -239,7 +241,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         png,
         f"engactivity, {results['mode']} run of {results['date']}: {m['nproc']} cores, {m['cpu']}",
     )
-    out.write_text(render(results, rows, png.name))
+    # The "Live" section comes from another run (python -m bench.live): kept.
+    out.write_text(live_section.splice(render(results, rows, png.name), live_section.existing(out)))
 
 
 def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:
@@ -459,6 +462,7 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "```sh",
         "make bench        # the full run: about 15 minutes on 2 cores; writes docs/benchmarks.*",
         "make bench-quick  # the same code at 1/100 scale, about 2 minutes (part of make test)",
+        "make bench-live   # the live contact center (section Live at the top); bench-live-quick",
         "```",
         "",
         "The harness lives in `bench/`; generated data is cached in `bench/.cache/` "
