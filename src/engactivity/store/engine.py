@@ -33,6 +33,7 @@ from engactivity.clock import Clock
 from engactivity.core.events import Event
 from engactivity.store.database import Database
 from engactivity.store.dialect import Connection, OnWriteError
+from engactivity.store.grouped import group_ids, merged_rows, staged_given
 from engactivity.store.interface import (
     MIN_RETENTION_MS,
     IngestResult,
@@ -135,6 +136,7 @@ class Engine:
             self._tables,
             dialect.sql,
             dialect.stored_id,
+            statements=not dialect.set_based,
         )
         self._jobs.put(job)
         return job.future
@@ -291,7 +293,10 @@ class Engine:
         try:
             accounts = sorted({job.account_id for job in jobs if job.live})
             versions = dialect.claim_accounts(conn, accounts)
-            staged = [self._stage_job(conn, job, careful) for job in jobs]
+            if dialect.set_based:
+                staged = self._stage_together(conn, jobs, careful)
+            else:
+                staged = [self._stage_job(conn, job, careful) for job in jobs]
             if versions:
                 self._record_changes(conn, jobs, staged, versions)
         except BaseException:
@@ -323,6 +328,25 @@ class Engine:
             conn.execute(sql, params)
         return staged
 
+    def _stage_together(
+        self, conn: Connection, jobs: list[WriteJob], careful: bool
+    ) -> list[Staged]:
+        """The group's ids in one statement, then its rows in one per table."""
+        dialect = self._dialect
+        ids = group_ids(jobs)
+        # An id twice in the group is a duplicate for sure: ask which ids were new.
+        careful = careful or ids.repeated
+        new = dialect.insert_ids(conn, ids.accounts, ids.ids, ids.buckets, careful)
+        if isinstance(new, set):
+            staged = staged_given(jobs, new)
+        elif new == len(ids.ids):
+            staged = [job.all_fresh() for job in jobs]
+        else:
+            raise _Redo  # some were stored before, and the count does not say which
+        for table, rows in zip(self._tables, merged_rows(self._tables, jobs, staged), strict=True):
+            dialect.upsert_rows(conn, table, rows)
+        return staged
+
     def _record_changes(
         self,
         conn: Connection,
@@ -334,9 +358,11 @@ class Engine:
         for job, (_, deltas) in zip(jobs, staged, strict=True):
             if job.live:
                 by_account.setdefault(job.account_id, []).append(deltas)
-        for account_id, batches in by_account.items():
-            blob = encode(batches, self._tables)
-            self._dialect.record_changes(conn, account_id, versions[account_id], blob)
+        changes = [
+            (account_id, versions[account_id], encode(batches, self._tables))
+            for account_id, batches in by_account.items()
+        ]
+        self._dialect.record_changes(conn, changes)
 
     def _fail(self, jobs: list[WriteJob], exc: BaseException) -> None:
         log.error("a write transaction failed; its batches were not stored: %s", exc)
