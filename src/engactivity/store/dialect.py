@@ -99,9 +99,10 @@ class Dialect(Protocol):
         ...
 
     def claim_accounts(self, conn: Connection, accounts: list[str]) -> dict[str, int]:
-        """In a write transaction, before anything else: make sure the accounts exist,
-        and where the database keeps versions, take the next version of each (holding
-        the account until COMMIT). Accounts come sorted, so writers never deadlock."""
+        """In a write transaction, before anything else (after everything else when
+        ``set_based``): make sure the accounts exist, and where the database keeps
+        versions, take the next version of each (holding the account until COMMIT).
+        Accounts come sorted, so writers never deadlock."""
         ...
 
     def record_changes(self, conn: Connection, changes: list[tuple[str, int, bytes]]) -> None:

@@ -292,10 +292,14 @@ class Engine:
         dialect.begin(conn)
         try:
             accounts = sorted({job.account_id for job in jobs if job.live})
-            versions = dialect.claim_accounts(conn, accounts)
             if dialect.set_based:
+                # The accounts are claimed last: writers of one account in other
+                # processes then overlap their statements and queue for the versions
+                # and COMMIT only.
                 staged = self._stage_together(conn, jobs, careful)
+                versions = dialect.claim_accounts(conn, accounts)
             else:
+                versions = dialect.claim_accounts(conn, accounts)
                 staged = [self._stage_job(conn, job, careful) for job in jobs]
             if versions:
                 self._record_changes(conn, jobs, staged, versions)

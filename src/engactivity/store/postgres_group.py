@@ -41,15 +41,18 @@ RECORD_CHANGES = "INSERT INTO rollup_change (account_id, version, deltas) " + _f
 )
 
 
-def _from_json(columns: Sequence[tuple[str, str]]) -> str:
-    """Rows from one JSON array per column (bytes as hex strings)."""
+def _from_json(columns: Sequence[tuple[str, str]], keys: int) -> str:
+    """Rows from one JSON array per column (bytes as hex strings), in the order of
+    their first ``keys`` columns: writers of the same rows lock them in one order, so
+    they wait for each other rather than deadlock."""
     arrays = ", ".join("json_array_elements_text(%s::json)" for _ in columns)
     cast = [
         f"decode(c{i}, 'hex')" if sql_type == "BYTEA" else f"c{i}::{sql_type}"
         for i, (_, sql_type) in enumerate(columns)
     ]
     names = ", ".join(f"c{i}" for i in range(len(columns)))
-    return f"SELECT {', '.join(cast)} FROM ROWS FROM ({arrays}) AS r({names})"
+    order = ", ".join(str(i + 1) for i in range(keys))
+    return f"SELECT {', '.join(cast)} FROM ROWS FROM ({arrays}) AS r({names}) ORDER BY {order}"
 
 
 def _json_columns(rows: Iterable[Sequence[Any]]) -> list[str]:
@@ -61,7 +64,7 @@ def _json_columns(rows: Iterable[Sequence[Any]]) -> list[str]:
 
 INSERT_IDS = (
     "INSERT INTO seen_event (account_id, event_id, bucket) "
-    + _from_json([("account_id", "TEXT"), ("event_id", "TEXT"), ("bucket", "BIGINT")])
+    + _from_json([("account_id", "TEXT"), ("event_id", "TEXT"), ("bucket", "BIGINT")], 2)
     + " ON CONFLICT DO NOTHING"
 )
 """Record event ids (each once); those already stored are skipped."""
@@ -82,7 +85,8 @@ def insert_ids(
 def _upsert(table: Table) -> str:
     columns = table.columns("BYTEA")
     names = ", ".join(name for name, _ in columns)
-    return f"INSERT INTO {table.name} ({names}) {_from_json(columns)}\n{table.on_conflict}"
+    rows = _from_json(columns, len(table.key_names))
+    return f"INSERT INTO {table.name} ({names}) {rows}\n{table.on_conflict}"
 
 
 def upsert(conn: Conn, table: Table, rows: list[tuple[Any, ...]]) -> None:
