@@ -1,13 +1,13 @@
 """The shared database: PostgreSQL behind any number of API processes, on any hosts.
 
 What it adds to the engine's skeleton is how processes keep their in-memory copies
-equal (``mirror.py``): each account row carries a version, bumped first thing in every
-transaction that writes to the account. The row lock this takes is held until COMMIT,
-so transactions on one account commit in version order, and under it deduplication
-and the row upserts never wait on another writer (accounts are locked in sorted
-order, so writers never deadlock). Each transaction also records its deltas in
+equal (``mirror.py``): each account row carries a version, bumped in every transaction
+that writes to the account, last before its change record and COMMIT. The row lock
+this takes is held until COMMIT, so transactions on one account commit in version
+order (accounts are locked in sorted order, and the rows before them in key order, so
+writers never deadlock). Each transaction also records its deltas in
 ``rollup_change`` under its version, for the other processes to catch up from; they
-are kept a few minutes.
+are kept a few minutes. A group is written set-based (``postgres_group.py``).
 
 Connections come from a pool. Serialization failures and deadlocks are tried again,
 and so is a connection lost before COMMIT (on a fresh one); a connection lost during
