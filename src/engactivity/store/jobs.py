@@ -60,7 +60,7 @@ class WriteJob:
     event_ids: list[str]
     """The live events' ids as the database holds them."""
     buckets: list[int]
-    """The live events' buckets."""
+    """The live events' buckets (for a set-based dialect only)."""
     id_inserts: list[Statement]
     upserts: list[Statement]
     """The statements adding ``deltas``, built before the writer."""
@@ -89,7 +89,9 @@ class WriteJob:
         ids = [e.event_id for e in live]
         if stored_id is not None:
             ids = [stored_id(i) for i in ids]
-        buckets = [e.time // BUCKET_MS for e in live]
+        # A set-based dialect records the group's ids itself; otherwise the batch's own
+        # statements do.
+        buckets = [] if statements else [e.time // BUCKET_MS for e in live]
         inserts = []
         if statements:
             inserts = [
