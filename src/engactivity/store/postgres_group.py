@@ -51,7 +51,11 @@ def _from_json(columns: Sequence[tuple[str, str]], keys: int) -> str:
         for i, (_, sql_type) in enumerate(columns)
     ]
     names = ", ".join(f"c{i}" for i in range(len(columns)))
-    order = ", ".join(str(i + 1) for i in range(keys))
+    # Any one order will do: texts (and hex) in byte order, which sorts fastest.
+    order = ", ".join(
+        f'c{i} COLLATE "C"' if sql_type in ("TEXT", "BYTEA") else cast[i]
+        for i, (_, sql_type) in enumerate(columns[:keys])
+    )
     return f"SELECT {', '.join(cast)} FROM ROWS FROM ({arrays}) AS r({names}) ORDER BY {order}"
 
 
