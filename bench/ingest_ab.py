@@ -8,7 +8,9 @@ PostgreSQL with each number of workers, then SQLite with one. With ``--base``, e
 run is done first with that source tree (``PYTHONPATH``), then with this one, so a
 change is compared with what it replaces on the same, shared machine. Each run
 checks the totals; one JSON line per run, then a summary: the best rate of each
-configuration over ``--repeat`` rounds, and the ratios to the base.
+configuration over ``--repeat`` rounds, and the ratios to the base. ``--profile DIR``
+samples each server with py-spy while it ingests (``pip install py-spy``; not a
+dependency of the project) and writes the stacks (py-spy's raw format) there.
 """
 
 from __future__ import annotations

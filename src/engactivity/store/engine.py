@@ -5,7 +5,9 @@ writers never contend. Each batch's event ids are inserted optimistically: the
 statement only counts the new ones. When the count falls short, some were
 duplicates but the count does not say which, so the transaction is rolled back and
 the group done again carefully, looking up the batch's stored ids first; groups stay
-careful while they keep meeting duplicates. A failed transaction fails every batch in
+careful while they keep meeting duplicates. A set-based dialect (PostgreSQL) does the
+same for the whole group at once: one insert of its ids, one upsert per table
+(``grouped.py``). A failed transaction fails every batch in
 it (503, nothing stored; resending is safe), unless the dialect says it may be tried
 again (a serialization failure, a connection lost before COMMIT).
 
