@@ -1,102 +1,89 @@
-"""After a scenario: the service's answers against an oracle over what was acknowledged.
+"""After a scenario: every method's answers against the oracles, over what was acknowledged.
 
-Every query is sent through the balancer (twice: round robin reaches both hosts) and to
-each live host directly, signed with OAuth 1.0a (so both hosts check one key, sealed
-with the shared master key), and compared with tests/oracle.py over every event of
-every acknowledged batch; the database's stored event ids are counted too. The
-service reads the real clock, so an answer is compared with the oracle at the times
-just before and just after it (they differ only if a five-minute bucket began between).
+Every question (bench/multihost/questions.py) is sent through the balancer (twice:
+round robin reaches both hosts) and to each live host directly, signed with OAuth 1.0a
+(so both hosts check one key, sealed with the shared master key), and compared with
+its oracle over every event of every acknowledged batch; the database's stored event
+ids are counted too. The hosts' clock is frozen for the checks (bench/multihost/
+clock.py), so every answer and its oracle are computed at the very same instant.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import orjson
 from oauthlib import oauth1
-from tests import oracle
 
 from bench.multihost.postgres import DATABASE, Node
-from bench.multihost.producers import Event
-
-QUERIES: list[dict[str, Any]] = [
-    {"timeframe": 1440},
-    {"timeframe": 1440, "skillIds": "all", "agentIds": "all"},
-    {"timeframe": 60, "interval": 15, "skillIds": "all"},
-]
+from bench.multihost.questions import QUESTIONS, Question
+from bench.multihost.traffic import Event
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-_answers: dict[tuple[str, int, str, int], dict[str, Any]] = {}
-
-
-def _expected(
-    account: str, events: Sequence[Event], now_ms: int, params: dict[str, Any]
-) -> dict[str, Any]:
-    """The oracle's body, computed once per account, number of events, query and
-    five-minute bucket of ``now_ms`` (every timeframe checked is a multiple of five
-    minutes, so the body depends on nothing finer)."""
-    key = (account, len(events), repr(params), now_ms // oracle.B_MS)
-    if key not in _answers:
-        _answers[key] = oracle.expected_body(events, now_ms, params)
-    return _answers[key]
-
-
-def _signed_get(client: httpx.Client, url: str, key: dict[str, Any]) -> httpx.Response:
-    """GET ``url`` signed as LivePerson's clients sign: OAuth 1.0a, HMAC-SHA1, header."""
+def signed(
+    client: httpx.Client, url: str, key: dict[str, Any], body: dict[str, Any] | None
+) -> httpx.Response:
+    """``url`` asked as LivePerson's clients ask: OAuth 1.0a, HMAC-SHA1, in a header (a
+    JSON body is not part of the signature)."""
     signer = oauth1.Client(
         key["appKey"],
         client_secret=key["secret"],
         resource_owner_key=key["accessToken"],
         resource_owner_secret=key["accessTokenSecret"],
     )
-    signed_url, headers, _ = signer.sign(url, "GET")
-    return client.get(signed_url, headers=headers)
+    if body is None:
+        signed_url, headers, _ = signer.sign(url, "GET")
+        return client.get(signed_url, headers=headers)
+    signed_url, headers, _ = signer.sign(url, "POST")
+    headers = {**headers, "Content-Type": "application/json"}
+    return client.post(signed_url, headers=headers, content=orjson.dumps(body))
 
 
-def compare(
-    client: httpx.Client,
-    url: str,
-    account: str,
-    key: dict[str, Any],
-    events: Sequence[Event],
-    params: dict[str, Any],
-) -> str | None:
-    """None when ``url`` answers the query exactly, else what is wrong."""
-    query = str(httpx.QueryParams({**params, "v": 1}))
-    before = _now_ms()
-    response = _signed_get(
-        client, f"{url}/operations/api/account/{account}/engactivity?{query}", key
-    )
-    after = _now_ms()
+def asked(
+    client: httpx.Client, base: str, account: str, key: dict[str, Any], question: Question
+) -> list[tuple[str, httpx.Response]]:
+    """The question's answers from ``base``: GET, and POST when it has a POST form."""
+    url = f"{base}/operations/api/account/{account}/{question.method}"
+    query = str(httpx.QueryParams({**question.params, "v": 1}))
+    answers = [("GET", signed(client, f"{url}?{query}", key, None))]
+    if question.post is not None:
+        answers.append(("POST", signed(client, f"{url}?v=1", key, question.post)))
+    return answers
+
+
+def _problem(where: str, response: httpx.Response, expected: Any, question: Question) -> str | None:
     if response.status_code != 200:
-        return f"{url} {account} {params}: HTTP {response.status_code} {response.text[:200]}"
-    body = response.json()
-    for at in (before, after):
-        expected = _expected(account, events, at, params)
-        if oracle.canonical(body) == oracle.canonical(expected):
-            return None
-    differ = [key for key in expected if body.get(key) != expected[key]] or "key order"
-    return f"{url} {account} {params}: differs from the oracle in {differ}"
+        return f"{where}: HTTP {response.status_code} {response.text[:200]}"
+    try:
+        question.same(response.json(), expected)
+    except AssertionError as differs:
+        return f"{where}: {str(differs)[:300]}"
+    return None
 
 
 def check_answers(
-    urls: list[str], keys: dict[str, dict[str, Any]], acknowledged: dict[str, list[Event]]
-) -> list[str]:
+    urls: list[str],
+    keys: dict[str, dict[str, Any]],
+    acknowledged: dict[str, list[Event]],
+    now_ms: int,
+) -> tuple[list[str], int]:
+    """What differs from the oracles at ``now_ms`` (the hosts' frozen clock), and how
+    many answers were compared."""
     problems: list[str] = []
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    compared = 0
+    with httpx.Client(timeout=60, trust_env=False) as client:
         for account, events in acknowledged.items():
-            for url in urls:
-                for params in QUERIES:
-                    problem = compare(client, url, account, keys[account], events, params)
-                    if problem:
-                        problems.append(problem)
-    return problems
+            for question in QUESTIONS:
+                expected = question.expected(events, now_ms, dict(question.params))
+                for url in urls:
+                    for verb, response in asked(client, url, account, keys[account], question):
+                        where = f"{verb} {url} {account} {question.method} {question.params}"
+                        compared += 1
+                        if problem := _problem(where, response, expected, question):
+                            problems.append(problem)
+    return problems, compared
 
 
 def stored_ids(primary: Node, accounts: list[str]) -> dict[str, int]:

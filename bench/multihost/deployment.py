@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.multihost.apihost import ApiHost
+from bench.multihost.clock import SharedClock
 from bench.multihost.nginx import Nginx
 from bench.multihost.postgres import Node, store_url
 from bench.multihost.progress import say
@@ -27,8 +28,9 @@ class Deployment:
     readers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Each account's OAuth 1.0a read key (the checks')."""
     primary: int = 0
+    clock: SharedClock | None = None
 
-    def build(self, accounts: list[str]) -> None:
+    def build(self, accounts: list[str], memory_mb: int) -> None:
         self.pg = [Node("pg1", self.folder), Node("pg2", self.folder)]
         say("building: the primary (pg1)")
         self.pg[0].make_primary()
@@ -36,7 +38,15 @@ class Deployment:
         self.pg[1].make_replica_of(self.pg[0])
         url = store_url(["pg1", "pg2"])
         master_key = base64.b64encode(secrets.token_bytes(32)).decode()
-        self.api = [ApiHost(h, url, master_key, "lb", self.folder) for h in ("api1", "api2")]
+        self.clock = SharedClock(self.folder / "clock")
+        self.clock.run()
+        env = {
+            "ENGACTIVITY_MASTER_KEY": master_key,
+            "ENGACTIVITY_FAKE_NOW_FILE": str(self.clock.path),
+            "ENGACTIVITY_MEMORY_MB": str(memory_mb),
+            "ENGACTIVITY_METRICS_TOKEN": secrets.token_urlsafe(24),
+        }
+        self.api = [ApiHost(h, url, env, "lb", self.folder) for h in ("api1", "api2")]
         say("building: the schema and the keys")
         self.api[0].run("migrate")
         with ThreadPoolExecutor(len(accounts)) as pool:  # a process start each: overlap them
@@ -60,6 +70,13 @@ class Deployment:
     def url(self) -> str:
         assert self.lb is not None
         return self.lb.url
+
+    def memory(self) -> dict[str, Any]:
+        """Each host's memory figures, per process it ran (api1 ran twice), and the
+        evictions of them all."""
+        lives = {host.host: host.lives for host in self.api}
+        evictions = sum(life.get("evictions", 0) for host in self.api for life in host.lives)
+        return {"per_process": lives, "evictions": evictions}
 
     def tear_down(self) -> None:
         if self.lb is not None:

@@ -14,12 +14,12 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import orjson
 
-Event = dict[str, Any]
+from bench.multihost.traffic import Event, make_batch
+
 GIVE_UP_S = 120.0
 """After the stop, how long a producer keeps resending its last unacknowledged batch."""
 
@@ -45,23 +45,6 @@ class Log:
     unacknowledged: int = 0
     """Batches still not acknowledged when their producer gave up."""
     failures: list[str] = field(default_factory=list)
-
-
-def make_batch(rng: random.Random, prefix: str, size: int, now_ms: int) -> list[Event]:
-    batch: list[Event] = []
-    for n in range(size):
-        event: Event = {
-            "eventId": f"{prefix}-{n}",
-            "time": now_ms - rng.randint(60_000, 50 * 60_000),
-            "skillId": rng.randint(1, 6),
-            "agentId": rng.randint(1, 40),
-        }
-        if n % 3 == 0:
-            event["type"] = "connected"
-        else:
-            event |= {"type": "closed", "interactive": n % 2 == 0, "handlingTime": n * 7 % 900}
-        batch.append(event)
-    return batch
 
 
 class Producer(threading.Thread):

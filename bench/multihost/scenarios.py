@@ -17,6 +17,7 @@ from typing import Any
 from bench.multihost.checks import check_answers, distinct, stored_ids
 from bench.multihost.deployment import Deployment
 from bench.multihost.producers import Event, Log, Prober, Producer
+from bench.multihost.reader import Reader
 
 Figures = dict[str, Any]
 Acknowledged = dict[str, list[Event]]
@@ -33,7 +34,7 @@ class Timing:
 
 
 class Load:
-    """``per_account`` producers for each account, and a /readyz prober."""
+    """``per_account`` producers for each account, a reader, and a /readyz prober."""
 
     def __init__(self, dep: Deployment, accounts: list[str], per_account: int, batch: int):
         self.log = Log()
@@ -43,9 +44,10 @@ class Load:
             for n in range(per_account)
         ]
         self.prober = Prober(dep.url)
+        self.reader = Reader(dep.url, dep.readers, accounts)
 
     def start(self) -> None:
-        for thread in [*self.producers, self.prober]:
+        for thread in [*self.producers, self.prober, self.reader]:
             thread.start()
 
     def stop(self) -> None:
@@ -53,8 +55,9 @@ class Load:
             producer.stop()
         for producer in self.producers:
             producer.join()
-        self.prober.stopping.set()
-        self.prober.join()
+        for thread in (self.prober, self.reader):
+            thread.stopping.set()
+            thread.join()
 
     def figures(self, failed_at: float, repaired_at: float) -> Figures:
         attempts = self.log.attempts
@@ -71,6 +74,7 @@ class Load:
             "resends_by_status": dict(Counter(str(a.status) for a in failed)),
             "batches_never_acknowledged": self.log.unacknowledged,
             "readyz_failed": sum(1 for _, status in probes if status != 200),
+            "reader": self.reader.figures(),
             # from the failure to the first good /readyz through the balancer
             "outage_s": _first_after([t for t, s in probes if s == 200], failed_at),
             # from the end of the repair to the first good /readyz
@@ -92,12 +96,21 @@ def _first_after(times: list[float], since: float) -> float | None:
 def exactness(dep: Deployment, acknowledged: Acknowledged, accepted: int | None) -> Figures:
     """Every answer against the oracle, the stored ids and the acknowledgements' sum."""
     urls = [dep.url, dep.url] + [host.url for host in dep.api if host.process is not None]
-    problems = check_answers(urls, dep.readers, acknowledged)
+    assert dep.clock is not None
+    now_ms = dep.clock.freeze()
+    problems, compared = check_answers(urls, dep.readers, acknowledged, now_ms)
+    for host in dep.api:
+        host.observe()
     rows = stored_ids(dep.pg[dep.primary], list(acknowledged))
     expected_rows = {account: distinct(events) for account, events in acknowledged.items()}
     if rows != expected_rows:
         problems.append(f"stored event ids {rows}, acknowledged distinct {expected_rows}")
-    figures: Figures = {"totals_exact": not problems, "problems": problems[:20], "stored_ids": rows}
+    figures: Figures = {
+        "totals_exact": not problems,
+        "problems": problems[:20],
+        "answers_compared": compared,
+        "stored_ids": rows,
+    }
     if accepted is not None:
         # Events stored by a delivery whose answer was lost (its host died after the
         # commit, or the commit's outcome was unknown): the resend found them stored
@@ -116,6 +129,8 @@ def _run(
     fail: Callable[[], None],
     repair: Callable[[], None],
 ) -> Figures:
+    assert dep.clock is not None
+    dep.clock.run()  # frozen by the previous checks
     wall = [time.time()]
     load.start()
     time.sleep(timing.before)
@@ -130,6 +145,8 @@ def _run(
     time.sleep(timing.after)
     load.stop()
     wall += [wall_failed, wall_repair, time.time()]
+    for host in dep.api:
+        host.observe()
     figures = {"seconds": round(wall[-1] - wall[0], 1), **load.figures(failed_at, repaired_at)}
     figures["events_per_s"] = round(figures["events_acknowledged"] / figures["seconds"])
     figures["repair_took_s"] = round(repaired_at - repair_started, 2)
@@ -138,6 +155,8 @@ def _run(
         phase: dep.lb.routed(wall[n], wall[n + 1])
         for n, phase in enumerate(("before", "during", "after"))
     }
+    # evictions so far, in each process running (api1's restart began a new count)
+    figures["memory_at_end_of_load"] = {h.host: h.lives[-1] for h in dep.api}
     if load.log.failures:
         figures["producer_failures"] = load.log.failures[:5]
     return figures
@@ -147,9 +166,12 @@ def _judged(figures: Figures, load: Load, dep: Deployment) -> Figures:
     """The figures with the checks of exactness; a batch never acknowledged (or a
     producer's unexpected answer) leaves the outcome unknown: that fails the run too."""
     figures |= exactness(dep, load.log.acknowledged, load.log.accepted)
-    if figures["batches_never_acknowledged"] or load.log.failures:
+    if figures["batches_never_acknowledged"] or load.log.failures or load.reader.unexpected:
         figures["totals_exact"] = False
-        figures["problems"].append("batches left unacknowledged or refused: see the figures")
+        figures["problems"].append(
+            "batches left unacknowledged or refused, or a reader's unexpected answer: "
+            "see the figures"
+        )
     return figures
 
 
