@@ -6,7 +6,8 @@ PIP    := $(PY) -m pip install -q -c constraints.txt
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck system-deps clean bench bench-quick bench-scale bench-scale-quick
+.PHONY: run test lint typecheck system-deps clean bench bench-quick bench-scale bench-scale-quick \
+	bench-live bench-live-quick scale-test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,19 @@ bench-scale: $(VENV)/.dev-installed system-deps
 
 bench-scale-quick: $(VENV)/.dev-installed system-deps
 	$(PY) -m bench.scale --quick
+
+# The multi-host deployment with failures under load (docs/deploy.md): network
+# namespaces, nginx and a PostgreSQL primary + replica; needs root, about 5 minutes.
+scale-test: $(VENV)/.dev-installed
+	bash scripts/scale-test
+
+# The live contact center (bench/live.py): the full run writes the section "Live" at the
+# top of docs/benchmarks.md (about 10 minutes); the quick one a copy in the temp folder.
+bench-live: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.live
+
+bench-live-quick: $(VENV)/.dev-installed system-deps
+	$(PY) -m bench.live --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

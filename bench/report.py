@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.sections import existing, splice
+from bench import sections
 
 TARGET_NAIVE_RATIO = 10.0
 TARGET_FLOOR_RATIO = 3.0
@@ -241,8 +241,8 @@ def write(results: dict[str, Any], out: Path) -> None:
         png,
         f"engactivity, {results['mode']} run of {results['date']}: {m['nproc']} cores, {m['cpu']}",
     )
-    # The "At scale" section comes from another run (python -m bench.scale): kept.
-    out.write_text(splice(render(results, rows, png.name), existing(out)))
+    # The sections of other runs (live, at scale, push freshness) are kept.
+    out.write_text(sections.keep(out, render(results, rows, png.name)))
 
 
 def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) -> list[str]:
@@ -463,6 +463,7 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "make bench        # the full run: about 15 minutes on 2 cores; writes docs/benchmarks.*",
         "make bench-quick  # the same code at 1/100 scale, about 2 minutes (part of make test)",
         "make bench-scale  # copies of the standard day on PostgreSQL: the section At scale",
+        "make bench-live   # the live contact center (section Live at the top); bench-live-quick",
         "```",
         "",
         "The harness lives in `bench/`; generated data is cached in `bench/.cache/` "

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.report import ms, num
-from bench.sections import END, START, splice
+from bench.sections import AT_SCALE
 
 CHART = "benchmarks-scale.png"
 
@@ -23,7 +23,7 @@ CHART = "benchmarks-scale.png"
 def write(results: dict[str, Any], out: Path) -> None:
     chart(results, out.with_name(CHART))
     text = out.read_text() if out.exists() else "# Benchmarks\n"
-    out.write_text(splice(text, render(results)))
+    out.write_text(AT_SCALE.splice(text, render(results)))
 
 
 def mib(entries: list[dict[str, Any]]) -> float:
@@ -45,11 +45,11 @@ def _gauge(metrics: dict[str, float], word: str, unit: float = 1) -> str:
 
 def render(results: dict[str, Any]) -> str:
     servers = _servers(results)
-    lines = [START, "## At scale", "", *_intro(results), *_skipped(results)]
+    lines = [AT_SCALE.start, "## At scale", "", *_intro(results), *_skipped(results)]
     lines += [*_ingest(results, servers), "", *_cold(results, servers), ""]
     lines += [*_warm(results, servers), "", *_growth(results)]
     lines += ["", f"![latency and memory as the data grow]({CHART})", "", *_failures(results)]
-    return "\n".join(lines).rstrip("\n") + "\n" + END + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n" + AT_SCALE.end + "\n"
 
 
 def _intro(results: dict[str, Any]) -> list[str]:

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from bench.copies import copy_account, interleaved
 from bench.scale import WARM_SHAPES
-from bench.sections import END, START, existing, splice
+from bench.sections import AT_SCALE
 
 from tests.conftest import new_pg_database
+
+START, END = AT_SCALE.start, AT_SCALE.end
+existing, splice = AT_SCALE.existing, AT_SCALE.splice
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("large", "small")

@@ -139,6 +139,29 @@ class Settings:
         "0: half the machine's (or container's) memory, shared by --workers.",
         min=0,
     )
+    push_period_ms: int = setting(
+        1000,
+        "--push-period-ms",
+        "ENGACTIVITY_PUSH_PERIOD_MS",
+        "Event streams (Accept: text/event-stream): at most one new answer per "
+        "question per this many milliseconds; also how often other processes' "
+        "writes are looked for.",
+        min=10,
+    )
+    push_heartbeat_s: int = setting(
+        15,
+        "--push-heartbeat-s",
+        "ENGACTIVITY_PUSH_HEARTBEAT_S",
+        "Seconds between the comment lines that keep an idle event stream open.",
+        min=1,
+    )
+    max_streams: int = setting(
+        1000,
+        "--max-streams",
+        "ENGACTIVITY_MAX_STREAMS",
+        "Event streams a server process keeps open at once before 503 (0: none).",
+        min=0,
+    )
     sync: str = setting(
         "full",
         "--sync",

@@ -81,6 +81,20 @@ LOGINS = Counter(
     "throttled (429 after repeated failures).",
     ["outcome"],
 )
+PUSH_COMPUTATIONS = Counter(
+    "engactivity_push_computations",
+    "Answers computed for event streams after a change, one per question however "
+    "many streams share it (the first answer of each stream is not counted).",
+)
+PUSH_DELIVERIES = Counter(
+    "engactivity_push_deliveries",
+    "New answers handed to event streams after a change (one per stream per change).",
+)
+PUSH_STREAMS = Gauge(
+    "engactivity_push_streams",
+    "Event streams open now.",
+    multiprocess_mode="livesum",
+)
 
 for _outcome in ("accepted", "duplicate", "expired", "rejected"):
     EVENTS.labels(_outcome)

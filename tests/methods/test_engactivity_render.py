@@ -349,3 +349,17 @@ def test_answers_from_cached_fragments_equal_fresh_ones(
     assert answer(state, query, NOW_MS, fragments) == answer(state, query, NOW_MS)
     if query.interval is not None and (query.skills or query.agents) and not after:
         assert fragments.hits > 0
+
+
+def test_kept_skill_sections_are_not_used_for_another_table() -> None:
+    # A reloaded account's table numbers its pairs afresh: pair 0 is skill 1's in the
+    # first table and skill 2's in the second, with the same sums. The sections kept
+    # from the first table must not be patched into the second's answer.
+    query = EngActivityQuery(60, None, ALL, None)
+    fragments = DictFragments()
+    first = AccountState((ROLLUP,))
+    load(first, [ev(1, skill=1)])
+    answer(first, query, NOW_MS, fragments)
+    second = AccountState((ROLLUP,))
+    load(second, [ev(1, skill=2)])
+    assert answer(second, query, NOW_MS, fragments) == answer(second, query, NOW_MS)

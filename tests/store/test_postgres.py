@@ -3,14 +3,15 @@ hold, processes catching up through the change log, and one that fell behind it.
 
 from __future__ import annotations
 
+import random
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
 from engactivity.methods import tables_of
-from engactivity.store import migrate_store, open_store
+from engactivity.store import IngestResult, migrate_store, open_store
 from engactivity.store.postgres import POSTGRES_SCHEMA_VERSION
-from tests.conftest import NOW_MS, new_pg_database
+from tests.conftest import MIN, NOW_MS, new_pg_database
 from tests.factories import connected
 from tests.store.dbutil import memory_rows, table_rows
 
@@ -63,3 +64,36 @@ def test_processes_catch_up_and_one_behind_the_pruned_change_log_reloads() -> No
     finally:
         one.close()
         other.close()
+
+
+def test_two_processes_writing_the_same_rows_count_each_event_once() -> None:
+    # Two stores on one database, as two processes: each gets every event, from two
+    # threads each, in other orders and batches, so their groups insert the same ids
+    # and upsert the same rows at the same time (they wait for each other's COMMIT).
+    url, once = new_pg_database(), new_pg_database()
+    pool = [connected(f"e{i}", NOW_MS - (i % 40) * MIN - 1, i % 3, i % 4 + 1) for i in range(2400)]
+    stores = [open_store(url, lambda: NOW_MS, tables_of()) for _ in range(2)]
+    reference = open_store(once, lambda: NOW_MS, tables_of())
+
+    def send(seed: int) -> list[IngestResult]:
+        events = random.Random(seed).sample(pool, len(pool))
+        size = 50 + 25 * seed
+        store = stores[seed % 2]
+        futures = [
+            store.submit("acme", events[i : i + size], NOW_MS) for i in range(0, len(pool), size)
+        ]
+        return [future.result(timeout=120) for future in futures]
+
+    try:
+        with ThreadPoolExecutor(4) as threads:
+            results = [r for batch in threads.map(send, range(4)) for r in batch]
+        reference.submit("acme", pool, NOW_MS).result()
+        assert sum(r.accepted for r in results) == len(pool)
+        assert sum(r.duplicates for r in results) == 3 * len(pool)
+        assert table_rows(url, "acme") == table_rows(once, "acme")
+        for store in stores:
+            store.version("acme")
+            assert memory_rows(store, "acme") == table_rows(url, "acme")
+    finally:
+        for store in (*stores, reference):
+            store.close()

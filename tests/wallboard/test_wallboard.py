@@ -190,6 +190,18 @@ def row_ids(page: Page, table_id: str) -> list[str]:
     return ids
 
 
+def without_push(page: Page) -> None:
+    """Refuse the page's event streams, as a server with --max-streams 0 does: it polls."""
+
+    def refuse(route: Route) -> None:
+        if route.request.headers.get("accept") == "text/event-stream":
+            route.fulfill(status=503, json={"error": "too_many_streams", "message": "full"})
+        else:
+            route.fallback()
+
+    page.route("**/operations/api/account/**", refuse)
+
+
 def freeze_clock(page: Page) -> None:
     """Run the page's timers on a paused fake clock: they fire only on clock.run_for()."""
     page.clock.install(time=NOW_MS / 1000)
@@ -507,6 +519,8 @@ def test_page_and_static_files_are_served(board: Server) -> None:
             assert "default-src 'self'" in page.headers["content-security-policy"]
         kinds = {
             "app.js": "javascript",
+            "push.js": "javascript",
+            "vendor/eventsource-parser.js": "javascript",
             "style.css": "text/css",
             "vendor/uPlot.iife.min.js": "javascript",
             "vendor/uPlot.min.css": "text/css",
@@ -1067,11 +1081,13 @@ def test_refreshes_every_5_s_and_pauses_when_hidden(page: Page, board: Server) -
         """
     )
     freeze_clock(page)
+    without_push(page)  # the streams' fallback: a poll every 5 s
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/engactivity?" in r.url else None)
     open_board(page, board)
     body = page.locator("body")
     expect(body).to_have_attribute("data-refreshes", "1")
+    expect(body).to_have_attribute("data-push", "polling")
 
     page.clock.run_for(4_000)
     assert page.locator("body").get_attribute("data-refreshes") == "1"
@@ -1088,6 +1104,40 @@ def test_refreshes_every_5_s_and_pauses_when_hidden(page: Page, board: Server) -
     page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
     expect(body).to_have_attribute("data-refreshes", "3")  # at once, without waiting 5 s
     expect(page.locator("#updated")).not_to_contain_text("paused")
+
+
+def test_pushed_data_shows_without_waiting_for_a_poll(page: Page, tmp_path: Path) -> None:
+    srv = Server(tmp_path, extra_args=["--push-period-ms", "200"]).start()
+    try:
+        sent = [connected(f"p-{n}", NOW_MS - 5 * MIN) for n in range(3)]
+        assert srv.send(ACCOUNT, sent).status_code == 200
+        freeze_clock(page)  # the page's timers stand still: no poll can come
+        open_board(page, srv)
+        body = page.locator("body")
+        expect(body).to_have_attribute("data-push", "live")
+        expect(page.locator("#total-connected")).to_have_text("3")
+        more = [connected(f"q-{n}", NOW_MS - 4 * MIN) for n in range(4)]
+        assert srv.send(ACCOUNT, more).status_code == 200
+        expect(page.locator("#total-connected")).to_have_text("7", timeout=5_000)
+        assert int(body.get_attribute("data-refreshes") or 0) >= 2
+        expect(page.locator("#error")).to_be_hidden()
+    finally:
+        srv.stop()
+
+
+def connected(event_id: str, at: int) -> Event:
+    return {"eventId": event_id, "type": "connected", "time": at, "agentId": 1, "skillId": 2}
+
+
+def test_a_refused_stream_falls_back_to_polling(page: Page, board: Server) -> None:
+    freeze_clock(page)
+    without_push(page)
+    open_board(page, board)
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-push", "polling")
+    page.clock.run_for(5_500)
+    expect(body).to_have_attribute("data-refreshes", "2")
+    expect(page.locator("#error")).to_be_hidden()
 
 
 def test_demo_numbers_move(page: Page, tmp_path: Path) -> None:
@@ -1303,6 +1353,7 @@ def test_a_renamed_skill_shows_its_new_name(page: Page, named_board: Named) -> N
 
 def test_names_are_read_again_every_minute(page: Page, named_board: Named) -> None:
     freeze_clock(page)
+    without_push(page)
     open_named(page, named_board)
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/le-users/" in r.url else None)

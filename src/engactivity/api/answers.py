@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Hashable, Sized
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -39,43 +40,59 @@ class _AccountFragments:
         self._cache.put((self._scope, part), stamp, piece)
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    body: bytes
+    version: int
+    """The account's data version it was read at."""
+    until: int
+    """The moment (ms) from which it is outdated even without new data (2**63: never)."""
+
+
 class Answers:
     def __init__(self, store: Store, cache_bytes: int) -> None:
         self._store = store
         self._answers: AnswerCache[bytes] = AnswerCache(cache_bytes // 2)
         self._fragments: AnswerCache[Sized] = AnswerCache(cache_bytes // 2)
-        self._flights: SingleFlight[tuple[bytes, int]] = SingleFlight()
+        self._flights: SingleFlight[Answer] = SingleFlight()
         self._renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
 
     async def get(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> bytes:
+        return (await self.answer(method, account_id, query, now_ms)).body
+
+    async def answer(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> Answer:
+        """The answer with its data version and until when it holds (for push)."""
         plan = method.plan(query, now_ms)
         part = plan if method.key is None else method.key(query, plan)
         key = (method.name, account_id, query, part)
+        version = await self.version(account_id)
+        cached = self._answers.entry(key, version, now_ms)
+        if cached is not None:
+            return Answer(cached[0], version, cached[1])
+        compute = functools.partial(self._compute, method, account_id, query, plan, key)
+        if method.light(query):
+            return compute()  # cheaper than a thread hop
+
+        async def off_loop() -> Answer:
+            return await anyio.to_thread.run_sync(compute, limiter=self._renderers)
+
+        answer = await self._flights.run((key, version), off_loop)
+        if now_ms >= answer.until:  # shared with a computation begun earlier, and outdated since
+            answer = await off_loop()
+        return answer
+
+    async def version(self, account_id: str) -> int:
+        """The account's data version (answers are cached by it)."""
         if self._store.blocking or not self._store.resident(account_id):
             # Other processes write too, or the account is not in memory: the version
             # comes from the database (the account is loaded), off the event loop.
-            version = await anyio.to_thread.run_sync(self._store.version, account_id)
-        else:
-            version = self._store.version(account_id)
-        cached = self._answers.get(key, version, now_ms)
-        if cached is not None:
-            return cached
-        compute = functools.partial(self._compute, method, account_id, query, plan, key)
-        if method.light(query):
-            return compute()[0]  # cheaper than a thread hop
-
-        async def off_loop() -> tuple[bytes, int]:
-            return await anyio.to_thread.run_sync(compute, limiter=self._renderers)
-
-        body, until = await self._flights.run((key, version), off_loop)
-        if now_ms >= until:  # shared with a computation begun earlier, and outdated since
-            body, until = await off_loop()
-        return body
+            return await anyio.to_thread.run_sync(self._store.version, account_id)
+        return self._store.version(account_id)
 
     def _compute(
         self, method: AnyMethod, account_id: str, query: Any, plan: Any, key: Hashable
-    ) -> tuple[bytes, int]:
-        """The answer, and until when it holds without new data."""
+    ) -> Answer:
+        """The answer, read at one version, and until when it holds without new data."""
         fragments = _AccountFragments(self._fragments, (method.name, account_id))
         with self._store.snapshot(account_id) as state:
             version = state.version
@@ -83,7 +100,7 @@ class Answers:
         body = method.render(query, plan, reading, fragments)
         until = None if method.valid_until is None else method.valid_until(query, plan, reading)
         self._answers.put(key, version, body, until)
-        return body, _FOREVER if until is None else until
+        return Answer(body, version, _FOREVER if until is None else until)
 
 
 _FOREVER = 2**63

@@ -28,6 +28,8 @@ from engactivity.api.ingestion import install_ingestion
 from engactivity.api.limits import ConcurrencyLimiter
 from engactivity.api.login import LoginRoutes
 from engactivity.api.metrics_route import install_metrics_route
+from engactivity.api.push import Streams
+from engactivity.api.pushhub import Hub
 from engactivity.api.queries import MethodRoutes
 from engactivity.api.request_metrics import MetricsMiddleware
 from engactivity.api.requestlog import RequestLogMiddleware
@@ -103,12 +105,12 @@ def _install_routes(
     router's and the description's."""
     install_wallboard(app)
     install_metrics_route(app, store)
-    routes = MethodRoutes(
-        Answers(store, settings.answer_cache_bytes),
-        ConcurrencyLimiter(settings.max_concurrent_per_account),
-        clock,
-        settings.metrics_account_labels,
-    )
+    answers = Answers(store, settings.answer_cache_bytes)
+    limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
+    hub = Hub(answers, limiter, clock, settings.push_period_ms)
+    hub.listen_to(store)
+    streams = Streams(hub, settings.push_heartbeat_s, settings.max_streams)
+    routes = MethodRoutes(answers, limiter, streams, clock, settings.metrics_account_labels)
     for method in methods:
         routes.install(app, method)
     install_ingestion(app, ingestor)

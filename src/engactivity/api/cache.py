@@ -33,12 +33,17 @@ class AnswerCache(Generic[Text]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, version: int, now_ms: int = 0) -> Text | None:
+        found = self.entry(key, version, now_ms)
+        return None if found is None else found[0]
+
+    def entry(self, key: Hashable, version: int, now_ms: int = 0) -> tuple[Text, int] | None:
+        """The text kept for ``version``, and until when it holds (2**63: until new data)."""
         with self._lock:
             found = self._entries.get(key)
             if found is None or found[0] != version or now_ms >= found[1]:
                 return None
             self._entries.move_to_end(key)
-            return found[2]
+            return found[2], found[1]
 
     def put(self, key: Hashable, version: int, body: Text, until_ms: int | None = None) -> None:
         """Keep ``body`` for ``version``, and until ``until_ms`` when it is given."""

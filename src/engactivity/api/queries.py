@@ -1,5 +1,6 @@
 """The routes of every registered method: GET with a query string, POST with a JSON or
-form body (querybody.py).
+form body (querybody.py); either one as an event stream with ``Accept:
+text/event-stream`` (push.py).
 
 Both read the same parameters (the POST also reads the query string; body values win),
 check the account id, take a slot of the account's concurrency limit (429 at once when
@@ -20,6 +21,7 @@ from engactivity.api.bodies import read_body
 from engactivity.api.errors import error_response
 from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
+from engactivity.api.push import EVENT_STREAM, Streams, wants_stream
 from engactivity.api.querybody import FORM, body_params
 from engactivity.auth.access import READ_KEY
 from engactivity.clock import Clock
@@ -37,25 +39,29 @@ class MethodRoutes:
         self,
         answers: Answers,
         limiter: ConcurrencyLimiter,
+        streams: Streams,
         clock: Clock,
         account_labels: bool,
     ) -> None:
         self.answers = answers
         self.limiter = limiter
+        self.streams = streams
         self.clock = clock
         self.account_labels = account_labels
 
     async def answer(
-        self, method: AnyMethod, account_id: str, params: dict[str, object]
+        self, method: AnyMethod, account_id: str, params: dict[str, object], stream: bool
     ) -> Response:
+        """The answer as JSON, or with ``stream`` as an event stream (api/push.py)."""
         check_account_id(account_id)
+        if stream and (refusal := self.streams.full()) is not None:
+            return refusal
         try:
             with self.limiter.slot(account_id):
                 now = self.clock()
                 query = method.parse(params)
                 with telemetry.timed("query"):
-                    body = await self.answers.get(method, account_id, query, now)
-                return Response(body, media_type="application/json")
+                    answer = await self.answers.answer(method, account_id, query, now)
         except TooManyRequests:
             telemetry.count_throttled(account_id, self.account_labels)
             limit = self.limiter.limit
@@ -67,12 +73,16 @@ class MethodRoutes:
                 headers={"Retry-After": "1"},
                 limit=limit,
             )
+        if stream:
+            return self.streams.respond((method, account_id, query), answer)
+        return Response(answer.body, media_type="application/json")
 
     def install(self, app: FastAPI, method: AnyMethod) -> None:
         path = f"/operations/api/account/{{accountId}}/{method.name}"
 
         async def get(request: Request, accountId: AccountId) -> Response:
-            return await self.answer(method, accountId, dict(request.query_params))
+            params: dict[str, object] = dict(request.query_params)
+            return await self.answer(method, accountId, params, wants_stream(request))
 
         async def post(request: Request, accountId: AccountId) -> Response:
             params: dict[str, object] = dict(request.query_params)
@@ -84,7 +94,7 @@ class MethodRoutes:
                     f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
                 )
             params.update(body_params(raw, request.headers.get("content-type", "")))
-            return await self.answer(method, accountId, params)
+            return await self.answer(method, accountId, params, wants_stream(request))
 
         responses = _responses(method)
         add_route(
@@ -133,7 +143,15 @@ def _responses(method: AnyMethod) -> dict[int | str, dict[str, Any]]:
     return {
         200: {
             "description": "The metrics",
-            "content": {"application/json": {"schema": method.response}},
+            "content": {
+                "application/json": {"schema": method.response},
+                EVENT_STREAM: {
+                    "schema": {"type": "string"},
+                    "description": "With Accept: text/event-stream: `answer` events "
+                    "(data: the JSON body above), heartbeats, a last `end` event "
+                    "(docs/api.md, Push)",
+                },
+            },
         },
         **ERROR_RESPONSES,
     }

@@ -7,7 +7,7 @@ then the twenty metrics of section 2.1, totals by the rules of 2.2, the shapes o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,8 @@ from engactivity.methods.queues import (
     half_up,
 )
 from engactivity.methods.queuestate import NONE, Current, CurrentValues, current_values
-from engactivity.store.memory import AccountState, gather
+from engactivity.methods.spans import Merged, interval_buckets, span_rows, stamp
+from engactivity.store.memory import AccountState, BucketRows
 
 Plan = tuple[Span, int]
 """The span of buckets, and the moment (current values move with it)."""
@@ -76,32 +77,47 @@ def plan(query: QueueHealthQuery, now_ms: int) -> Plan:
 @dataclass(frozen=True, slots=True)
 class Reading:
     whole: Cells
-    intervals: list[Cells] | None
+    intervals: list[Cells | bytes] | None
+    """Per interval, newest first: its cells, or its rendered text when that was kept."""
+    stamps: list[int] | None
+    """Per interval: a number that changes whenever any of its buckets changes."""
     current: CurrentValues
 
 
 def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fragments) -> Reading:
     span, now_ms = plan
     cells = state.rows(QUEUE_CELLS)
-    skill_of = cells.column(0)
-    buckets, keys, values = gather(cells, range(span.first, span.last + 1))
-    if isinstance(query.skills, frozenset):
-        keep = np.isin(skill_of[keys], np.fromiter(query.skills, np.int64))
-        buckets, keys, values = buckets[keep], keys[keep], values[keep]
-    groups, rows = cells.merge_by(keys, values, cells.key_count)
-    whole = dict(zip(skill_of[groups].tolist(), rows.tolist(), strict=True))
-    intervals: list[Cells] | None = None
+    whole = _cells(query, cells, span_rows(cells, span.first, span.last, fragments))
+    intervals: list[Cells | bytes] | None = None
+    stamps: list[int] | None = None
     if span.interval_ms is not None:
-        interval_of = np.array([span.interval_of(b) for b in range(span.first, span.last + 1)])
-        per = cells.key_count
-        groups = interval_of[buckets - span.first] * per + keys
-        groups, rows = cells.merge_by(groups, values, span.interval_count * per)
-        skills = skill_of.tolist()
-        intervals = [{} for _ in range(span.interval_count)]
-        for group, row in zip(groups.tolist(), rows.tolist(), strict=True):
-            intervals[group // per][skills[group % per]] = row
+        intervals, stamps = [], []
+        for k, (first, last) in enumerate(interval_buckets(span)):
+            stamps.append(stamp(cells, first, last))
+            kept = fragments.get(_part(query, span, k), stamps[-1], bytes)
+            if kept is None:
+                merged = span_rows(cells, first, last, fragments, keep_older=k == 0)
+                intervals.append(_cells(query, cells, merged))
+            else:
+                intervals.append(kept)
     current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
-    return Reading(whole, intervals, current)
+    return Reading(whole, intervals, stamps, current)
+
+
+def _cells(query: QueueHealthQuery, rows: BucketRows, merged: Merged) -> Cells:
+    """The merged cells of the skills asked for (each key of the table is one skill)."""
+    skill_of = rows.column(0)
+    keep = merged.seen.copy()
+    if isinstance(query.skills, frozenset):
+        keep &= np.isin(skill_of, np.fromiter(query.skills, np.int64))
+    return dict(zip(skill_of[keep].tolist(), merged.values[keep].tolist(), strict=True))
+
+
+def _part(query: QueueHealthQuery, span: Span, k: int) -> Hashable:
+    """What fixes interval k's text: the skills asked for and its buckets (the oldest
+    interval also depends on where the span starts)."""
+    oldest = span.first if k == span.interval_count - 1 else None
+    return ("interval", query.skills, span.end_ms, span.interval_ms, k, oldest)
 
 
 # -- the metrics ------------------------------------------------------------------------------
@@ -151,13 +167,18 @@ def total_row(rows: list[list[int]]) -> list[int]:
     """The skills' rows as one (section 2.2): everything summed, the maximums and
     minimums of a gauge over the skills that have samples of it (none: no samples)."""
     total = QUEUE_CELLS.empty_row()
-    for at in (ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON):
-        total[at] = sum(row[at] for row in rows)
+    if not rows:
+        return total
+    cells = np.array(rows, np.int64)  # one vector sum per column, not a loop per skill
+    counters = [ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON]
+    for at, value in zip(counters, cells[:, counters].sum(axis=0).tolist(), strict=True):
+        total[at] = value
     for gauge in GAUGES:
-        sampled = [row for row in rows if row[gauge[1]]]
-        if sampled:
-            for column in gauge:
-                total[column] = sum(row[column] for row in sampled)
+        sampled = cells[cells[:, gauge[1]] != 0]
+        if len(sampled):
+            columns = list(gauge)
+            for at, value in zip(columns, sampled[:, columns].sum(axis=0).tolist(), strict=True):
+                total[at] = value
     return total
 
 
@@ -173,29 +194,71 @@ def current_total(query: QueueHealthQuery, current: Current) -> tuple[int, int]:
     return sum(v[0] for v in known), sum(v[1] for v in known)
 
 
-def section(query: QueueHealthQuery, cells: Cells, current: Current | None) -> dict[str, Any]:
-    """One interval's (current None) or the whole span's body."""
-    body: dict[str, Any] = {}
+SkillKey = tuple[int, tuple[int, ...], tuple[int, int] | None]
+"""A skill, its merged cell and its current values: all its metrics are made from."""
+
+
+class SkillTexts:
+    """Each skill's rendered entry (``"id":{metrics}``), by what it was made from: a
+    write changes few skills' cells, so the next answer renders only those (kept per
+    question)."""
+
+    def __init__(self, earlier: SkillTexts | None) -> None:
+        self.earlier = {} if earlier is None else earlier.texts
+        self.texts: dict[SkillKey, bytes] = {}
+        """What this answer used (the next one looks here)."""
+
+    def entries(self, cells: Cells, current: Current | None) -> list[bytes]:
+        """The skills' entries, by skill (a loop kept lean: it runs once per skill)."""
+        texts, earlier = self.texts, self.earlier
+        out: list[bytes] = []
+        for skill, row in sorted(cells.items()):
+            now = None if current is None else current.get(skill)
+            key = (skill, tuple(row), now)
+            entry = texts.get(key) or earlier.get(key)
+            if entry is None:
+                entry = b'"%d":' % skill + orjson.dumps(metrics(row, now))
+            texts[key] = entry
+            out.append(entry)
+        return out
+
+    def __len__(self) -> int:
+        """What it costs the fragment cache (bytes, roughly: each key about 200)."""
+        return sum(map(len, self.texts.values())) + 200 * len(self.texts)
+
+
+def section(
+    query: QueueHealthQuery, cells: Cells, current: Current | None, texts: SkillTexts
+) -> bytes:
+    """One interval's (current None) or the whole span's body, as JSON text."""
+    parts: list[bytes] = []
     if query.skills is not None:
-        body["skillsMetrics"] = {
-            str(skill): metrics(row, None if current is None else current.get(skill))
-            for skill, row in sorted(cells.items())
-        }
+        parts.append(b'"skillsMetrics":{' + b",".join(texts.entries(cells, current)) + b"}")
     totals = None if current is None else current_total(query, current)
-    body["metricsTotals"] = metrics(total_row(list(cells.values())), totals)
-    return body
+    total = metrics(total_row(list(cells.values())), totals)
+    parts.append(b'"metricsTotals":' + orjson.dumps(total))
+    return b"{" + b",".join(parts) + b"}"
 
 
 def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
     span = plan[0]
-    whole = section(query, reading.whole, reading.current.values)
-    if reading.intervals is None:
-        return orjson.dumps(whole)
-    listed = [
-        {"timestamp": span.interval_end(k), "metricsData": section(query, cells, None)}
-        for k, cells in enumerate(reading.intervals)
-    ]
-    return orjson.dumps({"metricsByIntervals": listed, **whole})
+    part = ("skill texts", query.skills)
+    texts = SkillTexts(fragments.get(part, 0, SkillTexts))  # kept whatever the data: stamp 0
+    whole = section(query, reading.whole, reading.current.values, texts)
+    if reading.intervals is None or reading.stamps is None:
+        fragments.put(part, 0, texts)
+        return whole
+    listed: list[bytes] = []
+    for k, cells in enumerate(reading.intervals):
+        if not isinstance(cells, bytes):
+            # Kept, so that the next answer after new data renders only the intervals
+            # whose buckets changed.
+            body = section(query, cells, None, texts)
+            cells = b'{"timestamp":%d,"metricsData":%b}' % (span.interval_end(k), body)
+            fragments.put(_part(query, span, k), reading.stamps[k], cells)
+        listed.append(cells)
+    fragments.put(part, 0, texts)
+    return b'{"metricsByIntervals":[' + b",".join(listed) + b"]," + whole[1:]
 
 
 QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
@@ -206,7 +269,9 @@ QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
     tables=(QUEUE_CELLS, QUEUE_SAMPLES),
     read=read,
     render=render,
-    light=lambda query: query.skills is None and query.interval is None,
+    # Without intervals: kept cells plus the newest bucket, and the changed skills'
+    # metrics: cheaper than the hop to a thread.
+    light=lambda query: query.interval is None,
     # The current values move with the clock: an answer is kept, for its span, until
     # the first of them stops being current.
     key=lambda query, plan: plan[0],

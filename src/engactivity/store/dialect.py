@@ -39,6 +39,10 @@ class Dialect(Protocol):
     """Reads are network round trips: callers keep them off the event loop."""
     bytes_type: str
     """The column type of byte strings."""
+    set_based: bool
+    """The writer records a whole group's ids, and merges its rows into each table, in
+    one statement each (``insert_ids``, ``upsert_rows``): statements are round trips.
+    Otherwise it runs each batch's own statements (``WriteJob``)."""
 
     @property
     def stored_id(self) -> Callable[[str], str] | None:
@@ -95,13 +99,32 @@ class Dialect(Protocol):
         ...
 
     def claim_accounts(self, conn: Connection, accounts: list[str]) -> dict[str, int]:
-        """In a write transaction, before anything else: make sure the accounts exist,
-        and where the database keeps versions, take the next version of each (holding
-        the account until COMMIT). Accounts come sorted, so writers never deadlock."""
+        """In a write transaction, before anything else (after everything else when
+        ``set_based``): make sure the accounts exist, and where the database keeps
+        versions, take the next version of each (holding the account until COMMIT).
+        Accounts come sorted, so writers never deadlock."""
         ...
 
-    def record_changes(self, conn: Connection, account_id: str, version: int, blob: bytes) -> None:
-        """Keep the deltas of an account's version for other processes (shared only)."""
+    def record_changes(self, conn: Connection, changes: list[tuple[str, int, bytes]]) -> None:
+        """Keep the deltas of each (account, version, deltas) for other processes (shared
+        only)."""
+        ...
+
+    def insert_ids(
+        self,
+        conn: Connection,
+        accounts: list[str],
+        ids: list[str],
+        buckets: list[int],
+        returning: bool,
+    ) -> int | set[tuple[str, str]]:
+        """Record a group's event ids (no (account, id) twice), skipping those stored:
+        how many were new, or with ``returning`` which ones (set-based only)."""
+        ...
+
+    def upsert_rows(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        """Merge rows (account, key..., values..., no key twice) into ``table`` (set-based
+        only)."""
         ...
 
     def on_write_error(self, exc: Exception, conn: Connection, committing: bool) -> OnWriteError:

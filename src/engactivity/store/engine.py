@@ -5,7 +5,9 @@ writers never contend. Each batch's event ids are inserted optimistically: the
 statement only counts the new ones. When the count falls short, some were
 duplicates but the count does not say which, so the transaction is rolled back and
 the group done again carefully, looking up the batch's stored ids first; groups stay
-careful while they keep meeting duplicates. A failed transaction fails every batch in
+careful while they keep meeting duplicates. A set-based dialect (PostgreSQL) does the
+same for the whole group at once: one insert of its ids, one upsert per table
+(``grouped.py``). A failed transaction fails every batch in
 it (503, nothing stored; resending is safe), unless the dialect says it may be tried
 again (a serialization failure, a connection lost before COMMIT).
 
@@ -33,6 +35,7 @@ from engactivity.clock import Clock
 from engactivity.core.events import Event
 from engactivity.store.database import Database
 from engactivity.store.dialect import Connection, OnWriteError
+from engactivity.store.grouped import group_ids, merged_rows, staged_given
 from engactivity.store.interface import (
     DEFAULT_MEMORY_BYTES,
     MIN_RETENTION_MS,
@@ -112,6 +115,8 @@ class Engine:
         """The last group met duplicates: look up stored ids before inserting (writer only)."""
         self._jobs = JobQueue()
         self._completions: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._listeners: list[Callable[[str], None]] = []
+        """Told each account whose new data is in memory (``on_applied``)."""
         self._completer = threading.Thread(
             target=self._run_completer, name="completer", daemon=True
         )
@@ -144,6 +149,7 @@ class Engine:
             self._tables,
             dialect.sql,
             dialect.stored_id,
+            statements=not dialect.set_based,
         )
         self._jobs.put(job)
         return job.future
@@ -163,6 +169,10 @@ class Engine:
                 state = self._mirror.resident(account_id)
         with state.lock:
             yield state
+
+    def on_applied(self, callback: Callable[[str], None]) -> None:
+        # Registered before serving starts; the completer reads the list, never changes it.
+        self._listeners.append(callback)
 
     def ping(self) -> None:
         if not self._writer.is_alive():
@@ -298,8 +308,15 @@ class Engine:
         dialect.begin(conn)
         try:
             accounts = sorted({job.account_id for job in jobs if job.live})
-            versions = dialect.claim_accounts(conn, accounts)
-            staged = [self._stage_job(conn, job, careful) for job in jobs]
+            if dialect.set_based:
+                # The accounts are claimed last: writers of one account in other
+                # processes then overlap their statements and queue for the versions
+                # and COMMIT only.
+                staged = self._stage_together(conn, jobs, careful)
+                versions = dialect.claim_accounts(conn, accounts)
+            else:
+                versions = dialect.claim_accounts(conn, accounts)
+                staged = [self._stage_job(conn, job, careful) for job in jobs]
             if versions:
                 self._record_changes(conn, jobs, staged, versions)
         except BaseException:
@@ -331,6 +348,25 @@ class Engine:
             conn.execute(sql, params)
         return staged
 
+    def _stage_together(
+        self, conn: Connection, jobs: list[WriteJob], careful: bool
+    ) -> list[Staged]:
+        """The group's ids in one statement, then its rows in one per table."""
+        dialect = self._dialect
+        ids = group_ids(jobs)
+        # An id twice in the group is a duplicate for sure: ask which ids were new.
+        careful = careful or ids.repeated
+        new = dialect.insert_ids(conn, ids.accounts, ids.ids, ids.buckets, careful)
+        if isinstance(new, set):
+            staged = staged_given(jobs, new)
+        elif new == len(ids.ids):
+            staged = [job.all_fresh() for job in jobs]
+        else:
+            raise _Redo  # some were stored before, and the count does not say which
+        for table, rows in zip(self._tables, merged_rows(self._tables, jobs, staged), strict=True):
+            dialect.upsert_rows(conn, table, rows)
+        return staged
+
     def _record_changes(
         self,
         conn: Connection,
@@ -342,14 +378,25 @@ class Engine:
         for job, (_, deltas) in zip(jobs, staged, strict=True):
             if job.live:
                 by_account.setdefault(job.account_id, []).append(deltas)
-        for account_id, batches in by_account.items():
-            blob = encode(batches, self._tables)
-            self._dialect.record_changes(conn, account_id, versions[account_id], blob)
+        changes = [
+            (account_id, versions[account_id], encode(batches, self._tables))
+            for account_id, batches in by_account.items()
+        ]
+        self._dialect.record_changes(conn, changes)
 
     def _fail(self, jobs: list[WriteJob], exc: BaseException) -> None:
         log.error("a write transaction failed; its batches were not stored: %s", exc)
         for job in jobs:
             job.future.set_exception(StoreUnavailable(f"the batch could not be stored: {exc}"))
+
+    def _tell_listeners(self, accounts: list[str]) -> None:
+        # Before the acknowledgements: a push may then leave before the sender hears back.
+        for account_id in accounts:
+            for listener in self._listeners:
+                try:
+                    listener(account_id)
+                except Exception:
+                    log.exception("a listener of applied changes failed")
 
     # -- the completer thread ----------------------------------------------------------------
 
@@ -398,9 +445,11 @@ class Engine:
         for job, (_, deltas) in zip(group.jobs, group.staged, strict=True):
             if any(deltas):
                 by_account.setdefault(job.account_id, []).append(deltas)
-        for account_id in sorted(set(by_account) | set(group.versions)):
+        changed = sorted(set(by_account) | set(group.versions))
+        for account_id in changed:
             version = group.versions.get(account_id)
             self._mirror.apply(account_id, version, group.number, by_account.get(account_id, []))
+        self._tell_listeners(changed)
         for job, (result, _) in zip(group.jobs, group.staged, strict=True):
             if failure is None:
                 job.future.set_result(result)

@@ -92,6 +92,12 @@ class Store(Protocol):
         """The account's state, unchanged while the block runs (keep the block short)."""
         ...
 
+    def on_applied(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(account_id)`` each time this process has put new data of the
+        account in memory (on the store's own thread: keep it short and thread-safe).
+        Not called for other processes' writes: watch ``version`` for those."""
+        ...
+
     def ping(self) -> None:
         """Raise StoreUnavailable when the store does not answer."""
         ...

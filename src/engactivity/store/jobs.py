@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from engactivity.core.events import Event
+from engactivity.core.timeframe import BUCKET_MS
 from engactivity.store.interface import IngestResult, StoreUnavailable
 from engactivity.store.schema import PARAMS_PER_STATEMENT, id_inserts, insert_new_ids
 from engactivity.store.tables import Deltas, Table, fold_all, subtract
@@ -58,6 +59,8 @@ class WriteJob:
     """Per table, the rows of every live event (as if none were a duplicate)."""
     event_ids: list[str]
     """The live events' ids as the database holds them."""
+    buckets: list[int]
+    """The live events' buckets (for a set-based dialect only)."""
     id_inserts: list[Statement]
     upserts: list[Statement]
     """The statements adding ``deltas``, built before the writer."""
@@ -73,24 +76,33 @@ class WriteJob:
         tables: Sequence[Table],
         sql: Callable[[str], str],
         stored_id: Callable[[str], str] | None = None,
+        statements: bool = True,
     ) -> WriteJob:
         """The job of a batch, built on the submitting thread (the per-event work).
 
         Events older than ``oldest_kept_ms`` are expired: acknowledged, not stored.
         ``sql`` puts a statement in the database's dialect; ``stored_id`` maps an event
-        id to the form the database can hold, when it differs.
+        id to the form the database can hold, when it differs. Without ``statements``
+        the batch's own statements are not built (a set-based dialect writes the group).
         """
         live = [e for e in events if e.time >= oldest_kept_ms]
         ids = [e.event_id for e in live]
         if stored_id is not None:
             ids = [stored_id(i) for i in ids]
-        inserts = [
-            (sql(insert_new_ids(len(params) // 3)), params)
-            for params in id_inserts(account_id, ids, live)
-        ]
+        # A set-based dialect records the group's ids itself; otherwise the batch's own
+        # statements do.
+        buckets = [] if statements else [e.time // BUCKET_MS for e in live]
+        inserts = []
+        if statements:
+            inserts = [
+                (sql(insert_new_ids(len(params) // 3)), params)
+                for params in id_inserts(account_id, ids, live)
+            ]
         deltas = fold_all(tables, live)
-        job = cls(account_id, tables, live, len(events) - len(live), deltas, ids, inserts, [], sql)
-        job.upserts = job.statements_for(deltas)
+        expired = len(events) - len(live)
+        job = cls(account_id, tables, live, expired, deltas, ids, buckets, inserts, [], sql)
+        if statements:
+            job.upserts = job.statements_for(deltas)
         return job
 
     def statements_for(self, deltas: list[Deltas]) -> list[Statement]:

@@ -1,13 +1,13 @@
 """The shared database: PostgreSQL behind any number of API processes, on any hosts.
 
 What it adds to the engine's skeleton is how processes keep their in-memory copies
-equal (``mirror.py``): each account row carries a version, bumped first thing in every
-transaction that writes to the account. The row lock this takes is held until COMMIT,
-so transactions on one account commit in version order, and under it deduplication
-and the row upserts never wait on another writer (accounts are locked in sorted
-order, so writers never deadlock). Each transaction also records its deltas in
+equal (``mirror.py``): each account row carries a version, bumped in every transaction
+that writes to the account, last before its change record and COMMIT. The row lock
+this takes is held until COMMIT, so transactions on one account commit in version
+order (accounts are locked in sorted order, and the rows before them in key order, so
+writers never deadlock). Each transaction also records its deltas in
 ``rollup_change`` under its version, for the other processes to catch up from; they
-are kept a few minutes.
+are kept a few minutes. A group is written set-based (``postgres_group.py``).
 
 Connections come from a pool. Serialization failures and deadlocks are tried again,
 and so is a connection lost before COMMIT (on a fresh one); a connection lost during
@@ -26,6 +26,7 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from engactivity.store import postgres_group
 from engactivity.store.dialect import OnWriteError
 from engactivity.store.interface import StoreUnavailable
 from engactivity.store.schema import OLDEST_IDS, SCHEMA_VERSION, UPSERT_META, schema
@@ -86,6 +87,7 @@ class PostgresDialect:
     shared = True
     blocking = True
     bytes_type = "BYTEA"
+    set_based = True
     stored_id = staticmethod(_stored_id)
 
     def __init__(self, conninfo: str, pool_size: int = 16, timeout_s: float = 5.0) -> None:
@@ -201,23 +203,18 @@ class PostgresDialect:
         return {row[0] for row in rows}
 
     def claim_accounts(self, conn: Conn, accounts: list[str]) -> dict[str, int]:
-        versions: dict[str, int] = {}
-        for account_id in accounts:
-            row = conn.execute(
-                "INSERT INTO account (account_id, version) VALUES (%s, 1) "
-                "ON CONFLICT (account_id) DO UPDATE SET version = account.version + 1 "
-                "RETURNING version",
-                (account_id,),
-            ).fetchone()
-            assert row is not None
-            versions[account_id] = int(row[0])
-        return versions
+        return postgres_group.claim_accounts(conn, accounts)
 
-    def record_changes(self, conn: Conn, account_id: str, version: int, blob: bytes) -> None:
-        conn.execute(
-            "INSERT INTO rollup_change (account_id, version, deltas) VALUES (%s, %s, %s)",
-            (account_id, version, blob),
-        )
+    def record_changes(self, conn: Conn, changes: list[tuple[str, int, bytes]]) -> None:
+        postgres_group.record_changes(conn, changes)
+
+    def insert_ids(
+        self, conn: Conn, accounts: list[str], ids: list[str], buckets: list[int], returning: bool
+    ) -> int | set[tuple[str, str]]:
+        return postgres_group.insert_ids(conn, accounts, ids, buckets, returning)
+
+    def upsert_rows(self, conn: Conn, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        postgres_group.upsert(conn, table, rows)
 
     def on_write_error(self, exc: Exception, conn: Conn | None, committing: bool) -> OnWriteError:
         if isinstance(exc, _RETRYABLE):

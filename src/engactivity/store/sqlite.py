@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 
@@ -49,6 +49,7 @@ class SQLiteDialect:
     shared = False
     blocking = False
     bytes_type = "BLOB"
+    set_based = False  # a statement is a function call: each batch runs its own
     stored_id = None  # ids are held as they are
 
     def __init__(self, path: Path, synchronous: Synchronous = "FULL") -> None:
@@ -164,9 +165,24 @@ class SQLiteDialect:
         return {}  # one writing process: no versions to keep
 
     def record_changes(
-        self, conn: sqlite3.Connection, account_id: str, version: int, blob: bytes
+        self, conn: sqlite3.Connection, changes: list[tuple[str, int, bytes]]
     ) -> None:
         raise AssertionError("a SQLite store keeps no versions")
+
+    def insert_ids(
+        self,
+        conn: sqlite3.Connection,
+        accounts: list[str],
+        ids: list[str],
+        buckets: list[int],
+        returning: bool,
+    ) -> int | set[tuple[str, str]]:
+        raise AssertionError("SQLite runs each batch's statements")
+
+    def upsert_rows(
+        self, conn: sqlite3.Connection, table: Table, rows: list[tuple[Any, ...]]
+    ) -> None:
+        raise AssertionError("SQLite runs each batch's statements")
 
     def on_write_error(
         self, exc: Exception, conn: sqlite3.Connection | None, committing: bool

@@ -57,9 +57,10 @@ def _chunks(items: list[Any], per_row: int, max_params: int) -> Iterator[list[An
         yield items[start : start + step]
 
 
-def _create(name: str, columns: list[str], key_names: list[str]) -> str:
+def _create(name: str, columns: list[tuple[str, str]], key_names: list[str]) -> str:
     """CREATE TABLE in the SQL both engines take (the dialect adapts the tail)."""
-    body = ",\n    ".join([*columns, f"PRIMARY KEY ({', '.join(key_names)})"])
+    defined = [f"{column} {sql_type} NOT NULL" for column, sql_type in columns]
+    body = ",\n    ".join([*defined, f"PRIMARY KEY ({', '.join(key_names)})"])
     return f"CREATE TABLE IF NOT EXISTS {name} (\n    {body}\n) WITHOUT ROWID;\n"
 
 
@@ -124,27 +125,37 @@ class BucketTable:
     def key_names(self) -> list[str]:
         return ["account_id", "bucket", *(c.name for c in self.keys)]
 
+    def columns(self, bytes_type: str) -> list[tuple[str, str]]:
+        """(name, SQL type) of every column, in the order of a row's parameters."""
+        return [
+            ("account_id", "TEXT"),
+            ("bucket", "BIGINT"),
+            *((c.name, c.sql_type) for c in self.keys),
+            *((v.name, "BIGINT") for v in self.values),
+        ]
+
     def ddl(self, bytes_type: str) -> str:
         """CREATE TABLE in the SQL both engines take (the dialect adapts the tail)."""
-        columns = [
-            "account_id TEXT NOT NULL",
-            "bucket BIGINT NOT NULL",
-            *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
-            *(f"{v.name} BIGINT NOT NULL" for v in self.values),
-        ]
-        return _create(self.name, columns, self.key_names)
+        return _create(self.name, self.columns(bytes_type), self.key_names)
+
+    @functools.cached_property
+    def on_conflict(self) -> str:
+        """What an upsert does to a row that exists: merge the values into it."""
+        merged = ",\n    ".join(_merge_sql(self.name, v) for v in self.values)
+        return f"ON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET\n    {merged}"
 
     @functools.cache  # noqa: B019  (tables are few and live as long as the process)
     def upsert(self, rows: int) -> str:
         """Merge values into ``rows`` rows, creating those that do not exist yet."""
-        columns = [*self.key_names, *(v.name for v in self.values)]
-        one = "(" + ", ".join(["?"] * len(columns)) + ")"
-        merged = ",\n    ".join(_merge_sql(self.name, v) for v in self.values)
-        return (
-            f"INSERT INTO {self.name} ({', '.join(columns)})\nVALUES "
-            + ",".join([one] * rows)
-            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET\n    {merged}"
-        )
+        return _values_upsert(self.name, self.columns(""), rows, self.on_conflict)
+
+    def merge(self, row: list[Any], into: list[Any]) -> None:
+        """Merge ``row``'s values into ``into``, as the upsert merges them."""
+        for i, (merge, value) in enumerate(zip(self.merges, row, strict=True)):
+            if merge == "sum":
+                into[i] += value
+            elif (value < into[i]) if merge == "min" else (value > into[i]):
+                into[i] = value
 
     def upserts(
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
@@ -175,6 +186,12 @@ class BucketTable:
         )
 
 
+def _values_upsert(name: str, columns: list[tuple[str, str]], rows: int, tail: str) -> str:
+    one = "(" + ", ".join(["?"] * len(columns)) + ")"
+    names = ", ".join(name for name, _ in columns)
+    return f"INSERT INTO {name} ({names})\nVALUES " + ",".join([one] * rows) + f"\n{tail}"
+
+
 def _merge_sql(table: str, value: Value) -> str:
     v = value.name
     if value.merge == "sum":
@@ -203,30 +220,37 @@ class LatestTable:
     def key_names(self) -> list[str]:
         return ["account_id", *(c.name for c in self.keys)]
 
-    def ddl(self, bytes_type: str) -> str:
-        columns = [
-            "account_id TEXT NOT NULL",
-            *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
-            "time BIGINT NOT NULL",
-            f"event_key {bytes_type} NOT NULL",
-            *(f"{v.name} BIGINT NOT NULL" for v in self.values),
+    def columns(self, bytes_type: str) -> list[tuple[str, str]]:
+        return [
+            ("account_id", "TEXT"),
+            *((c.name, c.sql_type) for c in self.keys),
+            ("time", "BIGINT"),
+            ("event_key", bytes_type),
+            *((v.name, "BIGINT") for v in self.values),
         ]
-        return _create(self.name, columns, self.key_names)
+
+    def ddl(self, bytes_type: str) -> str:
+        return _create(self.name, self.columns(bytes_type), self.key_names)
+
+    @functools.cached_property
+    def on_conflict(self) -> str:
+        """Keep the newer of the stored sample and the given one."""
+        names = ["time", "event_key", *(v.name for v in self.values)]
+        t = self.name
+        return (
+            f"ON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET "
+            + ", ".join(f"{n} = excluded.{n}" for n in names)
+            + f"\nWHERE (excluded.time, excluded.event_key) > ({t}.time, {t}.event_key)"
+        )
 
     @functools.cache  # noqa: B019
     def upsert(self, rows: int) -> str:
         """Keep the newer of the stored sample and the given one, for ``rows`` keys."""
-        names = ["time", "event_key", *(v.name for v in self.values)]
-        columns = [*self.key_names, *names]
-        one = "(" + ", ".join(["?"] * len(columns)) + ")"
-        t = self.name
-        return (
-            f"INSERT INTO {t} ({', '.join(columns)})\nVALUES "
-            + ",".join([one] * rows)
-            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO UPDATE SET "
-            + ", ".join(f"{n} = excluded.{n}" for n in names)
-            + f"\nWHERE (excluded.time, excluded.event_key) > ({t}.time, {t}.event_key)"
-        )
+        return _values_upsert(self.name, self.columns(""), rows, self.on_conflict)
+
+    def merge(self, row: list[Any], into: list[Any]) -> None:
+        if newer(row, into):
+            into[:] = row
 
     def upserts(
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
@@ -284,26 +308,30 @@ class TimelineTable:
     def key_names(self) -> list[str]:
         return ["account_id", *(c.name for c in self.keys), "time", "event_key"]
 
-    def ddl(self, bytes_type: str) -> str:
-        columns = [
-            "account_id TEXT NOT NULL",
-            *(f"{c.name} {c.sql_type} NOT NULL" for c in self.keys),
-            "time BIGINT NOT NULL",
-            f"event_key {bytes_type} NOT NULL",
-            *(f"{v.name} {v.sql_type} NOT NULL" for v in self.values),
+    def columns(self, bytes_type: str) -> list[tuple[str, str]]:
+        return [
+            ("account_id", "TEXT"),
+            *((c.name, c.sql_type) for c in self.keys),
+            ("time", "BIGINT"),
+            ("event_key", bytes_type),
+            *((v.name, v.sql_type) for v in self.values),
         ]
-        return _create(self.name, columns, self.key_names)
+
+    def ddl(self, bytes_type: str) -> str:
+        return _create(self.name, self.columns(bytes_type), self.key_names)
+
+    @functools.cached_property
+    def on_conflict(self) -> str:
+        """An event already there stays as it is."""
+        return f"ON CONFLICT ({', '.join(self.key_names)}) DO NOTHING"
 
     @functools.cache  # noqa: B019
     def upsert(self, rows: int) -> str:
         """Add ``rows`` events (an event already there stays as it is)."""
-        columns = [*self.key_names, *(v.name for v in self.values)]
-        one = "(" + ", ".join(["?"] * len(columns)) + ")"
-        return (
-            f"INSERT INTO {self.name} ({', '.join(columns)})\nVALUES "
-            + ",".join([one] * rows)
-            + f"\nON CONFLICT ({', '.join(self.key_names)}) DO NOTHING"
-        )
+        return _values_upsert(self.name, self.columns(""), rows, self.on_conflict)
+
+    def merge(self, row: list[Any], into: list[Any]) -> None:
+        pass  # the first delivery of an event stays, as in the table
 
     def upserts(
         self, account_id: str, items: list[tuple[RowKey, list[Any]]], max_params: int
@@ -369,6 +397,16 @@ def add_deltas(deltas: Deltas, into: Deltas) -> None:
         else:
             for i, value in enumerate(values):
                 row[i] += value
+
+
+def merge_deltas(table: Table, deltas: Deltas, into: Deltas) -> None:
+    """Merge ``deltas`` into ``into`` by the table's rules (``deltas`` is left as it was)."""
+    for key, row in deltas.items():
+        have = into.get(key)
+        if have is None:
+            into[key] = list(row)
+        else:
+            table.merge(row, have)
 
 
 def subtract(prepared: Deltas, taken: Deltas) -> Deltas:

@@ -30,11 +30,11 @@ def mask_url(url: str) -> str:
         return url
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    # The hosts are kept as written: a libpq multi-host URL (``h1:5432,h2:5432``) has
+    # no single port for urlsplit to parse.
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@
   const THRESHOLDS = [15, 30, 60, 120]; // service level: seconds a visitor may wait
   const DEFAULTS = { account: "demo", timeframe: 60, interval: 15, threshold: 30 };
   const REFRESH_MS = 5000;
+  const PUSH_POLL_MS = 30000; // while the event streams are live, a poll only this often
+  const PUSH_RETRY_MS = 30000; // after the streams failed: poll, and try them again after this
   const NAMES_REFRESH_MS = 60000;
   const REQUEST_TIMEOUT_MS = 15000;
   const BACKOFF_FIRST_MS = 2000;
@@ -80,6 +82,8 @@
     lastData: null,
     lastUpdated: null,
     refreshes: 0,
+    again: false,             // new data was pushed during a refresh: refresh once more after it
+    push: { stops: [], first: new Set(), live: false, retryAt: 0 },
     sort: {
       skills: { key: "connectedEngagements", dir: "descending" },
       agents: { key: "connectedEngagements", dir: "descending" },
@@ -324,7 +328,10 @@
       document.body.dataset.rendered = `${account}/${timeframe}/${interval}`;
       document.body.dataset.threshold = String(threshold);
       document.body.dataset.refreshes = String(state.refreshes);
-      schedule(REFRESH_MS);
+      startPush();
+      const again = state.again;
+      state.again = false;
+      schedule(again ? 0 : (state.push.live ? PUSH_POLL_MS : REFRESH_MS));
     } catch (error) {
       if (generation !== state.generation) return;
       if (controller.signal.aborted && !timedOut) return;
@@ -333,6 +340,62 @@
       clearTimeout(watchdog);
       if (state.controller === controller) state.controller = null;
     }
+  }
+
+  // -- push: event streams tell when the data changed ------------------------------------
+  // Three streams cover every kind of event the page shows (conversations, the queue and
+  // its waits, agent states); a new answer on any of them refreshes the whole page at once
+  // (the unchanged questions come from the server's answer cache). While they are live the
+  // page polls only every 30 s; when one fails it polls every 5 s and tries again later.
+
+  function pushQuestions() {
+    const { timeframe, interval } = state;
+    return [
+      ["engactivity", { timeframe, interval }],
+      ["queuehealth", { timeframe, skillIds: "all", interval }],
+      ["agentactivity", { timeframe: NOW_TIMEFRAME, agentIds: "all" }],
+    ];
+  }
+
+  function startPush() {
+    const push = state.push;
+    if (push.stops.length || !window.wallboardPush || Date.now() < push.retryAt) return;
+    const headers = state.key ? { Authorization: `Bearer ${state.key}` } : {};
+    push.first = new Set();
+    for (const [method, params] of pushQuestions()) {
+      const query = new URLSearchParams({ ...params, v: "1" });
+      const url = `/operations/api/account/${encodeURIComponent(state.account)}/${method}?${query}`;
+      push.stops.push(window.wallboardPush.watch(url, headers, () => pushed(method), pushFailed));
+    }
+  }
+
+  function pushed(method) {
+    const push = state.push;
+    if (!push.first.has(method)) { // the answer at subscribing: the last poll has it
+      push.first.add(method);
+      if (push.first.size === push.stops.length) setPushLive(true);
+      return;
+    }
+    if (state.stopped || document.hidden) return;
+    if (state.controller) state.again = true; // after the refresh in flight
+    else refresh();
+  }
+
+  function pushFailed() {
+    stopPush();
+    state.push.retryAt = Date.now() + PUSH_RETRY_MS;
+    if (!state.stopped && !document.hidden && !state.controller) schedule(REFRESH_MS);
+  }
+
+  function stopPush() {
+    for (const stopStream of state.push.stops) stopStream();
+    state.push.stops = [];
+    setPushLive(false);
+  }
+
+  function setPushLive(live) {
+    state.push.live = live;
+    document.body.dataset.push = live ? "live" : "polling";
   }
 
   function schedule(delayMs) {
@@ -392,6 +455,7 @@
 
   function stop(kind, title, text) {
     state.stopped = true;
+    stopPush();
     showError(kind, title, text);
   }
 
@@ -990,6 +1054,8 @@
 
   function restart() {
     names.loadedAt = 0; // Show (or Retry) reads the names again too
+    stopPush(); // the streams ask the old question
+    state.push.retryAt = 0;
     state.stopped = false;
     state.failures = 0;
     state.retryAt = 0;
@@ -1055,6 +1121,7 @@
       if (document.hidden) {
         clearTimeout(state.timer);
         state.timer = null;
+        stopPush();
         renderStatus();
       } else if (!state.stopped) {
         renderStatus();

@@ -20,7 +20,9 @@ from engactivity.core.params import (
     Selection,
 )
 from engactivity.core.timeframe import BUCKET_MS, Span, span_for
+from engactivity.methods.engactivity.patch import KeptSections, patched
 from engactivity.methods.engactivity.read import (
+    Dense,
     Reading,
     Slice,
     fragment_key,
@@ -29,8 +31,10 @@ from engactivity.methods.engactivity.read import (
 )
 from engactivity.methods.engactivity.render import (
     METRIC_KEYS,
+    Texts,
     render_body,
     render_section,
+    render_totals,
 )
 from engactivity.methods.method import (
     ID_LIST,
@@ -134,11 +138,15 @@ def read(query: EngActivityQuery, span: Span, state: AccountState, fragments: Fr
     rows = state.rows(ROLLUP)
     if not _filtered(query):
         return read_totals(rows, span)
-    reuse = fragments if query.interval is not None else None
-    return read_pairs(rows, span, query.skills, query.agents, reuse)
+    return read_pairs(rows, span, query.skills, query.agents, fragments)
 
 
 def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fragments) -> bytes:
+    if reading.interval_totals is not None:
+        return render_totals(span, reading.whole, reading.interval_totals)
+    whole_texts: Texts = (None, None)
+    if reading.dense is not None:
+        whole_texts = _patched(query, "whole", reading.dense, reading.whole, fragments)
     pieces = reading.intervals
     if pieces is not None and _filtered(query) and reading.stamps is not None:
         # Intervals rendered afresh are kept, so the next answer after new data
@@ -146,12 +154,34 @@ def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fra
         texts: list[Slice | str] = []
         for k, piece in enumerate(pieces):
             if isinstance(piece, Slice):
-                piece = render_section(query.skills, query.agents, piece)
+                kept: Texts = (None, None)
+                if k == 0 and reading.newest is not None:  # where writes land
+                    kept = _patched(query, "newest", reading.newest, piece, fragments)
+                piece = render_section(query.skills, query.agents, piece, kept)
                 key = fragment_key(query.skills, query.agents, span, k)
                 fragments.put(key, reading.stamps[k], piece)
             texts.append(piece)
         pieces = texts
-    return render_body(query.skills, query.agents, span, reading.whole, pieces)
+    return render_body(query.skills, query.agents, span, reading.whole, pieces, whole_texts)
+
+
+def _patched(
+    query: EngActivityQuery, section: str, dense: Dense, piece: Slice, fragments: Fragments
+) -> Texts:
+    """The skills' and agents' entries of a section (the whole span's, or the newest
+    interval's), rendered again only where its pairs' sums changed since the last answer
+    to this question (patch.py). They are kept whatever the data (stamp 0): the sums
+    they were made from are compared instead."""
+    part = ("entries", query.skills, query.agents, section)
+    kept = patched(
+        fragments.get(part, 0, KeptSections),
+        dense,
+        piece,
+        query.skills is not None,
+        query.agents is not None,
+    )
+    fragments.put(part, 0, kept)
+    return kept.skills, kept.agents
 
 
 # -- the declaration -------------------------------------------------------------------------

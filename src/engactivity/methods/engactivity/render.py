@@ -13,7 +13,7 @@ from itertools import chain
 import numpy as np
 
 from engactivity.core.params import Selection
-from engactivity.core.timeframe import Span
+from engactivity.core.timeframe import BUCKET_MS, Span
 from engactivity.methods.engactivity.read import Slice
 from engactivity.store.memory import Int64s
 
@@ -46,68 +46,95 @@ def _group_starts(sorted_ids: Int64s) -> Int64s:
     return np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
 
 
-def _skills_section(piece: Slice, totals: list[int]) -> str:
+def render_skills(piece: Slice) -> dict[int, str]:
+    """Each skill's entry of ``metricsPerSkill``: its agents' rows and its totals."""
     order = np.lexsort((piece.agents, piece.skills))
     skills = piece.skills[order]
     has_agent = piece.has_agent[order]
     sums = piece.sums[order]
     starts = _group_starts(skills)
-    per_skill = ""
-    if len(starts):
-        # One template and one value tuple for the whole section: per skill its id,
-        # its agents' rows (id + five counters each) and its totals.
-        skill_totals = np.add.reduceat(sums, starts, axis=0).tolist()
-        agent_counts = np.add.reduceat(has_agent.astype(np.int64), starts).tolist()
-        agent_rows = np.column_stack((piece.agents[order][has_agent], sums[has_agent])).tolist()
-        template = ",".join(
-            _SKILL_OPEN + ",".join([_ENTRY] * count) + _SKILL_CLOSE for count in agent_counts
-        )
-        values: list[int] = []
-        pos = 0
-        for skill, count, skill_total in zip(
-            skills[starts].tolist(), agent_counts, skill_totals, strict=True
-        ):
-            values.append(skill)
-            values.extend(chain.from_iterable(agent_rows[pos : pos + count]))
-            values.extend(skill_total)
-            pos += count
-        per_skill = template % tuple(values)
+    if not len(starts):
+        return {}
+    skill_totals = np.add.reduceat(sums, starts, axis=0).tolist()
+    agent_counts = np.add.reduceat(has_agent.astype(np.int64), starts).tolist()
+    agent_rows = np.column_stack((piece.agents[order][has_agent], sums[has_agent])).tolist()
+    texts: dict[int, str] = {}
+    pos = 0
+    for skill, count, skill_total in zip(
+        skills[starts].tolist(), agent_counts, skill_totals, strict=True
+    ):
+        # One template and one value tuple per skill: its id, its agents' rows (id +
+        # five counters each) and its totals.
+        template = _SKILL_OPEN + ",".join([_ENTRY] * count) + _SKILL_CLOSE
+        values = [skill, *chain.from_iterable(agent_rows[pos : pos + count]), *skill_total]
+        texts[skill] = template % tuple(values)
+        pos += count
+    return texts
+
+
+def _skills_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+    texts = render_skills(piece) if texts is None else texts
     return (
         '"skillsMetricsPerAgent":{"metricsPerSkill":{'
-        + per_skill
+        + ",".join(texts[skill] for skill in sorted(texts))
         + '},"metricsTotals":'
         + _METRICS % tuple(totals)
         + "}"
     )
 
 
-def _agents_section(piece: Slice, totals: list[int]) -> str:
+def render_agents(piece: Slice) -> dict[int, str]:
+    """Each agent's entry of ``agentsMetrics``: its rows summed over the skills."""
     agents = piece.agents[piece.has_agent]
     sums = piece.sums[piece.has_agent]
     order = np.argsort(agents, kind="stable")
     agents, sums = agents[order], sums[order]
     starts = _group_starts(agents)
-    rows: list[list[int]] = []
-    if len(starts):
-        per_agent = np.add.reduceat(sums, starts, axis=0)
-        rows = np.column_stack((agents[starts], per_agent)).tolist()
+    if not len(starts):
+        return {}
+    per_agent = np.add.reduceat(sums, starts, axis=0)
+    rows = np.column_stack((agents[starts], per_agent)).tolist()
+    return {row[0]: _ENTRY % tuple(row) for row in rows}
+
+
+def _agents_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+    if texts is None:
+        agents = piece.agents[piece.has_agent]
+        sums = piece.sums[piece.has_agent]
+        order = np.argsort(agents, kind="stable")
+        agents, sums = agents[order], sums[order]
+        starts = _group_starts(agents)
+        rows: list[list[int]] = []
+        if len(starts):
+            per_agent = np.add.reduceat(sums, starts, axis=0)
+            rows = np.column_stack((agents[starts], per_agent)).tolist()
+        entries = _entries(rows)
+    else:
+        entries = ",".join(texts[agent] for agent in sorted(texts))
     return (
         '"agentsMetrics":{"metricsPerAgent":{'
-        + _entries(rows)
+        + entries
         + '},"metricsTotals":'
         + _METRICS % tuple(totals)
         + "}"
     )
 
 
-def render_section(skills: Selection, agents: Selection, piece: Slice) -> str:
+Texts = tuple[dict[int, str] | None, dict[int, str] | None]
+"""A section's skills' and agents' entries when already rendered (``render_skills``,
+``render_agents``)."""
+
+
+def render_section(
+    skills: Selection, agents: Selection, piece: Slice, texts: Texts = (None, None)
+) -> str:
     """The body of one interval (or of the whole span) as JSON text."""
     totals = piece.totals
     sections = []
     if skills is not None:
-        sections.append(_skills_section(piece, totals))
+        sections.append(_skills_section(piece, totals, texts[0]))
     if agents is not None:
-        sections.append(_agents_section(piece, totals))
+        sections.append(_agents_section(piece, totals, texts[1]))
     if not sections:
         sections.append('"metricsTotals":' + _METRICS % tuple(totals))
     return "{" + ",".join(sections) + "}"
@@ -119,27 +146,30 @@ def render_body(
     span: Span,
     whole: Slice,
     intervals: Sequence[Slice | str] | None,
+    whole_texts: Texts = (None, None),
 ) -> bytes:
     """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
 
     An interval may be given as its already rendered section text (see
     ``render_section``), e.g. from the fragment cache.
     """
-    body = render_section(skills, agents, whole)
+    body = render_section(skills, agents, whole, whole_texts)
     if span.interval_ms is None or intervals is None:
         return body.encode()
-    if skills is None and agents is None and all(isinstance(p, Slice) for p in intervals):
-        # Totals only (up to 289 intervals): one format for the whole list.
-        template = ",".join([_TOTALS_INTERVAL] * len(intervals))
-        values: list[int] = []
-        for k, piece in enumerate(intervals):
-            values.append(span.interval_end(k))
-            values.extend(piece.totals)  # type: ignore[union-attr]
-        listed = template % tuple(values)
-        return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
     listed = ",".join(
         f'{{"timestamp":{span.interval_end(k)},"metricsData":'
         f"{piece if isinstance(piece, str) else render_section(skills, agents, piece)}}}"
         for k, piece in enumerate(intervals)
     )
+    return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
+
+
+def render_totals(span: Span, whole: Slice, interval_totals: Int64s) -> bytes:
+    """An answer without filters, with intervals (up to 289): one format for the list."""
+    assert span.interval_ms is not None
+    ends = span.end_ms - np.arange(len(interval_totals), dtype=np.int64) * span.interval_ms
+    timestamps = -(-ends // BUCKET_MS) * BUCKET_MS  # Span.interval_end
+    values = np.column_stack((timestamps, interval_totals)).ravel().tolist()
+    listed = ",".join([_TOTALS_INTERVAL] * len(interval_totals)) % tuple(values)
+    body = render_section(None, None, whole)
     return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()

@@ -1,0 +1,233 @@
+"""The live benchmark's clients, in one asyncio process: producers, markers, pollers and
+subscribers (:mod:`bench.live` starts the servers and reports).
+
+Every client records what it saw in a :class:`Record`; nothing is summarized here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import SSEError, aconnect_sse
+
+from bench.run import Query
+
+MARKER_SKILL = 777_777_777
+"""The skill of the marker batches: no account of the standard day has it."""
+MARKER_AGENT = 777_777_777
+MARKED = ("Q3", "Q5", "QH1", "QH3", "QS1")
+"""The questions whose answers show the marker: those that list every skill of the
+large account (engagement activity: its ``connected`` count; queue health and queue
+state: its current queue size, which the n-th marker sets to n)."""
+POLL_PERIOD_S = 5.0
+MARKER_PERIOD_S = 1.0
+DATE_MARGIN_MS = 5_000
+"""New events are dated this much before the server's estimated now: the estimate runs
+ahead of the server's clock by its start-up time, and an event dated after the server's
+now would not show in any span until the clock reaches it."""
+
+
+@dataclass
+class ServerClock:
+    """The server's running clock (``ENGACTIVITY_FAKE_START_MS``), as seen from here."""
+
+    start_ms: int
+    began: float
+    """``time.perf_counter()`` just before the server process was started."""
+
+    def now_ms(self) -> int:
+        return self.start_ms + int((time.perf_counter() - self.began) * 1000)
+
+
+@dataclass
+class Record:
+    """What the clients saw: latencies by method, marker values by client, acks."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    answers: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    """Client name -> (arrival time, marker value) of each answer, in arrival order."""
+    acks: list[float] = field(default_factory=list)
+    """Acknowledgement time of marker n at index n - 1."""
+    polled: int = 0
+    pushed: int = 0
+    streams_refused: int = 0
+    push_unsupported: bool = False
+    produced: int = 0
+    produce_batches: int = 0
+
+
+def marker_value(q: Query, doc: Any) -> int:
+    """The marker's count in an answer to one of :data:`MARKED`."""
+    key = str(MARKER_SKILL)
+    if q.method == "engactivity":
+        skill = doc["skillsMetricsPerAgent"]["metricsPerSkill"].get(key)
+        return 0 if skill is None else int(skill["metricsTotals"]["connectedEngagements"])
+    skills = doc["skillsMetrics"] if q.method == "queuehealth" else doc["skills"]
+    skill = skills.get(key)
+    return 0 if skill is None else int(skill["currentQueueSize"])
+
+
+def _request_args(q: Query) -> dict[str, Any]:
+    if not q.post:
+        return {"method": "GET"}
+    return {"method": "POST", "content": q.body, "headers": {"content-type": "application/json"}}
+
+
+async def poller(
+    client: httpx.AsyncClient,
+    url: str,
+    q: Query,
+    name: str,
+    rec: Record,
+    start: float,
+    until: float,
+    extra_s: float = 0.0,
+) -> None:
+    """Ask ``q`` every :data:`POLL_PERIOD_S` from ``start`` (perf_counter) to ``until``;
+    ``extra_s`` is added to each latency (the floor's encoding time)."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    due = start
+    args = _request_args(q)
+    while due < until:
+        began = time.perf_counter()
+        try:
+            response = await client.request(url=url, **args)
+        except httpx.HTTPError:
+            rec.errors[q.method] += 1
+        else:
+            arrived = time.perf_counter()
+            if response.status_code != 200:
+                rec.errors[q.method] += 1
+            else:
+                rec.polled += 1
+                rec.latencies[q.method].append(arrived - began + extra_s)
+                if q.name in MARKED:
+                    value = marker_value(q, orjson.loads(response.content))
+                    rec.answers.setdefault(name, []).append((arrived, value))
+        due += POLL_PERIOD_S
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
+async def subscriber(
+    client: httpx.AsyncClient, url: str, q: Query, name: str, rec: Record, start: float
+) -> None:
+    """Follow ``q``'s event stream until cancelled (reconnecting after a refusal or an
+    ``end``); a server without push answers JSON, which ends the subscriber."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    args = _request_args(q)
+    while True:
+        async with aconnect_sse(client, url=url, **args) as source:
+            if source.response.status_code in (429, 503):
+                rec.streams_refused += 1
+                await asyncio.sleep(1.0)
+                continue
+            source.response.raise_for_status()
+            try:
+                async for event in source.aiter_sse():
+                    if event.event != "answer":
+                        continue
+                    rec.pushed += 1
+                    if q.name in MARKED:
+                        value = marker_value(q, orjson.loads(event.data))
+                        rec.answers.setdefault(name, []).append((time.perf_counter(), value))
+            except SSEError:
+                rec.push_unsupported = True
+                return
+        await asyncio.sleep(1.0)
+
+
+async def markers(
+    client: httpx.AsyncClient, account: str, clock: ServerClock, rec: Record, until: float
+) -> None:
+    """Once a second, a batch on the marker skill: one ``connected`` and a ``queueState``
+    whose queue size is the marker's number."""
+    due = time.perf_counter()
+    while due < until:
+        n = len(rec.acks) + 1
+        at = clock.now_ms() - DATE_MARGIN_MS
+        events = [
+            {
+                "eventId": f"live-marker-c-{n}",
+                "type": "connected",
+                "time": at,
+                "skillId": MARKER_SKILL,
+                "agentId": MARKER_AGENT,
+            },
+            {
+                "eventId": f"live-marker-q-{n}",
+                "type": "queueState",
+                "time": at,
+                "skillId": MARKER_SKILL,
+                "queueSize": n,
+                "availableSlots": 0,
+            },
+        ]
+        response = await client.post(f"/api/v1/accounts/{account}/events", content=_json(events))
+        if response.status_code != 200 or response.json()["accepted"] != len(events):
+            raise RuntimeError(f"marker {n}: HTTP {response.status_code} {response.text[:300]}")
+        rec.acks.append(time.perf_counter())
+        due += MARKER_PERIOD_S
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+async def producer(
+    client: httpx.AsyncClient,
+    minute: list[tuple[int, str, dict[str, Any]]],
+    clock: ServerClock,
+    rec: Record,
+    until: float,
+) -> None:
+    """Replay the busiest minute of the day, (offset ms, account, event) in offset order,
+    second by second and over again: each second's events, one batch per account, new
+    ids, dated at the server's now."""
+    began = time.perf_counter()
+    second = 0
+    while began + second < until:
+        low, high = (second % 60) * 1000, (second % 60 + 1) * 1000
+        batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        at = clock.now_ms() - DATE_MARGIN_MS
+        for offset, account, event in minute:
+            if low <= offset < high:
+                batches[account].append({**event, "eventId": f"live{second}-{event['eventId']}"})
+                batches[account][-1]["time"] = at
+        await asyncio.gather(*(_send(client, a, b, rec) for a, b in batches.items()))
+        second += 1
+        await asyncio.sleep(max(0.0, began + second - time.perf_counter()))
+
+
+async def _send(
+    client: httpx.AsyncClient, account: str, events: list[dict[str, Any]], rec: Record
+) -> None:
+    response = await client.post(f"/api/v1/accounts/{account}/events", content=_json(events))
+    if response.status_code != 200:
+        raise RuntimeError(f"producer: HTTP {response.status_code} {response.text[:300]}")
+    rec.produced += len(events)
+    rec.produce_batches += 1
+
+
+def freshness(acks: list[float], answers: list[tuple[float, int]]) -> tuple[list[float], int]:
+    """Seconds from each marker's acknowledgement to the first of one client's answers
+    that shows it (a value of at least its number), and how many no answer showed.
+    An answer read before the acknowledgement arrived counts as 0."""
+    lags: list[float] = []
+    missed = 0
+    i = 0
+    for n, acked in enumerate(acks, 1):
+        while i < len(answers) and answers[i][1] < n:
+            i += 1
+        if i == len(answers):
+            missed += 1
+            continue
+        lags.append(max(0.0, answers[i][0] - acked))
+    return lags, missed

@@ -1,0 +1,403 @@
+"""Event streams of the query endpoints (Accept: text/event-stream), over real HTTP.
+
+A stream is read by httpx-sse in a thread while the test ingests; its answers are
+compared with what a poll of the same question gets, and with the oracles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from httpx_sse import ServerSentEvent, connect_sse
+
+from tests import oracle, oracle_queue
+from tests.api.test_agentactivity import make_events as agent_events
+from tests.api.test_metrics import scrape, value
+from tests.api.test_queue import make_events as queue_events
+from tests.auth.keyhelp import bearer, create_key
+from tests.conftest import NOW_MS, Server
+
+MakeServer = Callable[..., Server]
+STREAM = {"Accept": "text/event-stream"}
+FAST = ("--push-period-ms", "200", "--push-heartbeat-s", "1")
+"""Flags of most servers here (a tuple: the fixture appends to the list it is given)."""
+A = "pushed"
+
+QUESTIONS: list[tuple[str, dict[str, object]]] = [
+    ("engactivity", {"timeframe": 60, "skillIds": "all", "agentIds": "all", "interval": 15}),
+    ("queuehealth", {"timeframe": 60, "skillIds": "all", "interval": 30}),
+    ("queuestate", {"skillIds": "all"}),
+    ("sla", {"timeframe": 60, "skillIds": "all", "histogram": "0,30,60"}),
+    ("agentactivity", {"timeframe": 60, "agentIds": "all"}),
+]
+ORACLES: dict[str, Callable[[list[Any], int, dict[str, object]], Any]] = {
+    "engactivity": oracle.expected_body,
+    "queuehealth": oracle_queue.queuehealth,
+    "queuestate": oracle_queue.queuestate,
+    "sla": oracle_queue.sla,
+}
+
+
+def url(server: Server, method: str, account: str = A) -> str:
+    return f"{server.base_url}/operations/api/account/{account}/{method}"
+
+
+def poll(server: Server, method: str, params: dict[str, object], account: str = A) -> Any:
+    response = httpx.get(url(server, method, account), params={"v": 1, **params}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class Reader:
+    """One open stream, read on a thread: its events, as they arrive."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[ServerSentEvent | None] = queue.Queue()
+        self.opened = threading.Event()
+        self.log: list[tuple[float, ServerSentEvent]] = []
+        """Every event with the time it arrived (appended by the reading thread)."""
+        self.error: BaseException | None = None
+
+    def next(self, timeout: float = 10) -> ServerSentEvent | None:
+        return self.events.get(timeout=timeout)
+
+    def answers_until(self, done: Callable[[Any], bool], timeout: float = 10) -> Any:
+        """Read answers until one satisfies ``done``; that one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            assert event is not None, "the stream ended"
+            if event.event == "answer" and done(body := orjson.loads(event.data)):
+                return body
+
+
+@contextmanager
+def subscribed(
+    server: Server,
+    method: str,
+    params: dict[str, object],
+    headers: dict[str, str] | None = None,
+    account: str = A,
+) -> Iterator[Reader]:
+    reader = Reader()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            with (
+                httpx.Client(timeout=30) as client,
+                connect_sse(
+                    client,
+                    "GET",
+                    url(server, method, account),
+                    params={"v": 1, **params},
+                    headers=dict(headers or {}),
+                ) as source,
+            ):
+                assert source.response.status_code == 200, source.response.read()
+                reader.opened.set()
+                for event in source.iter_sse():
+                    if event.event:  # heartbeats are comments: no event name
+                        reader.log.append((time.monotonic(), event))
+                        reader.events.put(event)
+                    if stop.is_set():
+                        return
+        except BaseException as exc:  # surfaced by the test through reader.error
+            reader.error = exc
+        finally:
+            reader.opened.set()
+            reader.events.put(None)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    assert reader.opened.wait(15)
+    assert reader.error is None, reader.error
+    try:
+        yield reader
+    finally:
+        stop.set()
+
+
+def first_answer(reader: Reader) -> tuple[ServerSentEvent, Any]:
+    event = reader.next()
+    assert event is not None and event.event == "answer"
+    assert event.id.isdigit()
+    return event, orjson.loads(event.data)
+
+
+def test_every_method_streams_the_poll_answer_then_follows_the_data(
+    make_server: MakeServer,
+) -> None:
+    server = make_server([*FAST])
+    rng = random.Random(5)
+    before = queue_events(rng, 300)
+    assert server.send(A, before).status_code == 200
+    renamed = [{**e, "eventId": f"later-{e['eventId']}"} for e in queue_events(rng, 300)]
+    after = renamed + agent_events(rng, 200)
+    # The oracles of these methods read the types they count (agentState is not one).
+    seen = before + [e for e in after if e["type"] != "agentState"]
+    with (
+        subscribed(server, *QUESTIONS[0]) as engactivity,
+        subscribed(server, *QUESTIONS[1]) as queuehealth,
+        subscribed(server, *QUESTIONS[2]) as queuestate,
+        subscribed(server, *QUESTIONS[3]) as sla,
+        subscribed(server, *QUESTIONS[4]) as agentactivity,
+    ):
+        readers = [engactivity, queuehealth, queuestate, sla, agentactivity]
+        firsts = {}
+        for (method, params), reader in zip(QUESTIONS, readers, strict=True):
+            _, firsts[method] = first_answer(reader)
+            assert firsts[method] == poll(server, method, params), method
+            if method in ORACLES:
+                expected = ORACLES[method](before, NOW_MS, params)
+                oracle.assert_same_body(firsts[method], expected, method)
+        assert server.send(A, after).status_code == 200
+        for (method, params), reader in zip(QUESTIONS, readers, strict=True):
+            now = poll(server, method, params)
+            assert now != firsts[method], f"{method}: the new events change nothing"
+            pushed = reader.answers_until(lambda body, now=now: body == now)
+            if method in ORACLES:
+                expected = ORACLES[method](seen, NOW_MS, params)
+                oracle.assert_same_body(pushed, expected, method)
+
+
+def test_a_post_form_streams_too(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    params = {"v": "1", "timeframe": "60"}
+    with (
+        httpx.Client(timeout=30) as client,
+        connect_sse(
+            client, "POST", url(server, "engactivity"), data=params, headers=STREAM
+        ) as source,
+    ):
+        assert source.response.headers["content-type"].startswith("text/event-stream")
+        event = next(source.iter_sse())
+        assert event.event == "answer"
+        assert orjson.loads(event.data) == poll(server, "engactivity", {"timeframe": 60})
+
+
+def test_writes_are_coalesced_to_one_event_per_period(make_server: MakeServer) -> None:
+    server = make_server(["--push-period-ms", "500"])
+    params: dict[str, object] = {"timeframe": 60}
+    events = [{**e, "time": NOW_MS - 60_000} for e in queue_events(random.Random(8), 80)]
+    with subscribed(server, "engactivity", params) as reader:
+        first_answer(reader)
+        started = time.monotonic()
+        for n, event in enumerate(events):
+            assert server.send(A, [event]).status_code == 200
+            time.sleep(0.02 if n % 2 else 0)
+        writing = time.monotonic() - started
+        final = poll(server, "engactivity", params)
+        reader.answers_until(lambda body: body == final)
+        time.sleep(0.7)  # anything still to come for those writes
+        times = [at for at, event in reader.log if event.event == "answer"][1:]
+    assert writing > 1.0, "the writes must span several periods"
+    # One event per period at most (slack for delivery jitter on a busy machine).
+    assert all(b - a > 0.35 for a, b in itertools.pairwise(times)), times
+    assert 2 <= len(times) <= writing / 0.5 + 2, (times, writing)
+
+
+def test_heartbeats_keep_an_idle_stream_open(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    comments = 0
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream(
+            "GET", url(server, "queuestate"), params={"v": 1}, headers=STREAM
+        ) as response,
+    ):
+        assert response.status_code == 200
+        started = time.monotonic()
+        for line in response.iter_lines():
+            comments += line.startswith(":")
+            if time.monotonic() - started > 2.6:
+                break
+    assert comments >= 2
+
+
+def test_many_streams_of_one_question_share_each_computation(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    params: dict[str, object] = {"timeframe": 60, "skillIds": "all"}
+    events = queue_events(random.Random(3), 90)
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(subscribed(server, "sla", params)) for _ in range(10)]
+        for reader in readers:
+            first_answer(reader)
+        for start in range(0, 90, 30):
+            assert server.send(A, events[start : start + 30]).status_code == 200
+            now = poll(server, "sla", params)
+            for reader in readers:
+                reader.answers_until(lambda body, now=now: body == now)
+        samples = scrape(server)
+    computations = value(samples, "engactivity_push_computations_total")
+    deliveries = value(samples, "engactivity_push_deliveries_total")
+    assert computations >= 1
+    assert deliveries >= 10 * 3  # each stream saw every one of the three changes
+    assert computations < deliveries / 5, (computations, deliveries)
+
+
+def test_bad_parameters_are_a_json_400_not_a_stream(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    for method, params in [
+        ("engactivity", {"v": 1, "timeframe": "soon"}),
+        ("sla", {"v": 1, "timeframe": 60, "histogram": "x"}),
+        ("agentactivity", {"v": 1, "timeframe": 60, "agentIds": "a,b"}),
+    ]:
+        response = httpx.get(url(server, method), params=params, headers=STREAM, timeout=30)
+        assert response.status_code == 400, (method, response.text)
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]
+
+
+def test_streams_need_the_same_credentials_as_polls(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    key = create_key(server.store_url, A, "read", kind="bearer")
+    params: dict[str, object] = {"timeframe": 60}
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": "Bearer ea_not-a-key"}, 401),
+    ]:
+        response = httpx.get(
+            url(server, "engactivity"),
+            params={"v": 1, **params},
+            headers={**STREAM, **headers},
+            timeout=30,
+        )
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"
+    other = create_key(server.store_url, "someone-else", "read", kind="bearer")
+    refused = httpx.get(
+        url(server, "engactivity"), params={"v": 1}, headers={**STREAM, **bearer(other)}
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    with subscribed(server, "engactivity", params, headers=bearer(key)) as reader:
+        _, body = first_answer(reader)
+        assert body == oracle.expected_body([], NOW_MS, params)
+
+
+def test_streams_over_the_cap_are_refused_with_503(make_server: MakeServer) -> None:
+    server = make_server([*FAST, "--max-streams", "1"])
+    with subscribed(server, "queuestate", {}) as reader:
+        first_answer(reader)
+        refused = httpx.get(url(server, "queuestate"), params={"v": 1}, headers=STREAM)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == "too_many_streams"
+        assert refused.headers["retry-after"]
+        assert poll(server, "queuestate", {}) is not None  # polls are not capped
+    # A closed stream frees its place (once the server notices: at its next heartbeat).
+    deadline = time.monotonic() + 10
+    while stream_status(server, "queuestate") != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def stream_status(server: Server, method: str) -> int:
+    """The status a new stream gets (it is closed at once)."""
+    with (
+        httpx.Client(timeout=30) as client,
+        client.stream("GET", url(server, method), params={"v": 1}, headers=STREAM) as response,
+    ):
+        return response.status_code
+
+
+def test_shutdown_ends_open_streams_with_a_last_event(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    with subscribed(server, "engactivity", {"timeframe": 60}) as reader:
+        first_answer(reader)
+        assert server.proc is not None
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        last = reader.next(timeout=15)
+        assert last is not None and last.event == "end", last
+        assert orjson.loads(last.data)["reason"] == "shutting_down"
+        assert last.retry == 5000
+        assert reader.next(timeout=15) is None  # then the stream closes
+        assert reader.error is None, reader.error  # cleanly: the chunked body is complete
+        assert server.proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+
+
+def test_a_stream_is_sent_when_accept_lists_event_streams(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    for accept, streamed in [
+        ("text/event-stream", True),
+        ("application/json, text/event-stream;q=0.5", True),
+        ("Text/Event-Stream ; q=1", True),
+        ("text/event-stream;q=0", False),
+        ("text/event-stream;q=zero", False),
+        ("application/json", False),
+        ("*/*", False),
+    ]:
+        with (
+            httpx.Client(timeout=30) as client,
+            client.stream(
+                "GET", url(server, "queuestate"), params={"v": 1}, headers={"Accept": accept}
+            ) as response,
+        ):
+            assert response.status_code == 200
+            kind = response.headers["content-type"]
+            assert kind.startswith("text/event-stream" if streamed else "application/json"), accept
+
+
+def test_open_streams_are_counted_until_they_close(make_server: MakeServer) -> None:
+    server = make_server([*FAST])
+    with (
+        subscribed(server, "queuestate", {}) as reader,
+        subscribed(server, "sla", {"timeframe": 60}) as other,
+    ):
+        first_answer(reader)
+        first_answer(other)
+        assert value(scrape(server), "engactivity_push_streams") == 2
+    # The server notices a closed stream when it next writes to it (a heartbeat, 1 s).
+    deadline = time.monotonic() + 10
+    while value(scrape(server), "engactivity_push_streams") != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("store_engine", ["postgresql"])
+def test_every_process_pushes_writes_made_through_another(make_server: MakeServer) -> None:
+    # Two processes on one database: the stream is served by one of them, the writes land
+    # on either; the other process's are seen when its question looks at the version.
+    server = make_server([*FAST])
+    params: dict[str, object] = {"timeframe": 60, "skillIds": "all"}
+    events = queue_events(random.Random(11), 200)
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(subscribed(server, "sla", params)) for _ in range(4)]
+        for reader in readers:
+            first_answer(reader)
+        for start in range(0, 200, 20):
+            assert server.send(A, events[start : start + 20]).status_code == 200
+        expected = oracle_queue.sla(events, NOW_MS, params)
+        for reader in readers:
+            oracle.assert_same_body(reader.answers_until(lambda body: body == expected), expected)
+
+
+def test_idle_streams_hold_no_concurrency_slot(make_server: MakeServer) -> None:
+    # One request in flight per account: open streams must leave it free for polls.
+    server = make_server([*FAST, "--max-concurrent", "1"])
+    params: dict[str, object] = {"timeframe": 60}
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(subscribed(server, "engactivity", params)) for _ in range(3)]
+        firsts = [first_answer(reader)[1] for reader in readers]
+        for _ in range(5):
+            assert poll(server, "queuestate", {}) is not None  # 200, not 429
+        events = [{**e, "time": NOW_MS - 60_000} for e in queue_events(random.Random(2), 50)]
+        assert server.send(A, events).status_code == 200
+        now = poll(server, "engactivity", params)
+        assert now != firsts[0]
+        for reader in readers:
+            reader.answers_until(lambda body: body == now)
