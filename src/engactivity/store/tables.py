@@ -57,6 +57,19 @@ def _chunks(items: list[Any], per_row: int, max_params: int) -> Iterator[list[An
         yield items[start : start + step]
 
 
+def _timed_columns(
+    keys: tuple[Column, ...], values: list[tuple[str, str]], bytes_type: str
+) -> list[tuple[str, str]]:
+    """The columns of a table whose rows are stamped by ``(time, event key)``."""
+    return [
+        ("account_id", "TEXT"),
+        *((c.name, c.sql_type) for c in keys),
+        ("time", "BIGINT"),
+        ("event_key", bytes_type),
+        *values,
+    ]
+
+
 def _create(name: str, columns: list[tuple[str, str]], key_names: list[str]) -> str:
     """CREATE TABLE in the SQL both engines take (the dialect adapts the tail)."""
     defined = [f"{column} {sql_type} NOT NULL" for column, sql_type in columns]
@@ -221,13 +234,7 @@ class LatestTable:
         return ["account_id", *(c.name for c in self.keys)]
 
     def columns(self, bytes_type: str) -> list[tuple[str, str]]:
-        return [
-            ("account_id", "TEXT"),
-            *((c.name, c.sql_type) for c in self.keys),
-            ("time", "BIGINT"),
-            ("event_key", bytes_type),
-            *((v.name, "BIGINT") for v in self.values),
-        ]
+        return _timed_columns(self.keys, [(v.name, "BIGINT") for v in self.values], bytes_type)
 
     def ddl(self, bytes_type: str) -> str:
         return _create(self.name, self.columns(bytes_type), self.key_names)
@@ -309,13 +316,7 @@ class TimelineTable:
         return ["account_id", *(c.name for c in self.keys), "time", "event_key"]
 
     def columns(self, bytes_type: str) -> list[tuple[str, str]]:
-        return [
-            ("account_id", "TEXT"),
-            *((c.name, c.sql_type) for c in self.keys),
-            ("time", "BIGINT"),
-            ("event_key", bytes_type),
-            *((v.name, v.sql_type) for v in self.values),
-        ]
+        return _timed_columns(self.keys, [(v.name, v.sql_type) for v in self.values], bytes_type)
 
     def ddl(self, bytes_type: str) -> str:
         return _create(self.name, self.columns(bytes_type), self.key_names)
