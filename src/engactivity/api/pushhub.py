@@ -79,11 +79,18 @@ Question = tuple[AnyMethod, str, Any]
 """The method, the account id, the parsed query."""
 
 
+def _key(question: Question) -> tuple[str, str, Any]:
+    """The hub's key of a question (a method by its name)."""
+    method, account_id, query = question
+    return method.name, account_id, query
+
+
 class Topic:
     """The subscribers of one question, and the task that answers it for them."""
 
     def __init__(self, hub: Hub, question: Question, first: Answer) -> None:
         self.hub = hub
+        self.key = _key(question)
         self.method, self.account_id, self.query = question
         self.current = first
         self.subscribers: set[Subscriber] = set()
@@ -174,19 +181,17 @@ class Hub:
     def subscribe(self, question: Question, first: Answer) -> Subscriber:
         """A subscriber of ``question``, which was just sent ``first``."""
         self._loop = asyncio.get_running_loop()
-        method, account_id, query = question
-        key = (method.name, account_id, query)
+        key = _key(question)
         subscriber = Subscriber()
         topic = self._topics.get(key)
         if topic is None:
             topic = self._topics[key] = Topic(self, question, first)
-            self._by_account.setdefault(account_id, set()).add(topic)
+            self._by_account.setdefault(topic.account_id, set()).add(topic)
         topic.join(subscriber, first)
         return subscriber
 
     def unsubscribe(self, question: Question, subscriber: Subscriber) -> None:
-        method, account_id, query = question
-        topic = self._topics.get((method.name, account_id, query))
+        topic = self._topics.get(_key(question))
         if topic is None:
             return
         topic.subscribers.discard(subscriber)
@@ -195,10 +200,9 @@ class Hub:
             self.forget(topic)
 
     def forget(self, topic: Topic) -> None:
-        key = (topic.method.name, topic.account_id, topic.query)
-        if self._topics.get(key) is not topic:
+        if self._topics.get(topic.key) is not topic:
             return
-        del self._topics[key]
+        del self._topics[topic.key]
         topics = self._by_account[topic.account_id]
         topics.discard(topic)
         if not topics:
