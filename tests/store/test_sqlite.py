@@ -12,7 +12,7 @@ import pytest
 
 from engactivity.clock import fixed_clock
 from engactivity.methods import tables_of
-from engactivity.store import IngestResult, StoreUnavailable, open_store
+from engactivity.store import IngestResult, StoreUnavailable, id_sweep, open_store
 from engactivity.store import sqlite as sqlite_module
 from engactivity.store.engine import Engine
 from engactivity.store.jobs import CallJob
@@ -77,7 +77,7 @@ def test_a_sweep_under_way_when_the_cutoff_moves_misses_no_id(
 ) -> None:
     # Ids are swept a slice per step; a sweep begun under one cutoff and finished under
     # a later one must still remove every id the later cutoff expires.
-    monkeypatch.setattr(sqlite_module, "_SWEEP_IDS", 10)
+    monkeypatch.setattr(id_sweep, "SWEEP_IDS", 10)
     store = open_store(url, fixed_clock(NOW_MS), tables_of())
     assert isinstance(store, Engine)
     try:
@@ -88,7 +88,7 @@ def test_a_sweep_under_way_when_the_cutoff_moves_misses_no_id(
         step.future.result(timeout=30)
         dialect = store._dialect
         assert isinstance(dialect, sqlite_module.SQLiteDialect)
-        assert "acct" in dialect._sweeps  # under way: 288 ids, 10 per step
+        assert "acct" in dialect.id_sweep.under_way  # under way: 288 ids, 10 per step
         # Per expired event: its id, and its rows of every bucket table.
         per_event = 1 + sum(table.bucketed for table in tables_of())
         assert store.purge(NOW_MS + DAY) == per_event * (288 - 3)

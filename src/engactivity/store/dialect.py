@@ -119,7 +119,9 @@ class Dialect(Protocol):
         returning: bool,
     ) -> int | set[tuple[str, str]]:
         """Record a group's event ids (no (account, id) twice), skipping those stored:
-        how many were new, or with ``returning`` which ones (set-based only)."""
+        how many were new, or with ``returning`` which ones (set-based only). Without
+        ``returning`` a dialect may instead fail the statement at the first id stored
+        before and answer fewer than given: the caller rolls back either way."""
         ...
 
     def upsert_rows(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:

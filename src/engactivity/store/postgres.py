@@ -28,13 +28,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from engactivity.store import postgres_group
 from engactivity.store.dialect import OnWriteError
+from engactivity.store.id_sweep import IdSweep
 from engactivity.store.interface import StoreUnavailable
-from engactivity.store.schema import OLDEST_IDS, SCHEMA_VERSION, UPSERT_META, schema
+from engactivity.store.schema import SCHEMA_VERSION, UPSERT_META, schema
 from engactivity.store.tables import Table
 
 Conn = psycopg.Connection[Any]
 
-POSTGRES_SCHEMA_VERSION = 1
+POSTGRES_SCHEMA_VERSION = 2
 """Version of the PostgreSQL-only part of the schema (MIGRATIONS below)."""
 
 MIGRATIONS: list[tuple[int, str]] = [
@@ -51,13 +52,10 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # Event ids are swept in key order (id_sweep.py): one index entry per event, not two.
+    (2, "DROP INDEX IF EXISTS seen_event_by_bucket;"),
 ]
 """Steps applied in order to a database whose postgres_schema_version is lower."""
-
-SEEN_EVENT_BY_BUCKET = (
-    "CREATE INDEX IF NOT EXISTS seen_event_by_bucket ON seen_event (account_id, bucket);"
-)
-"""Event ids are purged bucket by bucket through this index."""
 
 _MIGRATION_LOCK = 0x656E6761_6D696772  # "engamigr": one migrating process at a time
 _PURGE_LOCK = 0x656E6761_70757267  # "engapurg": one purging process at a time
@@ -112,6 +110,7 @@ class PostgresDialect:
             raise StoreUnavailable(f"cannot connect to the database: {exc}") from exc
         self._failed_at = -1e9
         """When a connection last failed (time.monotonic)."""
+        self.id_sweep = IdSweep(self.sql)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -161,7 +160,7 @@ class PostgresDialect:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             ddl = schema(tables, self.bytes_type).replace(") WITHOUT ROWID;", ");")
-            conn.execute(ddl + SEEN_EVENT_BY_BUCKET)
+            conn.execute(ddl)
             found: dict[str, str] = dict(
                 conn.execute(
                     "SELECT key, value FROM meta WHERE key IN "
@@ -265,13 +264,12 @@ class PostgresDialect:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_PURGE_LOCK,))
 
     def purge_ids(self, conn: Conn, account_id: str, cutoff: int) -> tuple[int, bool]:
-        deleted = conn.execute(self.sql(OLDEST_IDS), (account_id, account_id, cutoff)).rowcount
         conn.execute(
             "DELETE FROM rollup_change WHERE account_id = %s "
             f"AND created_at < now() - interval '{_CHANGES_KEPT}'",
             (account_id,),
         )
-        return max(0, deleted), deleted <= 0
+        return self.id_sweep.step(conn, account_id, cutoff)
 
     def count_rows(self, conn: Conn, tables: Sequence[Table]) -> Iterator[Any]:
         return iter(())  # a count of a large table is not cheap here

@@ -80,11 +80,3 @@ def id_inserts(account_id: str, event_ids: list[str], events: list[Event]) -> li
             flat += (account_id, event_id, event.time // BUCKET_MS)
         statements.append(flat)
     return statements
-
-
-OLDEST_IDS = (
-    "DELETE FROM seen_event WHERE account_id = ? AND bucket = "
-    "(SELECT MIN(bucket) FROM seen_event WHERE account_id = ? AND bucket < ?)"
-)
-"""Delete an account's event ids of its oldest bucket below a cutoff (needs an index
-by bucket)."""

@@ -11,7 +11,7 @@ something else (a restore), so the event loop never stalls on one.
 Another process writing the file (``engactivity import --store`` beside a server) is
 noticed through ``PRAGMA data_version``. Event ids have no index by bucket (it was as
 large as the table and doubled the pages written per event): retention sweeps each
-account's ids instead, a slice per step.
+account's ids instead, a slice per step (``id_sweep.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any, Literal
 import orjson
 
 from engactivity.store.dialect import OnWriteError
+from engactivity.store.id_sweep import IdSweep
 from engactivity.store.interface import StoreUnavailable
 from engactivity.store.schema import (
     ID_ROWS_PER_STATEMENT,
@@ -38,8 +39,6 @@ from engactivity.store.tables import Table
 
 Synchronous = Literal["FULL", "NORMAL"]
 
-_SWEEP_IDS = 20_000
-"""Event ids looked at per retention step (a few milliseconds of the writer's time)."""
 _READ_BUSY_S = 0.5
 _WRITE_BUSY_S = 30.0
 
@@ -61,11 +60,7 @@ class SQLiteDialect:
         self._closed = False
         self._wal = _WriteAheadLog(Path(f"{path}-wal"))
         self._data_version: int | None = None
-        self._sweeps: dict[str, tuple[str, int]] = {}
-        """Per account with a sweep under way: the last event id swept, and the cutoff
-        bucket in force when the sweep began (writer thread only)."""
-        self._swept_to: dict[str, int] = {}
-        """Per account, the cutoff bucket of its last complete sweep."""
+        self.id_sweep = IdSweep(self.sql)
         path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- connections -----------------------------------------------------------------------
@@ -215,32 +210,7 @@ class SQLiteDialect:
         return nullcontext(True)  # one process writes
 
     def purge_ids(self, conn: sqlite3.Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
-        """Sweep the next slice of the account's ids, each time a bucket expired since
-        its last sweep; a sweep that the cutoff overtakes starts again."""
-        if account_id not in self._sweeps and self._swept_to.get(account_id, -1) >= cutoff:
-            return 0, True
-        start, began = self._sweeps.get(account_id, ("", cutoff))  # every id sorts after ''
-        (end,) = conn.execute(
-            "SELECT MAX(event_id) FROM (SELECT event_id FROM seen_event "
-            "WHERE account_id = ? AND event_id > ? ORDER BY event_id LIMIT ?)",
-            (account_id, start, _SWEEP_IDS),
-        ).fetchone()
-        if end is None:
-            if began < cutoff:
-                # The cutoff moved during the sweep: the ids swept before it moved may
-                # hold newly expired ones.
-                self._sweeps[account_id] = ("", cutoff)
-                return 0, False
-            self._sweeps.pop(account_id, None)
-            self._swept_to[account_id] = cutoff
-            return 0, True
-        self._sweeps[account_id] = (end, began)
-        cursor = conn.execute(
-            "DELETE FROM seen_event WHERE account_id = ? AND event_id > ? AND event_id <= ? "
-            "AND bucket < ?",
-            (account_id, start, end, cutoff),
-        )
-        return cursor.rowcount, False
+        return self.id_sweep.step(conn, account_id, cutoff)
 
     def count_rows(
         self, conn: sqlite3.Connection, tables: Sequence[Table]
