@@ -97,3 +97,39 @@ def test_two_processes_writing_the_same_rows_count_each_event_once() -> None:
     finally:
         for store in (*stores, reference):
             store.close()
+
+
+def test_a_database_of_schema_1_is_upgraded_in_place_and_its_ids_still_count() -> None:
+    # Schema 1 indexed event ids by bucket too, under the database's collation.
+    url = new_pg_database()
+    migrate_store(url, tables_of())
+    old = [connected(f"old{i}", NOW_MS - i * MIN - 1) for i in range(30)]
+    store = open_store(url, lambda: NOW_MS, tables_of())
+    try:
+        store.submit("acme", old, NOW_MS).result()
+    finally:
+        store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute('ALTER TABLE seen_event ALTER COLUMN event_id TYPE TEXT COLLATE "default"')
+        conn.execute("CREATE INDEX seen_event_by_bucket ON seen_event (account_id, bucket)")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'postgres_schema_version'")
+    store = open_store(url, lambda: NOW_MS, tables_of())
+    try:
+        again = [connected(f"old{i}", NOW_MS - i * MIN - 1) for i in range(0, 30, 3)]
+        new = [connected(f"new{i}", NOW_MS - i * MIN - 1) for i in range(5)]
+        result = store.submit("acme", again + new, NOW_MS).result()
+        assert (result.accepted, result.duplicates) == (5, 10)
+        with psycopg.connect(url) as conn:
+            indexes = conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'seen_event'"
+            ).fetchall()
+            version = conn.execute(
+                "SELECT value FROM meta WHERE key = 'postgres_schema_version'"
+            ).fetchone()
+        assert indexes == [("seen_event_pkey",)] and version == (str(POSTGRES_SCHEMA_VERSION),)
+        # Every id expires a day later: the sweep finds them without the index.
+        assert store.purge(NOW_MS + 2 * 24 * 60 * MIN) > 35
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM seen_event").fetchone() == (0,)
+    finally:
+        store.close()
