@@ -209,6 +209,33 @@ def test_writes_are_coalesced_to_one_event_per_period(make_server: MakeServer) -
     assert 2 <= len(times) <= writing / 0.5 + 2, (times, writing)
 
 
+def test_a_change_after_a_quiet_period_is_pushed_at_once(make_server: MakeServer) -> None:
+    # Leading edge: the first write after a quiet period goes out without waiting for
+    # the period; a second write right after it waits for the period to end.
+    period = 3.0
+    server = make_server(["--push-period-ms", str(int(period * 1000))])
+    params: dict[str, object] = {"timeframe": 60}
+    first, second = [
+        {"eventId": f"lead-{n}", "type": "connected", "time": NOW_MS - 60_000, "skillId": 1}
+        | {"agentId": n}
+        for n in (1, 2)
+    ]
+    with subscribed(server, "engactivity", params) as reader:
+        _, opened = first_answer(reader)
+        time.sleep(period + 0.3)  # quiet for longer than a period
+        lags = []
+        for event in (first, second):
+            assert server.send(A, [event]).status_code == 200
+            acknowledged = time.monotonic()
+            now = poll(server, "engactivity", params)
+            reader.answers_until(lambda body, now=now: body == now, timeout=3 * period)
+            lags.append(reader.log[-1][0] - acknowledged)
+    assert now != opened
+    # Generous bounds: a trailing-edge push would take the whole period for the first.
+    assert lags[0] < period / 2, lags
+    assert lags[1] > lags[0], lags
+
+
 def test_heartbeats_keep_an_idle_stream_open(make_server: MakeServer) -> None:
     server = make_server([*FAST])
     comments = 0
