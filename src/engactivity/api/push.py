@@ -96,7 +96,7 @@ class Streams:
     ) -> AsyncIterator[bytes]:
         # Subscribed here, once the body is under way: a response never streamed (HEAD,
         # a client gone before the headers) leaves nothing behind.
-        subscriber, message = self.hub.subscribe(question, first)
+        subscriber, opening = self.hub.subscribe(question, first)
         self.open += 1
         telemetry.PUSH_STREAMS.inc()
 
@@ -106,7 +106,7 @@ class Streams:
 
         watcher = asyncio.get_running_loop().create_task(end_on_shutdown())
         try:
-            yield message
+            yield opening
             while (message := await subscriber.next()) is not None:
                 yield message
             yield _end_event("shutting_down" if shutdown.is_set() else "ended")
