@@ -117,8 +117,9 @@ async def _live(
     rec = lc.Record()
     boards = list(enumerate(rotation(qs)))
     n = lc.WALLBOARD_PROCESSES
-    # Time for the processes to start and the subscribers to open their streams.
-    start = time.perf_counter() + 5.0
+    # Time for the processes to start; the subscribers open their streams 2 s before
+    # the pollers begin, as the writers do (so the first marker finds them subscribed).
+    start = time.perf_counter() + 6.0
     until = start + s
     step = lc.POLL_PERIOD_S / WALLBOARDS
     parts = [lc.Boards(ours.base_url, boards[k::n], start, until, step) for k in range(n)]
@@ -128,6 +129,7 @@ async def _live(
         async with httpx.AsyncClient(
             base_url=ours.base_url, timeout=60, limits=lc.limits(WALLBOARDS)
         ) as writes:
+            await asyncio.sleep(max(0.0, start - 2.0 - time.perf_counter()))
             await asyncio.gather(
                 # The last markers leave every poller a full period to see them.
                 lc.markers(writes, data.large, clock, rec, until - lc.POLL_PERIOD_S - 2),
