@@ -2,12 +2,12 @@
 
 1. The standard day (:mod:`bench.data`) ingested into our server (SQLite), which then runs
    on that store with its clock running from the day's now.
-2. For ``--seconds`` (full 180, quick 20), in one asyncio process
-   (:mod:`bench.live_clients`): producers replaying the day's busiest minute (all
-   accounts, its own rate and burstiness, new ids, dated at the server's now); a marker
-   batch a second; 100 pollers on the large account, each asking one of the benchmark's
-   questions every 5 s (staggered); 100 subscribers to the same rotation of questions over
-   Server-Sent Events.
+2. For ``--seconds`` (full 180, quick 20), (:mod:`bench.live_clients`): producers
+   replaying the day's busiest minute (all accounts, its own rate and burstiness, new
+   ids, dated at the server's now); a marker batch a second; 100 pollers on the large
+   account, each asking one of the benchmark's questions every 5 s (staggered); 100
+   subscribers to the same rotation of questions over Server-Sent Events. The writers
+   run in this process, the wallboards in ``WALLBOARD_PROCESSES`` others.
 3. The naive peer (:mod:`bench.peer`), which has no ingest path, and the floor
    (:mod:`bench.floor`) under the same 100 pollers on the static day, one after the other
    (``--static-seconds`` each), so that neither takes CPU from ours while it is measured.
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import shutil
 import signal
 import sys
@@ -31,6 +32,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,10 +104,6 @@ def rotation(qs: list[Query]) -> list[Query]:
     return [qs[i % len(qs)] for i in range(WALLBOARDS)]
 
 
-def _limits() -> httpx.Limits:
-    return httpx.Limits(max_connections=4 * WALLBOARDS, max_keepalive_connections=4 * WALLBOARDS)
-
-
 async def _live(
     ours: Process,
     data: Dataset,
@@ -113,46 +111,33 @@ async def _live(
     minute: list[Any],
     clock: lc.ServerClock,
     s: float,
-) -> tuple[lc.Record, list[str]]:
+) -> lc.Record:
+    """The writers here, the wallboards in :data:`lc.WALLBOARD_PROCESSES` processes (each
+    takes every n-th, so that each has a share of every question)."""
     rec = lc.Record()
-    boards = rotation(qs)
-    start = time.perf_counter() + 2.0  # the subscribers open their streams meanwhile
+    boards = list(enumerate(rotation(qs)))
+    n = lc.WALLBOARD_PROCESSES
+    # Time for the processes to start; the subscribers open their streams 2 s before
+    # the pollers begin, as the writers do (so the first marker finds them subscribed).
+    start = time.perf_counter() + 6.0
     until = start + s
-    stream_timeout = httpx.Timeout(60, read=None)
-    async with (
-        httpx.AsyncClient(timeout=60, limits=_limits()) as polls,
-        httpx.AsyncClient(timeout=stream_timeout, limits=_limits()) as streams,
-        httpx.AsyncClient(base_url=ours.base_url, timeout=60, limits=_limits()) as writes,
-    ):
-        subs = [
-            asyncio.create_task(
-                lc.subscriber(streams, ours.base_url + q.path, q, f"sub{i}", rec, start - 2.0)
+    step = lc.POLL_PERIOD_S / WALLBOARDS
+    parts = [lc.Boards(ours.base_url, boards[k::n], start, until, step) for k in range(n)]
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        shares = [loop.run_in_executor(pool, lc.run_wallboards, part) for part in parts]
+        async with httpx.AsyncClient(
+            base_url=ours.base_url, timeout=60, limits=lc.limits(WALLBOARDS)
+        ) as writes:
+            await asyncio.sleep(max(0.0, start - 2.0 - time.perf_counter()))
+            await asyncio.gather(
+                # The last markers leave every poller a full period to see them.
+                lc.markers(writes, data.large, clock, rec, until - lc.POLL_PERIOD_S - 2),
+                lc.producer(writes, minute, clock, rec, until),
             )
-            for i, q in enumerate(boards)
-        ]
-        step = lc.POLL_PERIOD_S / WALLBOARDS
-        await asyncio.gather(
-            *(
-                lc.poller(
-                    polls, ours.base_url + q.path, q, f"poll{i}", rec, start + i * step, until
-                )
-                for i, q in enumerate(boards)
-            ),
-            # The last markers leave every poller a full period to see them.
-            lc.markers(writes, data.large, clock, rec, until - lc.POLL_PERIOD_S - 2),
-            lc.producer(writes, minute, clock, rec, until),
-        )
-        for task in subs:
-            task.cancel()
-        ends = await asyncio.gather(*subs, return_exceptions=True)
-    failures = [
-        f"subscriber: {e!r}" for e in ends if isinstance(e, BaseException) and not _cancel(e)
-    ]
-    return rec, failures
-
-
-def _cancel(e: BaseException) -> bool:
-    return isinstance(e, asyncio.CancelledError)
+        for share in await asyncio.gather(*shares):
+            rec.merge(share)
+    return rec
 
 
 async def _static(
@@ -163,7 +148,7 @@ async def _static(
     rec = lc.Record()
     start = time.perf_counter() + 0.5
     step = lc.POLL_PERIOD_S / WALLBOARDS
-    async with httpx.AsyncClient(timeout=120, limits=_limits()) as polls:
+    async with httpx.AsyncClient(timeout=120, limits=lc.limits(WALLBOARDS)) as polls:
         await asyncio.gather(
             *(
                 lc.poller(
@@ -201,11 +186,12 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         memory_start, cpu_start = ours.memory(), ours.cpu_s()
         client_cpu = time.process_time()
         log(f"live: {mode.seconds:.0f} s, {WALLBOARDS} pollers and {WALLBOARDS} subscribers ...")
-        rec, failures = asyncio.run(_live(ours, data, qs, minute, clock, mode.seconds))
+        rec = asyncio.run(_live(ours, data, qs, minute, clock, mode.seconds))
         live = {
             "seconds": mode.seconds,
             "server_cpu_s": ours.cpu_s() - cpu_start,
-            "client_cpu_s": time.process_time() - client_cpu,
+            "client_cpu_s": time.process_time() - client_cpu + rec.cpu_s,
+            "client_processes": 1 + lc.WALLBOARD_PROCESSES,
             "memory_start": memory_start,
             "memory_end": ours.memory(),
             "record": rec,
@@ -232,7 +218,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
             "live": live,
             "peer": peer_rec,
             "floor": floor_rec,
-            "failures": failures + [f"ingest: {p}" for p in loaded["problems"]],
+            "failures": rec.failures + [f"ingest: {p}" for p in loaded["problems"]],
         }
     finally:
         for proc in reversed(procs):

@@ -1,12 +1,17 @@
-"""The live benchmark's clients, in one asyncio process: producers, markers, pollers and
-subscribers (:mod:`bench.live` starts the servers and reports).
+"""The live benchmark's clients: producers and markers in the harness's asyncio process,
+pollers and subscribers (the wallboards) in :data:`WALLBOARD_PROCESSES` others, so that
+the clients' own CPU does not hold up what they measure (:mod:`bench.live` starts the
+servers and reports).
 
 Every client records what it saw in a :class:`Record`; nothing is summarized here.
+Times are ``time.perf_counter()``, which on Linux is the system's monotonic clock, the
+same in every process: a wallboard's arrival and a marker's acknowledgement compare.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -61,6 +66,30 @@ class Record:
     push_unsupported: bool = False
     produced: int = 0
     produce_batches: int = 0
+    cpu_s: float = 0.0
+    """CPU of the wallboard processes that recorded this."""
+    failures: list[str] = field(default_factory=list)
+
+    def merge(self, other: Record) -> None:
+        """Add what another process's clients saw (their names are distinct)."""
+        for method, times in other.latencies.items():
+            self.latencies[method] += times
+        for method, count in other.errors.items():
+            self.errors[method] += count
+        self.answers |= other.answers
+        self.acks += other.acks
+        self.polled += other.polled
+        self.pushed += other.pushed
+        self.streams_refused += other.streams_refused
+        self.push_unsupported |= other.push_unsupported
+        self.produced += other.produced
+        self.produce_batches += other.produce_batches
+        self.cpu_s += other.cpu_s
+        self.failures += other.failures
+
+
+WALLBOARD_PROCESSES = 2
+"""Processes that share the wallboards (one asyncio loop each)."""
 
 
 def marker_value(q: Query, doc: Any) -> int:
@@ -72,6 +101,34 @@ def marker_value(q: Query, doc: Any) -> int:
     skills = doc["skillsMetrics"] if q.method == "queuehealth" else doc["skills"]
     skill = skills.get(key)
     return 0 if skill is None else int(skill["currentQueueSize"])
+
+
+_SECTIONS = {
+    "engactivity": '"skillsMetricsPerAgent":{"metricsPerSkill":{',
+    "queuehealth": '"skillsMetrics":{',
+    "queuestate": '"skills":{',
+}
+"""The object keyed by skill whose marker entry holds the count. Intervals (when asked)
+come before the span, so the span's is the last."""
+_MARKER_KEY = f'"{MARKER_SKILL}":'
+_DECODER = json.JSONDecoder()
+
+
+def marker_in(q: Query, text: str) -> int:
+    """:func:`marker_value` of an answer's text, reading only the marker's entry (a
+    wallboard of the large account parsing whole answers would be the bench's
+    bottleneck). The marker agent's key may follow the section (engactivity's
+    ``agentsMetrics``): an entry without the skill's fields counts as absent."""
+    start = text.rfind(_SECTIONS[q.method])
+    at = -1 if start < 0 else text.find(_MARKER_KEY, start)
+    if at < 0:
+        return 0
+    entry, _ = _DECODER.raw_decode(text, at + len(_MARKER_KEY))
+    if q.method == "engactivity":
+        totals = entry.get("metricsTotals") if isinstance(entry, dict) else None
+        return 0 if totals is None else int(totals["connectedEngagements"])
+    size = entry.get("currentQueueSize") if isinstance(entry, dict) else None
+    return 0 if size is None else int(size)
 
 
 def _request_args(q: Query) -> dict[str, Any]:
@@ -109,7 +166,7 @@ async def poller(
                 rec.polled += 1
                 rec.latencies[q.method].append(arrived - began + extra_s)
                 if q.name in MARKED:
-                    value = marker_value(q, orjson.loads(response.content))
+                    value = marker_in(q, response.content.decode())
                     rec.answers.setdefault(name, []).append((arrived, value))
         due += POLL_PERIOD_S
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -135,12 +192,76 @@ async def subscriber(
                         continue
                     rec.pushed += 1
                     if q.name in MARKED:
-                        value = marker_value(q, orjson.loads(event.data))
+                        value = marker_in(q, event.data)
                         rec.answers.setdefault(name, []).append((time.perf_counter(), value))
             except SSEError:
                 rec.push_unsupported = True
                 return
         await asyncio.sleep(1.0)
+
+
+def limits(clients: int) -> httpx.Limits:
+    """Connections enough for ``clients`` clients that each keep one open (and spares)."""
+    return httpx.Limits(max_connections=4 * clients, max_keepalive_connections=4 * clients)
+
+
+@dataclass(frozen=True)
+class Boards:
+    """One process's share of the wallboards: each polls its question and another
+    subscribes to it; wallboard ``i`` starts polling at ``start + i * step``."""
+
+    base_url: str
+    boards: list[tuple[int, Query]]
+    start: float
+    until: float
+    step: float
+
+
+def run_wallboards(part: Boards) -> Record:
+    """A wallboard process's work (its entry point): what its clients saw, its CPU."""
+    began = time.process_time()
+    rec = asyncio.run(_wallboards(part))
+    rec.cpu_s = time.process_time() - began
+    return rec
+
+
+async def _wallboards(part: Boards) -> Record:
+    rec = Record()
+    size = len(part.boards)
+    async with (
+        httpx.AsyncClient(timeout=60, limits=limits(size)) as polls,
+        httpx.AsyncClient(timeout=httpx.Timeout(60, read=None), limits=limits(size)) as streams,
+    ):
+        # The subscribers open their streams before the pollers begin.
+        subs = [
+            asyncio.create_task(
+                subscriber(streams, part.base_url + q.path, q, f"sub{i}", rec, part.start - 2.0)
+            )
+            for i, q in part.boards
+        ]
+        await asyncio.gather(
+            *(
+                poller(
+                    polls,
+                    part.base_url + q.path,
+                    q,
+                    f"poll{i}",
+                    rec,
+                    part.start + i * part.step,
+                    part.until,
+                )
+                for i, q in part.boards
+            )
+        )
+        for task in subs:
+            task.cancel()
+        ends = await asyncio.gather(*subs, return_exceptions=True)
+    rec.failures += [
+        f"subscriber: {e!r}"
+        for e in ends
+        if isinstance(e, BaseException) and not isinstance(e, asyncio.CancelledError)
+    ]
+    return rec
 
 
 async def markers(

@@ -76,6 +76,15 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _clients(live: dict[str, Any]) -> str:
+    """Where the clients ran (a run before the wallboards had processes of their own
+    ran them all in one)."""
+    processes = live.get("client_processes", 1)
+    if processes == 1:
+        return "one asyncio process"
+    return f"{processes} asyncio processes: the writers in one, the wallboards in the others"
+
+
 def _ms(entry: dict[str, Any] | None, key: str) -> str:
     return "-" if entry is None or key not in entry else f"{entry[key]:.1f}"
 
@@ -147,8 +156,8 @@ def render(results: dict[str, Any]) -> str:
         f"**CPU**: {live['server_cpu_s']:.1f} s of the server for {live['polled']} polled and "
         f"{live['pushed']} pushed answers, "
         + ("-" if per_answer is None else f"{per_answer:.2f} ms")
-        + " per answer (the producers' ingest included). The clients (one asyncio "
-        f"process) used {100 * live['client_cpu_share']:.0f}% of a core. "
+        + " per answer (the producers' ingest included). The clients "
+        f"({_clients(live)}) used {100 * live['client_cpu_share']:.0f}% of a core. "
         f"**Memory** (RSS) of the server: {rss[0]:.0f} MB at the start, {rss[1]:.0f} MB at "
         "the end.",
         LIVE.end,

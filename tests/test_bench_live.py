@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.live_clients import freshness
+import orjson
+import pytest
+from bench.live_clients import MARKER_AGENT, MARKER_SKILL, freshness, marker_in, marker_value
+from bench.run import Query
 from bench.sections import LIVE
 
 START, END = LIVE.start, LIVE.end
@@ -43,6 +46,48 @@ def test_freshness_is_the_first_answer_showing_each_marker() -> None:
     assert lags == [0.25, 2.0, 1.0]
     assert missed == 0
     assert freshness(acks, [(10.5, 1)]) == ([0.5], 2)
+
+
+def _engactivity(connected: int | None, agent: bool) -> dict[str, object]:
+    totals = {"connectedEngagements": 5}
+    skills: dict[str, object] = {"3": {"metricsPerAgent": {}, "metricsTotals": totals}}
+    if connected is not None:
+        marker = {"metricsPerAgent": {}, "metricsTotals": {"connectedEngagements": connected}}
+        skills[str(MARKER_SKILL)] = marker
+    agents = {str(MARKER_AGENT): {"connectedEngagements": 99}} if agent else {}
+    return {
+        "skillsMetricsPerAgent": {"metricsPerSkill": skills, "metricsTotals": totals},
+        "agentsMetrics": {"metricsPerAgent": agents, "metricsTotals": totals},
+    }
+
+
+def _queue(size: int | None, section: str) -> dict[str, object]:
+    skills: dict[str, object] = {"3": {"currentQueueSize": 1}}
+    if size is not None:
+        skills[str(MARKER_SKILL)] = {"currentQueueSize": size}
+    return {"metricsTotals": {"currentQueueSize": 1}, section: skills}
+
+
+@pytest.mark.parametrize(
+    ("method", "doc"),
+    [
+        ("engactivity", _engactivity(7, True)),
+        ("engactivity", _engactivity(None, True)),  # the agent's key follows: not the skill
+        ("engactivity", _engactivity(None, False)),
+        # Intervals come first; the span's count is the last section's.
+        ("engactivity", {"metricsByIntervals": [_engactivity(2, True)], **_engactivity(9, True)}),
+        (
+            "queuehealth",
+            {"metricsByIntervals": [_queue(1, "skillsMetrics")]} | _queue(4, "skillsMetrics"),
+        ),
+        ("queuehealth", _queue(None, "skillsMetrics")),
+        ("queuestate", _queue(12, "skills")),
+        ("queuestate", _queue(None, "skills")),
+    ],
+)
+def test_the_marker_is_read_from_its_entry_alone(method: str, doc: dict[str, object]) -> None:
+    q = Query("M", "marked", "acct", "skillIds=all", method)
+    assert marker_in(q, orjson.dumps(doc).decode()) == marker_value(q, doc)
 
 
 def test_quick_run_end_to_end(tmp_path: Path) -> None:

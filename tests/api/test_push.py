@@ -11,6 +11,7 @@ import itertools
 import queue
 import random
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -207,6 +208,71 @@ def test_writes_are_coalesced_to_one_event_per_period(make_server: MakeServer) -
     # One event per period at most (slack for delivery jitter on a busy machine).
     assert all(b - a > 0.35 for a, b in itertools.pairwise(times)), times
     assert 2 <= len(times) <= writing / 0.5 + 2, (times, writing)
+
+
+def test_a_change_after_a_quiet_period_is_pushed_at_once(make_server: MakeServer) -> None:
+    # Leading edge: the first write after a quiet period goes out without waiting for
+    # the period; a second write right after it waits for the period to end.
+    period = 3.0
+    server = make_server(["--push-period-ms", str(int(period * 1000))])
+    params: dict[str, object] = {"timeframe": 60}
+    first, second = [
+        {"eventId": f"lead-{n}", "type": "connected", "time": NOW_MS - 60_000, "skillId": 1}
+        | {"agentId": n}
+        for n in (1, 2)
+    ]
+    with subscribed(server, "engactivity", params) as reader:
+        _, opened = first_answer(reader)
+        time.sleep(period + 0.3)  # quiet for longer than a period
+        lags = []
+        for event in (first, second):
+            assert server.send(A, [event]).status_code == 200
+            acknowledged = time.monotonic()
+            now = poll(server, "engactivity", params)
+            reader.answers_until(lambda body, now=now: body == now, timeout=3 * period)
+            lags.append(reader.log[-1][0] - acknowledged)
+    assert now != opened
+    # Generous bounds: a trailing-edge push would take the whole period for the first.
+    assert lags[0] < period / 2, lags
+    assert lags[1] > lags[0], lags
+
+
+def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
+    make_server: MakeServer,
+) -> None:
+    # Answers of a few hundred KB: while the reader sleeps, the sockets' buffers fill
+    # with a dozen of them at most (4 MB, the kernel's largest send buffer here), and the
+    # server must skip the rest (latest wins) rather than keep every change for it.
+    server = make_server(["--push-period-ms", "100"])
+    params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
+    crowd = [
+        {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
+        | {"skillId": 1 + n % 20, "agentId": 1 + n}
+        for n in range(3000)
+    ]
+    assert server.send(A, crowd).status_code == 200
+    changes = 60
+    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
+    with (
+        httpx.Client(transport=small, timeout=30) as client,
+        connect_sse(client, "GET", url(server, "engactivity"), params={"v": 1, **params}) as source,
+    ):
+        events = source.iter_sse()
+        opened = next(events)
+        assert len(opened.data) > 200_000, len(opened.data)
+        for n in range(changes):  # each change is its own push: writes a period apart
+            event = {"eventId": f"late-{n}", "type": "connected", "time": NOW_MS - 60_000}
+            assert server.send(A, [event | {"skillId": 1, "agentId": 1 + n}]).status_code == 200
+            time.sleep(0.15)
+        final = poll(server, "engactivity", params)
+        received = []
+        for event in events:
+            received.append(orjson.loads(event.data))
+            if received[-1] == final:
+                break
+    # The newest answer came, after a few others: not one per change (measured: 12 of 30).
+    assert received[-1] == final
+    assert len(received) < changes / 2, len(received)
 
 
 def test_heartbeats_keep_an_idle_stream_open(make_server: MakeServer) -> None:

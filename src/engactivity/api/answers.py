@@ -60,12 +60,22 @@ class Answers:
     async def get(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> bytes:
         return (await self.answer(method, account_id, query, now_ms)).body
 
-    async def answer(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> Answer:
-        """The answer with its data version and until when it holds (for push)."""
+    async def answer(
+        self,
+        method: AnyMethod,
+        account_id: str,
+        query: Any,
+        now_ms: int,
+        version: int | None = None,
+    ) -> Answer:
+        """The answer with its data version and until when it holds (for push).
+        ``version``: the account's version, when the caller has just read it (push
+        does, to skip unchanged questions), so that it is not read twice."""
         plan = method.plan(query, now_ms)
         part = plan if method.key is None else method.key(query, plan)
         key = (method.name, account_id, query, part)
-        version = await self.version(account_id)
+        if version is None:
+            version = await self.version(account_id)
         cached = self._answers.entry(key, version, now_ms)
         if cached is not None:
             return Answer(cached[0], version, cached[1])

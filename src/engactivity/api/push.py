@@ -24,7 +24,7 @@ from starlette.responses import Response
 from engactivity import telemetry
 from engactivity.api.answers import Answer
 from engactivity.api.errors import error_response
-from engactivity.api.pushhub import SEPARATOR, Hub, Question, encode_answer
+from engactivity.api.pushhub import SEPARATOR, Hub, Question
 from engactivity.api.shutdown import RETRY_AFTER_S
 
 EVENT_STREAM = "text/event-stream"
@@ -96,7 +96,7 @@ class Streams:
     ) -> AsyncIterator[bytes]:
         # Subscribed here, once the body is under way: a response never streamed (HEAD,
         # a client gone before the headers) leaves nothing behind.
-        subscriber = self.hub.subscribe(question, first)
+        subscriber, opening = self.hub.subscribe(question, first)
         self.open += 1
         telemetry.PUSH_STREAMS.inc()
 
@@ -106,7 +106,7 @@ class Streams:
 
         watcher = asyncio.get_running_loop().create_task(end_on_shutdown())
         try:
-            yield encode_answer(first)
+            yield opening
             while (message := await subscriber.next()) is not None:
                 yield message
             yield _end_event("shutting_down" if shutdown.is_set() else "ended")

@@ -7,9 +7,10 @@ account (``Store.on_applied``: this process's writes), and at least once per pus
 period, so that what no hook reports is seen too: other processes' writes on
 PostgreSQL, retention, answers that move with the clock. It then computes the answer
 once, through the answer caches, and when the bytes differ from the last ones sent,
-encodes one event and hands the same bytes to every subscriber. After sending it
-waits out the push period before computing again, so a burst of writes becomes at
-most one event per period.
+encodes one event and hands the same bytes to every subscriber. The first change after
+a quiet period is computed at once (leading edge); after sending, the topic waits out
+the rest of the period (counted from the read that led to the send) before it computes
+again, so a burst of writes becomes at most one event per period.
 
 A computation takes a slot of the account's concurrency limit like a poll; when none
 is free it is tried again at the next period. A subscriber keeps only the newest
@@ -93,19 +94,32 @@ class Topic:
         self.key = _key(question)
         self.method, self.account_id, self.query = question
         self.current = first
+        self.message = encode_answer(first)
+        """The event of ``current``: encoded once, the same bytes for every subscriber."""
         self.subscribers: set[Subscriber] = set()
         self.wake = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run())
 
-    def join(self, subscriber: Subscriber, first: Answer) -> None:
-        """Add a subscriber that was just sent ``first``: it gets the topic's answer
-        when that is newer, and newer data makes the task look again."""
-        self.subscribers.add(subscriber)
+    def join(self, subscriber: Subscriber, first: Answer) -> bytes:
+        """Add a subscriber that is about to be sent ``first``; the event to send it
+        (the topic's shared bytes when ``first`` is its answer). A newer ``first``
+        becomes the topic's answer, for every subscriber; an older one is followed by
+        the topic's. Newer data makes the task look again."""
         if first.version > self.current.version:
-            self.current = first
-        elif first.body != self.current.body:
-            subscriber.offer(encode_answer(self.current))
+            self._publish(first)
+        self.subscribers.add(subscriber)
         self.wake.set()
+        if first.body == self.current.body:
+            return self.message
+        subscriber.offer(self.message)
+        return encode_answer(first)
+
+    def _publish(self, answer: Answer) -> None:
+        """Make ``answer`` the topic's, encoded once, and hand it to every subscriber."""
+        self.current = answer
+        self.message = encode_answer(answer)
+        for subscriber in self.subscribers:
+            subscriber.offer(self.message)
 
     async def _run(self) -> None:
         try:
@@ -125,12 +139,17 @@ class Topic:
             # Woken by new data, or after a period: look anyway, for changes no hook reports.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=period)
+            # Leading edge: the first change after a quiet period goes at once; later
+            # ones wait for the period to end (coalesced: one event per period at most).
             delay = last_sent + period - loop.time()
             if delay > 0:
-                await asyncio.sleep(delay)  # coalesce: one event per period at most
+                await asyncio.sleep(delay)
             self.wake.clear()
+            # The period counts from the read, not from the send: under continuous
+            # writes an event leaves every period, not every period plus a computation.
+            began = loop.time()
             if await self._refresh():
-                last_sent = loop.time()
+                last_sent = began
 
     async def _refresh(self) -> bool:
         """Compute the answer when it may have changed; send it when it did."""
@@ -141,20 +160,20 @@ class Topic:
             if version == self.current.version and now < self.current.until:
                 return False
             with hub.limiter.slot(self.account_id):
-                answer = await hub.answers.answer(self.method, self.account_id, self.query, now)
+                answer = await hub.answers.answer(
+                    self.method, self.account_id, self.query, now, version
+                )
         except TooManyRequests:
             return False  # the account is busy: the next period tries again
         except StoreUnavailable:
             log.warning("push: the store did not answer; trying again next period")
             return False
         telemetry.PUSH_COMPUTATIONS.inc()
-        changed = answer.body != self.current.body
-        self.current = answer
-        if changed:
-            message = encode_answer(answer)
-            for subscriber in self.subscribers:
-                subscriber.offer(message)
-        return changed
+        if answer.body == self.current.body:
+            self.current = answer  # same bytes, later version: nothing to send
+            return False
+        self._publish(answer)
+        return True
 
 
 class Hub:
@@ -178,8 +197,9 @@ class Hub:
     def listen_to(self, store: Store) -> None:
         store.on_applied(self._applied)
 
-    def subscribe(self, question: Question, first: Answer) -> Subscriber:
-        """A subscriber of ``question``, which was just sent ``first``."""
+    def subscribe(self, question: Question, first: Answer) -> tuple[Subscriber, bytes]:
+        """A subscriber of ``question``, whose answer now is ``first``, and the first
+        event to send it."""
         self._loop = asyncio.get_running_loop()
         key = _key(question)
         subscriber = Subscriber()
@@ -187,8 +207,7 @@ class Hub:
         if topic is None:
             topic = self._topics[key] = Topic(self, question, first)
             self._by_account.setdefault(topic.account_id, set()).add(topic)
-        topic.join(subscriber, first)
-        return subscriber
+        return subscriber, topic.join(subscriber, first)
 
     def unsubscribe(self, question: Question, subscriber: Subscriber) -> None:
         topic = self._topics.get(_key(question))
