@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from engactivity.core.events import validate_event
 from engactivity.methods.agentactivity import AGENTACTIVITY, parse
+from engactivity.methods.agentactivity.live import KeptEntries
 from engactivity.methods.agentactivity.measure import ranges
 from engactivity.methods.agentactivity.render import seconds
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
@@ -168,3 +169,33 @@ def test_seconds_add_up_and_never_go_negative(rows: list[tuple[int, int, int]]) 
     assert (got[:, 0] == ms[:, 0] // 1000).all()
     assert (got[:, 1] + got[:, 2] == got[:, 0]).all()
     assert (got >= 0).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    agent_events(30),
+    st.lists(agent_events(3), min_size=1, max_size=4),
+    queries,
+    st.sampled_from([0, 1, 10 * MIN]),
+)
+def test_entries_patched_after_writes_equal_an_answer_made_afresh(
+    first: list[Event], writes: list[list[Event]], params: dict[str, object], later: int
+) -> None:
+    # The clock stands (or moves once): the ranges that end at now are patched per agent.
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    answer(state, params, NOW_MS, parts)
+    now, events = NOW_MS + later, list(first)
+    for n, batch in enumerate(writes):
+        for event in batch:  # new events, at any time, of old agents or new ones
+            event["eventId"] = f"w{n}-{event['eventId']}"
+        apply(state, batch)
+        events += batch
+        got = answer(state, params, now, parts)
+        assert got == answer(state, params, now, Parts())
+        same(got, agentactivity(events, now, params))
+    version = state.timeline(AGENT_STATES).version
+    kept = [piece for _, piece in parts.kept.values() if isinstance(piece, KeptEntries)]
+    assert any(entries.version == version for entries in kept)  # the last answer kept its own
+    if not later:  # every answer after a write patched the window's entries
+        assert parts.window_hits >= len(writes)

@@ -1,0 +1,89 @@
+"""The agent entries of the ranges that end at now, kept per agent and patched in place.
+
+A range that ends at now (the window, the newest interval) is never kept whole: any
+write moves its stamp. But a write touches a few agents' timelines, and every other
+agent's entry in the same range is what it was. So each such range's entries are kept
+per agent with the timelines' version they were read at; the next answer of the same
+range (same agents asked, same moments) measures and renders again only the agents
+whose timelines took a row since (``TimelineRows.touched_since``: at any time, so it
+never misses one) and joins the others' text as it was. A range of another moment
+(the clock moved on) or of other timelines (a reload) is measured whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engactivity.core.params import ALL, Selection
+from engactivity.methods.agentactivity.measure import Int64s, Measured
+from engactivity.methods.agentactivity.render import entries
+from engactivity.store.timelines import TimelineRows, Timelines
+
+_ENTRY_BYTES = 64
+"""Per kept entry beside its text (a dict slot and the key)."""
+
+
+@dataclass(frozen=True, eq=False)
+class KeptEntries:
+    rows: TimelineRows
+    """The timelines the entries were read from."""
+    version: int
+    """Their version when read."""
+    texts: dict[int, str]
+    """Agent id -> its entry's text, for the agents logged in during the range (in agent
+    id order)."""
+    size: int
+    """What they cost the fragment cache (bytes, roughly)."""
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _size(texts: Iterable[str]) -> int:
+    return sum(len(text) + _ENTRY_BYTES for text in texts)
+
+
+def name(agents: Selection, lo: int, hi: int) -> Hashable:
+    """The kept entries' name (their validity is checked by ``touched``, not by a stamp)."""
+    return ("entries", agents, lo, hi)
+
+
+def touched(
+    kept: KeptEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection
+) -> Int64s | None:
+    """The timelines asked for whose entries may have changed since ``kept`` was read
+    (ordered by agent id), or None when ``kept`` cannot be patched."""
+    if kept is None or kept.rows is not rows:
+        return None
+    return selected(timelines, agents, rows.touched_since(kept.version))
+
+
+def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
+    """The timelines asked for (of ``among``, else of all), ordered by agent id."""
+    among = np.arange(len(timelines.keys), dtype=np.int64) if among is None else among
+    ids = timelines.keys[among, 0]
+    order = among[np.argsort(ids, kind="stable")]
+    if agents is None or agents == ALL:
+        return order
+    wanted = np.fromiter(agents, np.int64, len(agents))
+    return order[np.isin(timelines.keys[order, 0], wanted)]
+
+
+def fresh(rows: TimelineRows, version: int, measured: Measured) -> KeptEntries:
+    texts = entries(measured)
+    return KeptEntries(rows, version, texts, _size(texts.values()))
+
+
+def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
+    """``kept`` with the entries of the agents ``measured`` (again) replaced."""
+    texts, new = dict(kept.texts), entries(measured)
+    gone = [texts.pop(a) for a in measured.agents.tolist() if a in texts and a not in new]
+    replaced = [texts[a] for a in new if a in texts]
+    size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
+    texts.update(new)  # an agent kept stays in its place
+    if new.keys() - kept.texts.keys():  # a new agent: its place in the order
+        texts = {a: texts[a] for a in sorted(texts)}
+    return KeptEntries(kept.rows, version, texts, size)
