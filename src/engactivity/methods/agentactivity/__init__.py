@@ -96,10 +96,12 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
     found = [
-        None if p is not None else kept.get(live.name(query.agents, r.lo, r.hi), 0, KeptEntries)
-        for r, p in zip(spans, parts, strict=True)
+        None if p is not None else kept.get(_entries(query, n), 0, KeptEntries)
+        for n, p in enumerate(parts)
     ]
-    touched = [live.touched(k, rows, timelines, query.agents) for k in found]
+    touched = [
+        live.touched(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
+    ]
     whole = [r for r, t, a in zip(spans, texts, touched, strict=True) if t is None and a is None]
     made = iter(_measured_whole(query, whole, rows, timelines, kept))
     measured: list[Measured | None] = []
@@ -144,6 +146,11 @@ def _part(
     return (kind, query.agents, lo, hi), rows.stamp(hi)
 
 
+def _entries(query: AgentActivityQuery, n: int) -> Hashable:
+    """The name of range ``n``'s agent entries (when it ends at now)."""
+    return live.name(query.agents, query.timeframe, query.interval, n)
+
+
 Piece = tuple[int, int]
 
 
@@ -179,10 +186,10 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
         kept.put(*part, text)
         return text
     if entries is None:
-        entries = live.fresh(got.rows, got.version, measured)
+        entries = live.fresh(got.rows, got.ranges[n], got.version, measured)
     else:
         entries = live.patched(entries, got.version, measured)
-    kept.put(live.name(query.agents, got.ranges[n].lo, got.ranges[n].hi), 0, entries)
+    kept.put(_entries(query, n), 0, entries)
     return joined(entries.texts.values())
 
 

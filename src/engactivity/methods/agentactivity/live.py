@@ -4,7 +4,7 @@ A range that ends at now (the window, the newest interval) is never kept whole: 
 write moves its stamp. But a write touches a few agents' timelines, and every other
 agent's entry in the same range is what it was. So each such range's entries are kept
 per agent with the timelines' version they were read at; the next answer of the same
-range (same agents asked, same moments) measures and renders again only the agents
+range (same question, same moments) measures and renders again only the agents
 whose timelines took a row since (``TimelineRows.touched_since``: at any time, so it
 never misses one) and joins the others' text as it was. A range of another moment
 (the clock moved on) or of other timelines (a reload) is measured whole.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engactivity.core.params import ALL, Selection
-from engactivity.methods.agentactivity.measure import Int64s, Measured
+from engactivity.methods.agentactivity.measure import Int64s, Measured, Range
 from engactivity.methods.agentactivity.render import entries
 from engactivity.store.timelines import TimelineRows, Timelines
 
@@ -30,6 +30,9 @@ _ENTRY_BYTES = 64
 class KeptEntries:
     rows: TimelineRows
     """The timelines the entries were read from."""
+    lo: int
+    hi: int
+    """The range they are of."""
     version: int
     """Their version when read."""
     texts: dict[int, str]
@@ -46,17 +49,19 @@ def _size(texts: Iterable[str]) -> int:
     return sum(len(text) + _ENTRY_BYTES for text in texts)
 
 
-def name(agents: Selection, lo: int, hi: int) -> Hashable:
-    """The kept entries' name (their validity is checked by ``touched``, not by a stamp)."""
-    return ("entries", agents, lo, hi)
+def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Hashable:
+    """The kept entries' name: of the question's ``n``th range, whatever its moments, so
+    that a clock that moves on replaces them (their validity is checked by ``touched``,
+    not by a stamp)."""
+    return ("entries", agents, timeframe, interval, n)
 
 
 def touched(
-    kept: KeptEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection
+    kept: KeptEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
 ) -> Int64s | None:
-    """The timelines asked for whose entries may have changed since ``kept`` was read
-    (ordered by agent id), or None when ``kept`` cannot be patched."""
-    if kept is None or kept.rows is not rows:
+    """The timelines asked for whose entries in range ``r`` may have changed since
+    ``kept`` was read (ordered by agent id), or None when ``kept`` cannot be patched."""
+    if kept is None or kept.rows is not rows or (kept.lo, kept.hi) != (r.lo, r.hi):
         return None
     return selected(timelines, agents, rows.touched_since(kept.version))
 
@@ -72,9 +77,9 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
     return order[np.isin(timelines.keys[order, 0], wanted)]
 
 
-def fresh(rows: TimelineRows, version: int, measured: Measured) -> KeptEntries:
+def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> KeptEntries:
     texts = entries(measured)
-    return KeptEntries(rows, version, texts, _size(texts.values()))
+    return KeptEntries(rows, r.lo, r.hi, version, texts, _size(texts.values()))
 
 
 def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
@@ -86,4 +91,4 @@ def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
     texts.update(new)  # an agent kept stays in its place
     if new.keys() - kept.texts.keys():  # a new agent: its place in the order
         texts = {a: texts[a] for a in sorted(texts)}
-    return KeptEntries(kept.rows, version, texts, size)
+    return KeptEntries(kept.rows, kept.lo, kept.hi, version, texts, size)
