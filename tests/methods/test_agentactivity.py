@@ -203,3 +203,16 @@ def test_entries_patched_after_writes_equal_an_answer_made_afresh(
     assert any(entries.version == version for entries in kept)  # the last answer kept its own
     if not later:  # every answer after a write patched the window's entries
         assert parts.entries_found >= len(writes)
+
+
+def test_entries_kept_of_other_timelines_are_not_patched() -> None:
+    # A reloaded account has other timelines: entries kept of the old ones are not used.
+    on = {"type": "agentState", "agentId": 1, "state": "online"}
+    reloaded, state, parts = AccountState([AGENT_STATES]), AccountState([AGENT_STATES]), Parts()
+    apply(reloaded, [{**on, "eventId": "a", "time": NOW_MS - 5 * MIN}])  # older versions
+    apply(state, [{**on, "eventId": "b", "time": NOW_MS - 30 * MIN}])
+    params: dict[str, object] = {"v": 1, "timeframe": 60, "agentIds": "all"}
+    first = answer(state, params, NOW_MS, parts)
+    got = answer(reloaded, params, NOW_MS, parts)
+    assert parts.entries_found == 1
+    assert got != first and got == answer(reloaded, params, NOW_MS, Parts())

@@ -12,6 +12,7 @@ never misses one) and joins the others' text as it was. A range of another momen
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
@@ -28,8 +29,9 @@ _ENTRY_BYTES = 64
 
 @dataclass(frozen=True, eq=False)
 class KeptEntries:
-    rows: TimelineRows
-    """The timelines the entries were read from."""
+    rows: weakref.ref[TimelineRows]
+    """The timelines the entries were read from (weakly: kept entries must not keep an
+    account that memory let go of alive)."""
     lo: int
     hi: int
     """The range they are of."""
@@ -61,7 +63,7 @@ def touched(
 ) -> Int64s | None:
     """The timelines asked for whose entries in range ``r`` may have changed since
     ``kept`` was read (ordered by agent id), or None when ``kept`` cannot be patched."""
-    if kept is None or kept.rows is not rows or (kept.lo, kept.hi) != (r.lo, r.hi):
+    if kept is None or kept.rows() is not rows or (kept.lo, kept.hi) != (r.lo, r.hi):
         return None
     return selected(timelines, agents, rows.touched_since(kept.version))
 
@@ -79,7 +81,7 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
 
 def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> KeptEntries:
     texts = entries(measured)
-    return KeptEntries(rows, r.lo, r.hi, version, texts, _size(texts.values()))
+    return KeptEntries(weakref.ref(rows), r.lo, r.hi, version, texts, _size(texts.values()))
 
 
 def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
