@@ -33,7 +33,7 @@ from engactivity.methods.agentactivity.measure import (
     measure,
     ranges,
 )
-from engactivity.methods.agentactivity.render import agents_metrics, body, joined
+from engactivity.methods.agentactivity.render import agents_metrics, body
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.methods.method import (
     ID_LIST,
@@ -190,7 +190,7 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
     else:
         entries = live.patched(entries, got.version, measured)
     kept.put(_entries(query, n), 0, entries)
-    return joined(entries.texts.values())
+    return entries.text
 
 
 _VALUE = {

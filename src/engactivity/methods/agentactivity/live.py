@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engactivity.core.params import ALL, Selection
 from engactivity.methods.agentactivity.measure import Int64s, Measured, Range
-from engactivity.methods.agentactivity.render import entries
+from engactivity.methods.agentactivity.render import entries, joined
 from engactivity.store.timelines import TimelineRows, Timelines
 
 _ENTRY_BYTES = 64
@@ -40,6 +40,8 @@ class KeptEntries:
     texts: dict[int, str]
     """Agent id -> its entry's text, for the agents logged in during the range (in agent
     id order)."""
+    text: bytes
+    """The range's ``agentsMetrics``: the entries joined."""
     size: int
     """What they cost the fragment cache (bytes, roughly)."""
 
@@ -81,16 +83,22 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
 
 def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> KeptEntries:
     texts = entries(measured)
-    return KeptEntries(weakref.ref(rows), r.lo, r.hi, version, texts, _size(texts.values()))
+    text = joined(texts.values())
+    size = _size(texts.values()) + len(text)
+    return KeptEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, size)
 
 
 def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
     """``kept`` with the entries of the agents ``measured`` (again) replaced."""
+    if not len(measured.agents):  # the write touched none of the agents asked about
+        return replace(kept, version=version)
     texts, new = dict(kept.texts), entries(measured)
     gone = [texts.pop(a) for a in measured.agents.tolist() if a in texts and a not in new]
     replaced = [texts[a] for a in new if a in texts]
-    size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
     texts.update(new)  # an agent kept stays in its place
     if new.keys() - kept.texts.keys():  # a new agent: its place in the order
         texts = {a: texts[a] for a in sorted(texts)}
-    return KeptEntries(kept.rows, kept.lo, kept.hi, version, texts, size)
+    text = joined(texts.values())
+    size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
+    size += len(text) - len(kept.text)
+    return KeptEntries(kept.rows, kept.lo, kept.hi, version, texts, text, size)
