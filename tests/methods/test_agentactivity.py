@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from engactivity.core.events import validate_event
 from engactivity.methods.agentactivity import AGENTACTIVITY, parse
-from engactivity.methods.agentactivity.measure import ranges
+from engactivity.methods.agentactivity.live import KeptEntries
+from engactivity.methods.agentactivity.measure import Measured, ranges
 from engactivity.methods.agentactivity.render import seconds
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.methods.method import Piece
@@ -36,6 +37,8 @@ class Parts:
         """Rendered intervals reused."""
         self.window_hits = 0
         """Kept measures (the middle pieces of ranges) reused."""
+        self.entries_found = 0
+        """Kept agent entries found (of a range that ends at now)."""
 
     def get(self, part: Hashable, stamp: int, kind: type[Piece]) -> Piece | None:
         found = self.kept.get(part)
@@ -43,8 +46,10 @@ class Parts:
             return None
         if kind is bytes:
             self.hits += 1
-        else:
+        elif kind is Measured:
             self.window_hits += 1
+        else:
+            self.entries_found += 1
         return found[1]
 
     def put(self, part: Hashable, stamp: int, piece: Sized) -> None:
@@ -168,3 +173,46 @@ def test_seconds_add_up_and_never_go_negative(rows: list[tuple[int, int, int]]) 
     assert (got[:, 0] == ms[:, 0] // 1000).all()
     assert (got[:, 1] + got[:, 2] == got[:, 0]).all()
     assert (got >= 0).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    agent_events(30),
+    st.lists(agent_events(3), min_size=1, max_size=4),
+    queries,
+    st.sampled_from([0, 1, 10 * MIN]),
+)
+def test_entries_patched_after_writes_equal_an_answer_made_afresh(
+    first: list[Event], writes: list[list[Event]], params: dict[str, object], later: int
+) -> None:
+    # The clock stands (or moves once): the ranges that end at now are patched per agent.
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    answer(state, params, NOW_MS, parts)
+    now, events = NOW_MS + later, list(first)
+    for n, batch in enumerate(writes):
+        for event in batch:  # new events, at any time, of old agents or new ones
+            event["eventId"] = f"w{n}-{event['eventId']}"
+        apply(state, batch)
+        events += batch
+        got = answer(state, params, now, parts)
+        assert got == answer(state, params, now, Parts())
+        same(got, agentactivity(events, now, params))
+    version = state.timeline(AGENT_STATES).version
+    kept = [piece for _, piece in parts.kept.values() if isinstance(piece, KeptEntries)]
+    assert any(entries.version == version for entries in kept)  # the last answer kept its own
+    if not later:  # every answer after a write patched the window's entries
+        assert parts.entries_found >= len(writes)
+
+
+def test_entries_kept_of_other_timelines_are_not_patched() -> None:
+    # A reloaded account has other timelines: entries kept of the old ones are not used.
+    on = {"type": "agentState", "agentId": 1, "state": "online"}
+    reloaded, state, parts = AccountState([AGENT_STATES]), AccountState([AGENT_STATES]), Parts()
+    apply(reloaded, [{**on, "eventId": "a", "time": NOW_MS - 5 * MIN}])  # older versions
+    apply(state, [{**on, "eventId": "b", "time": NOW_MS - 30 * MIN}])
+    params: dict[str, object] = {"v": 1, "timeframe": 60, "agentIds": "all"}
+    first = answer(state, params, NOW_MS, parts)
+    got = answer(reloaded, params, NOW_MS, parts)
+    assert parts.entries_found == 1
+    assert got != first and got == answer(reloaded, params, NOW_MS, Parts())

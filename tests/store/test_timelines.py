@@ -55,6 +55,26 @@ def test_a_late_event_takes_its_place_and_a_repeat_changes_nothing() -> None:
     assert line(rows) == [(100, b"a"), (200, b"a2"), (200, b"b"), (300, b"c")]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.tuples(st.integers(1, 40), st.integers(0, 10**6)), max_size=5), max_size=8)
+)
+def test_touched_since_names_every_timeline_written_after_a_version(
+    batches: list[list[tuple[int, int]]],
+) -> None:
+    rows = TimelineRows(AGENT_STATES)
+    versions, written = [], []
+    for n, batch in enumerate(batches):
+        versions.append(rows.version)
+        rows.apply(rows_of(*(state(f"{n}-{i}", t, agent) for i, (agent, t) in enumerate(batch))))
+        written.append({agent for agent, _ in batch})
+    keys = [key for key, _ in rows.items()]
+    for n, version in enumerate(versions):
+        touched = {keys[i][0] for i in rows.touched_since(version).tolist()}
+        assert touched == set().union(*written[n:])
+    assert not len(rows.touched_since(rows.version))
+
+
 def test_event_ids_order_by_code_point() -> None:
     rows = TimelineRows(AGENT_STATES)
     rows.apply(rows_of(state("\uff41", 5), state("\U0001f600", 5), state("z", 5)))

@@ -99,6 +99,9 @@ class TimelineRows:
         """Rows written into the arrays, over every key (for the memory estimate)."""
         self._pending: dict[int, list[Row]] = {}
         self._pending_rows = 0
+        self._key_versions = np.zeros(_MIN_ROOM, np.int64)
+        """Per timeline: the version of its last change (see ``touched_since``); room
+        after the keys' for more."""
         self._origin: int | None = None
         self._measured = 0 if table.weights is None else _width_of(table)
         self._arrays = _Arrays.empty(0, len(table.values), self._measured)
@@ -109,6 +112,7 @@ class TimelineRows:
     def apply(self, rows: Iterable[tuple[RowKey, Sequence[Any]]]) -> None:
         width = len(self.table.keys)
         earliest: int | None = None
+        touched: set[int] = set()
         for key, given in rows:
             values = list(given)
             for i in self._text_columns:
@@ -117,6 +121,7 @@ class TimelineRows:
             if index is None:
                 index = self._add_key(key[:width])
             self._pending.setdefault(index, []).append((key[width], key[width + 1], *values))
+            touched.add(index)
             self._pending_rows += 1
             earliest = key[width] if earliest is None else min(earliest, key[width])
         if earliest is not None:
@@ -126,6 +131,7 @@ class TimelineRows:
             while self._changes and self._changes[-1][0] >= earliest:
                 self._changes.pop()  # a later change that starts no earlier covers it
             self._changes.append((earliest, self.version))
+            self._key_versions[list(touched)] = self.version
         if self._pending_rows > _MOST_PENDING:  # an account nobody reads still stays small
             self._write_pending()
 
@@ -143,6 +149,8 @@ class TimelineRows:
         self._start.append(self._used)
         self._count.append(0)
         self._room.append(0)  # room is given when its rows are written
+        if index == len(self._key_versions):  # twice the room
+            self._key_versions = np.concatenate([self._key_versions, self._key_versions * 0])
         self._view = None
         return index
 
@@ -151,6 +159,11 @@ class TimelineRows:
         what is read of the timelines up to that moment stays valid while it does."""
         at = bisect_left(self._changes, (before_ms,)) - 1
         return self._changes[at][1] if at >= 0 else 0
+
+    def touched_since(self, version: int) -> Int64s:
+        """The timelines (indexes, ascending) with a row taken in after ``version``, at
+        any time: what was read of every other timeline then still holds."""
+        return np.flatnonzero(self._key_versions[: len(self._keys)] > version)
 
     def nbytes(self) -> int:
         """An estimate of the memory these rows take (cheap: from counters)."""

@@ -16,10 +16,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from engactivity.core.params import (
-    ALL,
     IDS_ALLOWED,
     INTERVAL_ALLOWED,
     TIMEFRAME_ALLOWED,
@@ -27,8 +24,9 @@ from engactivity.core.params import (
     Selection,
 )
 from engactivity.core.timeframe import BUCKET_MS
+from engactivity.methods.agentactivity import live
+from engactivity.methods.agentactivity.live import KeptEntries
 from engactivity.methods.agentactivity.measure import (
-    Int64s,
     Measured,
     Range,
     combined,
@@ -73,15 +71,23 @@ class Reading:
     texts: list[bytes | None]
     """Per range: its rendered part when one was kept, else None."""
     measured: list[Measured | None]
-    """Per range without a kept part: its measures."""
+    """Per range without a kept part: its measures (of the agents touched since
+    ``entries`` were kept, when there are some)."""
     parts: list[tuple[Hashable, int] | None]
     """Per range that is past: its part's name and stamp (to keep it under)."""
+    entries: list[KeptEntries | None]
+    """Per range that ends at now: its agent entries kept by an earlier answer."""
+    rows: TimelineRows
+    version: int
+    """The timelines' version read."""
 
 
 def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Fragments) -> Reading:
-    """Measures every range whose rendered part is not kept (under the snapshot's lock:
-    the timelines change in place)."""
+    """Measures every range whose rendered part is not kept, or of one that ends at now
+    and whose agent entries are, only the agents touched since (under the snapshot's
+    lock: the timelines change in place)."""
     rows = state.timeline(AGENT_STATES)
+    timelines = rows.timelines()
     spans = ranges(now_ms, query.timeframe, query.interval)
     # The window and the newest interval end at now: only a past interval recurs.
     parts = [
@@ -89,20 +95,48 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
         for i, r in enumerate(spans)
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
-    todo = [(r.lo, r.hi) for r, text in zip(spans, texts, strict=True) if text is None]
+    found = [
+        None if p is not None else kept.get(_entries(query, n), 0, KeptEntries)
+        for n, p in enumerate(parts)
+    ]
+    touched = [
+        live.touched(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
+    ]
+    whole = [r for r, t, a in zip(spans, texts, touched, strict=True) if t is None and a is None]
+    made = iter(_measured_whole(query, whole, rows, timelines, kept))
+    measured: list[Measured | None] = []
+    for r, text, agents in zip(spans, texts, touched, strict=True):
+        if agents is not None:  # only the agents touched since the kept entries
+            measured.append(measure(timelines, agents, [r])[0])
+        else:
+            measured.append(None if text is not None else next(made))
+    entries = [k if a is not None else None for k, a in zip(found, touched, strict=True)]
+    return Reading(spans, texts, measured, parts, entries, rows, rows.version)
+
+
+def _measured_whole(
+    query: AgentActivityQuery,
+    spans: list[Range],
+    rows: TimelineRows,
+    timelines: Timelines,
+    kept: Fragments,
+) -> list[Measured]:
+    """Each range's measures for every agent asked about, from kept middle pieces where
+    there are some."""
+    if not spans:
+        return []
+    todo = [(r.lo, r.hi) for r in spans]
     cut = {r: _pieces(*r) for r in todo}
     middles = {middle for _, middle in cut.values() if middle is not None}
     named = {m: _part("measures", query, *m, rows) for m in middles}
     known = {m: found for m in middles if (found := kept.get(*named[m], Measured)) is not None}
     asked = sorted({p for pieces, _ in cut.values() for p in pieces} - known.keys())
-    timelines = rows.timelines()
-    agents = _selected(timelines, query.agents)
+    agents = live.selected(timelines, query.agents)
     fresh = measure(timelines, agents, [Range(None, lo, hi) for lo, hi in asked])
     known.update(zip(asked, fresh, strict=True))
     for m in middles.intersection(asked):
         kept.put(*named[m], known[m])
-    measured = {r: combined([known[p] for p in pieces]) for r, (pieces, _) in cut.items()}
-    return Reading(spans, texts, [measured.get((r.lo, r.hi)) for r in spans], parts)
+    return [combined([known[p] for p in cut[r][0]]) for r in todo]
 
 
 def _part(
@@ -110,6 +144,11 @@ def _part(
 ) -> tuple[Hashable, int]:
     """A kept part's name, and its stamp: the timelines' version up to its end."""
     return (kind, query.agents, lo, hi), rows.stamp(hi)
+
+
+def _entries(query: AgentActivityQuery, n: int) -> Hashable:
+    """The name of range ``n``'s agent entries (when it ends at now)."""
+    return live.name(query.agents, query.timeframe, query.interval, n)
 
 
 Piece = tuple[int, int]
@@ -128,28 +167,30 @@ def _pieces(lo: int, hi: int) -> tuple[list[Piece], Piece | None]:
     return pieces, (first, last)
 
 
-def _selected(timelines: Timelines, agents: Selection) -> Int64s:
-    """The timelines asked for, ordered by agent id."""
-    ids = timelines.keys[:, 0]
-    order = np.argsort(ids, kind="stable")
-    if agents is None or agents == ALL:
-        return order
-    return order[np.isin(ids[order], np.fromiter(agents, np.int64, len(agents)))]
-
-
 def render(query: AgentActivityQuery, now_ms: int, got: Reading, kept: Fragments) -> bytes:
-    done: list[bytes] = []
-    for text, measured, part in zip(got.texts, got.measured, got.parts, strict=True):
-        if text is None:
-            assert measured is not None
-            text = agents_metrics(measured)
-            if part is not None:
-                kept.put(*part, text)
-        done.append(text)
+    done = [_rendered(query, got, n, kept) for n in range(len(got.ranges))]
     if query.interval is None:
         return body(done[0], None)
     stamps = [r.timestamp or 0 for r in got.ranges[1:]]
     return body(done[0], list(zip(stamps, done[1:], strict=True)))
+
+
+def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) -> bytes:
+    """Range ``n``'s ``agentsMetrics``: kept, patched, or rendered (and kept)."""
+    text, measured, part, entries = got.texts[n], got.measured[n], got.parts[n], got.entries[n]
+    if text is not None:
+        return text
+    assert measured is not None
+    if part is not None:
+        text = agents_metrics(measured)
+        kept.put(*part, text)
+        return text
+    if entries is None:
+        entries = live.fresh(got.rows, got.ranges[n], got.version, measured)
+    else:
+        entries = live.patched(entries, got.version, measured)
+    kept.put(_entries(query, n), 0, entries)
+    return entries.text
 
 
 _VALUE = {

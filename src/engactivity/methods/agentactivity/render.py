@@ -4,6 +4,8 @@ all agents at once and each entry is one string formatting."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import orjson
 
@@ -47,6 +49,12 @@ def _reasons(reasons: Reasons) -> dict[int, str]:
 
 def agents_metrics(measured: Measured) -> bytes:
     """An ``agentsMetrics`` object: each agent logged in during the range."""
+    return joined(entries(measured).values())
+
+
+def entries(measured: Measured) -> dict[int, str]:
+    """Agent id -> its entry's text, for each agent logged in during the range (in the
+    order of ``measured``: by agent id)."""
     present = measured.ms[:, 0::MEASURES].sum(axis=1) > 0
     agents, ms = measured.agents[present], measured.ms[present]
     states = [seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)]
@@ -54,11 +62,15 @@ def agents_metrics(measured: Measured) -> bytes:
     heads = np.column_stack([agents, states[0], states[1]]).tolist()
     tails = np.column_stack([states[2], logged_in]).tolist()
     reasons = _reasons(measured.reasons)
-    parts = [
-        _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
+    return {
+        head[0]: _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
         for head, tail in zip(heads, tails, strict=True)
-    ]
-    return ('{"metricsPerAgent":{' + ",".join(parts) + '},"metricsTotals":[]}').encode()
+    }
+
+
+def joined(texts: Iterable[str]) -> bytes:
+    """An ``agentsMetrics`` object of agent entries (in order)."""
+    return ('{"metricsPerAgent":{' + ",".join(texts) + '},"metricsTotals":[]}').encode()
 
 
 def body(window: bytes, intervals: list[tuple[int, bytes]] | None) -> bytes:
