@@ -17,7 +17,7 @@ from engactivity.store.heap import Heap
 from tests.conftest import ENGINES, new_pg_database
 from tests.store.dbutil import memory_rows, query, table_rows
 from tests.store.test_engine import ev, ingest
-from tests.store.test_memory_limit import opened
+from tests.store.test_memory_limit import ACCOUNTS, fill, opened
 
 OPEN_CURSORS = "SELECT name FROM pg_cursors WHERE name <> ''"
 
@@ -119,3 +119,23 @@ def test_the_heap_counts_what_was_freed_between_trims() -> None:
 
 def test_the_heap_is_released_on_glibc() -> None:
     assert heap.release() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_an_account_evicted_before_makes_room_for_itself_before_its_load(url: str) -> None:
+    size = fill(url)
+    store = opened(url, size * 5 // 2)  # room for two of the three
+    assert isinstance(store, Engine)
+    try:
+        for account in ACCOUNTS:
+            store.version(account)
+        assert [store.resident(a) for a in ACCOUNTS] == [False, True, True]
+        store._mirror._make_room("never-seen")  # no size known: nothing to make room for
+        assert store.memory().resident == 2
+        store._mirror._make_room("a")  # "a" took `size`: "b", least recent, goes first
+        assert [store.resident(a) for a in ACCOUNTS] == [False, False, True]
+        store.version("a")
+        assert [store.resident(a) for a in ACCOUNTS] == [True, False, True]
+        assert store.memory().evictions == 2
+        assert memory_rows(store, "a") == table_rows(url, "a")
+    finally:
+        store.close()

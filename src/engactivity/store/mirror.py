@@ -51,8 +51,11 @@ from engactivity.store.tables import Deltas, Table
 
 _LOAD_CHUNK = 50_000
 _LOAD_LOCKS = 64
-_TRIM_MIN_BYTES = 16 * 2**20
-"""The heap is trimmed once this much (or a 16th of the limit, if more) was freed."""
+_SIZES_KEPT = 100_000
+"""Sizes of evicted accounts remembered (the most recent), to make room before a load."""
+_TRIM_BYTES = 32 * 2**20
+"""The heap is trimmed once this much was freed: a trim walks the heap (milliseconds),
+and this much is a small part of any useful limit."""
 
 Batches = list[list[Deltas]]
 
@@ -89,7 +92,9 @@ class Mirror:
         """Groups this process committed (not shared): see the module's docstring."""
         self._pending: dict[str, list[tuple[int, Batches]]] = {}
         """Per account being loaded (not shared): its groups, with their numbers."""
-        self.heap = Heap(max(_TRIM_MIN_BYTES, memory_bytes // 16))
+        self.heap = Heap(_TRIM_BYTES)
+        self._last_sizes: OrderedDict[str, int] = OrderedDict()
+        """Each evicted account's estimate when it was evicted (``_make_room``)."""
         """Evicted accounts, and the rows a load went through, are freed memory."""
 
     # -- the accounts ----------------------------------------------------------------------
@@ -159,17 +164,29 @@ class Mirror:
                 freed += self._evict()
         self.heap.freed(freed)
 
-    def _evict(self) -> int:
-        """Least recently used first; the most recent one stays even when over (under
-        the map's lock): the bytes evicted."""
+    def _evict(self, room: int = 0) -> int:
+        """Least recently used first, until ``room`` more bytes fit; the most recent one
+        stays even when over (under the map's lock): the bytes evicted."""
         freed = 0
-        while self._in_use > self.memory_bytes and len(self._accounts) > 1:
+        while self._in_use + room > self.memory_bytes and len(self._accounts) > 1:
             account_id, _ = self._accounts.popitem(last=False)
             size = self._sizes.pop(account_id)
             self._in_use -= size
             freed += size
             self._evictions += 1
+            self._last_sizes[account_id] = size
+            self._last_sizes.move_to_end(account_id)
+            if len(self._last_sizes) > _SIZES_KEPT:
+                self._last_sizes.popitem(last=False)
         return freed
+
+    def _make_room(self, account_id: str) -> None:
+        """Before a load: evict as much as the account took when it was last evicted, so
+        the cached accounts and the new one need not be held at once, beside the load's
+        working room, above the limit."""
+        with self._lock:
+            freed = self._evict(self._last_sizes.get(account_id, 0))
+        self.heap.freed(freed)
 
     def _install(self, account_id: str, state: AccountState) -> int:
         """A loaded copy into the map (under the map's lock): the bytes freed, counting
@@ -237,6 +254,7 @@ class Mirror:
                     pending: list[tuple[int, Batches]] = []
                     self._pending[account_id] = pending
                 try:
+                    self._make_room(account_id)
                     number, loaded = self.db.read(lambda conn: self._load_at(conn, account_id))
                     with self._lock:
                         installed = self._pending.get(account_id) is pending  # else: again
@@ -294,6 +312,7 @@ class Mirror:
                     state.db_version = target
                 return
         # Never loaded, or some deltas were pruned already: load the account afresh.
+        self._make_room(account_id)
         version, loaded = self._load_account(conn, account_id)
         with self._lock:
             dropped = self._dropped_before
