@@ -7,7 +7,11 @@ overhead, redone for an account each time it changes); the least recently used g
 first. Nothing is ever half-evicted: an evicted account is dropped from the map whole
 (a reader that holds its copy keeps a consistent one, no longer updated), and is
 loaded whole again on next use, with new version numbers (``versions.py``), so no
-answer cached for the old copy is taken for the new one's.
+answer cached for the old copy is taken for the new one's. So that the process's
+resident size follows the limit, not only the estimate: a load streams its rows
+(``Dialect.stream``), an account loaded again first makes room for what it took
+before (``_make_room``), and what evictions and loads free is given back to the
+system (``heap.py``).
 
 Kept equal to the database two ways, by dialect:
 
