@@ -164,6 +164,13 @@ class Dialect(Protocol):
         (and anything else of the dialect's that expires): (rows removed, done)."""
         ...
 
+    def stream(
+        self, conn: Connection, statement: str, params: Sequence[Any], chunk: int
+    ) -> Iterator[Sequence[Sequence[Any]]]:
+        """A query's rows, ``chunk`` at a time, never all held at once (in the caller's
+        transaction): how an account is loaded into memory."""
+        ...
+
     def count_rows(self, conn: Connection, tables: Sequence[Table]) -> Iterator[Any]:
         """(rows, newest bucket, oldest bucket) of each table, where that is cheap."""
         ...

@@ -7,7 +7,11 @@ overhead, redone for an account each time it changes); the least recently used g
 first. Nothing is ever half-evicted: an evicted account is dropped from the map whole
 (a reader that holds its copy keeps a consistent one, no longer updated), and is
 loaded whole again on next use, with new version numbers (``versions.py``), so no
-answer cached for the old copy is taken for the new one's.
+answer cached for the old copy is taken for the new one's. So that the process's
+resident size follows the limit, not only the estimate: a load streams its rows
+(``Dialect.stream``), an account loaded again first makes room for what it took
+before (``_make_room``), and what evictions and loads free is given back to the
+system (``heap.py``).
 
 Kept equal to the database two ways, by dialect:
 
@@ -43,6 +47,7 @@ import msgspec
 
 from engactivity.store.database import Database
 from engactivity.store.dialect import Connection
+from engactivity.store.heap import Heap
 from engactivity.store.interface import MemoryStats
 from engactivity.store.memory import AccountState
 from engactivity.store.schema import SCHEMA_VERSION_QUERY
@@ -50,6 +55,11 @@ from engactivity.store.tables import Deltas, Table
 
 _LOAD_CHUNK = 50_000
 _LOAD_LOCKS = 64
+_SIZES_KEPT = 100_000
+"""Sizes of evicted accounts remembered (the most recent), to make room before a load."""
+_TRIM_BYTES = 32 * 2**20
+"""The heap is trimmed once this much was freed: a trim walks the heap (milliseconds),
+and this much is a small part of any useful limit."""
 
 Batches = list[list[Deltas]]
 
@@ -86,6 +96,10 @@ class Mirror:
         """Groups this process committed (not shared): see the module's docstring."""
         self._pending: dict[str, list[tuple[int, Batches]]] = {}
         """Per account being loaded (not shared): its groups, with their numbers."""
+        self.heap = Heap(_TRIM_BYTES)
+        self._last_sizes: OrderedDict[str, int] = OrderedDict()
+        """Each evicted account's estimate when it was evicted (``_make_room``)."""
+        """Evicted accounts, and the rows a load went through, are freed memory."""
 
     # -- the accounts ----------------------------------------------------------------------
 
@@ -130,34 +144,57 @@ class Mirror:
     def forget_all(self) -> None:
         """Drop every account, and any load under way (another process wrote)."""
         with self._lock:
+            freed = self._in_use
             self._evictions += len(self._accounts)
             self._accounts.clear()
             self._sizes.clear()
             self._in_use = 0
             self._pending.clear()
+        self.heap.freed(freed)
 
     # -- the memory limit --------------------------------------------------------------------
 
     def _resize(self, account_id: str, state: AccountState) -> None:
-        """Count the account's memory again, and evict others while over the limit."""
+        """Count the account's memory again, and evict others while over the limit (what
+        either freed counts towards the next trim: dropped buckets, evictions)."""
         with state.lock:
             size = state.nbytes()
+        freed = 0
         with self._lock:
             if self._accounts.get(account_id) is state:
+                freed = max(0, self._sizes[account_id] - size)
                 self._in_use += size - self._sizes[account_id]
                 self._sizes[account_id] = size
-                self._evict()
+                freed += self._evict()
+        self.heap.freed(freed)
 
-    def _evict(self) -> None:
-        """Least recently used first; the most recent one stays even when over (under
-        the map's lock)."""
-        while self._in_use > self.memory_bytes and len(self._accounts) > 1:
+    def _evict(self, room: int = 0) -> int:
+        """Least recently used first, until ``room`` more bytes fit; the most recent one
+        stays even when over (under the map's lock): the bytes evicted."""
+        freed = 0
+        while self._in_use + room > self.memory_bytes and len(self._accounts) > 1:
             account_id, _ = self._accounts.popitem(last=False)
-            self._in_use -= self._sizes.pop(account_id)
+            size = self._sizes.pop(account_id)
+            self._in_use -= size
+            freed += size
             self._evictions += 1
+            self._last_sizes[account_id] = size
+            self._last_sizes.move_to_end(account_id)
+            if len(self._last_sizes) > _SIZES_KEPT:
+                self._last_sizes.popitem(last=False)
+        return freed
 
-    def _install(self, account_id: str, state: AccountState) -> None:
-        """A loaded copy into the map (under the map's lock)."""
+    def _make_room(self, account_id: str) -> None:
+        """Before a load: evict as much as the account took when it was last evicted, so
+        the cached accounts and the new one need not be held at once, beside the load's
+        working room, above the limit."""
+        with self._lock:
+            freed = self._evict(self._last_sizes.get(account_id, 0))
+        self.heap.freed(freed)
+
+    def _install(self, account_id: str, state: AccountState) -> int:
+        """A loaded copy into the map (under the map's lock): the bytes freed, counting
+        the rows the load went through as about the copy's size."""
         state.drop_before(self._dropped_before)  # a purge may have passed the snapshot
         size = state.nbytes()
         self._in_use += size - self._sizes.get(account_id, 0)
@@ -165,7 +202,7 @@ class Mirror:
         self._accounts[account_id] = state
         self._accounts.move_to_end(account_id)
         self._loads += 1
-        self._evict()
+        return size + self._evict()
 
     # -- this process's commits --------------------------------------------------------------
 
@@ -221,17 +258,21 @@ class Mirror:
                     pending: list[tuple[int, Batches]] = []
                     self._pending[account_id] = pending
                 try:
+                    self._make_room(account_id)
                     number, loaded = self.db.read(lambda conn: self._load_at(conn, account_id))
                     with self._lock:
-                        if self._pending.get(account_id) is pending:  # else: load again
+                        installed = self._pending.get(account_id) is pending  # else: again
+                        if installed:
                             loaded.db_version = number
                             for after, batches in pending:
                                 if after > loaded.db_version:
                                     for batch in batches:
                                         loaded.apply([rows.items() for rows in batch])
                                     loaded.db_version = after
-                            self._install(account_id, loaded)
-                            return loaded
+                            freed = self._install(account_id, loaded)
+                    if installed:
+                        self.heap.freed(freed)
+                        return loaded
                 finally:
                     with self._lock:
                         if self._pending.get(account_id) is pending:
@@ -275,14 +316,18 @@ class Mirror:
                     state.db_version = target
                 return
         # Never loaded, or some deltas were pruned already: load the account afresh.
+        self._make_room(account_id)
         version, loaded = self._load_account(conn, account_id)
         with self._lock:
             dropped = self._dropped_before
             self._loads += 1
         loaded.drop_before(dropped)  # a purge may have passed the snapshot
+        freed = loaded.nbytes()  # about what the rows the load went through took
         with state.lock:
+            freed += state.nbytes()  # and the tables replaced
             state.tables = loaded.tables
             state.db_version = version
+        self.heap.freed(freed)
 
     def _load_account(self, conn: Connection, account_id: str) -> tuple[int, AccountState]:
         """The account's rows and the version they are at, in one snapshot."""
@@ -299,10 +344,9 @@ class Mirror:
         loaded = AccountState(self.tables)
         for table in self.tables:
             kept, params = table.retained(self.cutoff())
-            cursor = conn.execute(
-                self.db.sql(table.select(f"account_id = ? AND {kept}")), [account_id, *params]
-            )
-            while chunk := cursor.fetchmany(_LOAD_CHUNK):
+            statement = self.db.sql(table.select(f"account_id = ? AND {kept}"))
+            rows = self.db.dialect.stream(conn, statement, [account_id, *params], _LOAD_CHUNK)
+            for chunk in rows:
                 loaded.tables[table.name].apply(table.split(r[1:]) for r in chunk)
         return loaded
 

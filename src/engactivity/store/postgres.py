@@ -295,5 +295,17 @@ class PostgresDialect:
         )
         return self.id_sweep.step(conn, account_id, cutoff)
 
+    def stream(
+        self, conn: Conn, statement: str, params: Sequence[Any], chunk: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        # A server-side cursor: a client-side one receives the whole result into
+        # libpq's memory first (hundreds of MiB for a large account), and the freed
+        # heap stays with the process (docs/design.md, "Memory bounded per process").
+        with conn.cursor(name="engactivity_load") as cursor:
+            cursor.itersize = chunk
+            cursor.execute(statement, params)
+            while rows := cursor.fetchmany(chunk):
+                yield rows
+
     def count_rows(self, conn: Conn, tables: Sequence[Table]) -> Iterator[Any]:
         return iter(())  # a count of a large table is not cheap here

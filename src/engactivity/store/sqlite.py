@@ -212,6 +212,13 @@ class SQLiteDialect:
     def purge_ids(self, conn: sqlite3.Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
         return self.id_sweep.step(conn, account_id, cutoff)
 
+    def stream(
+        self, conn: sqlite3.Connection, statement: str, params: Sequence[Any], chunk: int
+    ) -> Iterator[list[Any]]:
+        cursor = conn.execute(statement, params)  # SQLite steps through rows as asked
+        while rows := cursor.fetchmany(chunk):
+            yield rows
+
     def count_rows(
         self, conn: sqlite3.Connection, tables: Sequence[Table]
     ) -> Iterator[tuple[int, int | None, int | None]]:
