@@ -242,3 +242,25 @@ def test_queuestate_needs_only_v() -> None:
     with pytest.raises(InvalidRequest) as caught:
         QUEUESTATE.parse({"timeframe": "x", "skillIds": "all"})
     assert [p.field for p in caught.value.problems] == ["v"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rounds=st.lists(queue_events(), min_size=1, max_size=4),
+    health=health_params(),
+    now=st.integers(NOW_MS - 3 * MIN, NOW_MS),
+)
+def test_queuehealth_after_each_write_equals_a_fresh_answer_and_the_oracle(
+    rounds: list[list[dict[str, Any]]], health: dict[str, object], now: int
+) -> None:
+    # Each answer re-renders only the skills whose cells or current values a write
+    # changed (methods/keptentries.py); the rest must be what a fresh answer renders.
+    state, kept, seen = load([]), DictFragments(), []
+    answer(QUEUEHEALTH, state, health, now, kept)
+    for n, events in enumerate(rounds):
+        events = [{**event, "eventId": f"w{n}-" + event["eventId"]} for event in events]
+        load(events, state)
+        seen += events
+        incremental = answer(QUEUEHEALTH, state, health, now, kept)
+        assert incremental == answer(QUEUEHEALTH, state, health, now)
+        oracle_queue.same(incremental, oracle_queue.queuehealth(seen, now, health))

@@ -22,6 +22,7 @@ from engactivity.core.params import (
     Selection,
 )
 from engactivity.core.timeframe import Span, span_for
+from engactivity.methods.keptentries import KeptEntries, entries_of
 from engactivity.methods.method import ID_LIST, NUMBER_OR_STRING, Fragments, Method, query_parameter
 from engactivity.methods.queues import (
     ABANDONED,
@@ -39,14 +40,22 @@ from engactivity.methods.queues import (
     Gauge,
     half_up,
 )
-from engactivity.methods.queuestate import NONE, Current, CurrentValues, current_values
+from engactivity.methods.queuestate import NONE, CurrentValues, current_values
 from engactivity.methods.spans import Merged, interval_buckets, span_rows, stamp
-from engactivity.store.memory import AccountState, BucketRows
+from engactivity.store.memory import AccountState, BucketRows, Int64s
 
 Plan = tuple[Span, int]
 """The span of buckets, and the moment (current values move with it)."""
-Cells = dict[int, list[int]]
-"""skill -> its cell values merged over a span or interval (skills with data only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """The skills with data over a span or interval, and their merged cells."""
+
+    skills: Int64s
+    """Ascending."""
+    values: Int64s
+    """Shape (skills, width): each skill's cell values merged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +109,13 @@ def read(query: QueueHealthQuery, plan: Plan, state: AccountState, fragments: Fr
                 intervals.append(_cells(query, cells, merged))
             else:
                 intervals.append(kept)
-    current = current_values(state.latest(QUEUE_SAMPLES), now_ms)
+    samples = state.latest(QUEUE_SAMPLES)
+    # Kept for the moment: only a write of a sample changes them (they are a loop over
+    # every skill's sample).
+    current = fragments.get(("current", now_ms), samples.version, CurrentValues)
+    if current is None:
+        current = current_values(samples, now_ms)
+        fragments.put(("current", now_ms), samples.version, current)
     return Reading(whole, intervals, stamps, current)
 
 
@@ -110,7 +125,9 @@ def _cells(query: QueueHealthQuery, rows: BucketRows, merged: Merged) -> Cells:
     keep = merged.seen.copy()
     if isinstance(query.skills, frozenset):
         keep &= np.isin(skill_of, np.fromiter(query.skills, np.int64))
-    return dict(zip(skill_of[keep].tolist(), merged.values[keep].tolist(), strict=True))
+    at = np.flatnonzero(keep)
+    at = at[np.argsort(skill_of[at], kind="stable")]
+    return Cells(skill_of[at], merged.values[at])
 
 
 def _part(query: QueueHealthQuery, span: Span, k: int) -> Hashable:
@@ -163,13 +180,12 @@ def metrics(row: list[int], current: tuple[int, int] | None) -> dict[str, Any]:
     }
 
 
-def total_row(rows: list[list[int]]) -> list[int]:
+def total_row(cells: Int64s) -> list[int]:
     """The skills' rows as one (section 2.2): everything summed, the maximums and
     minimums of a gauge over the skills that have samples of it (none: no samples)."""
     total = QUEUE_CELLS.empty_row()
-    if not rows:
+    if not len(cells):
         return total
-    cells = np.array(rows, np.int64)  # one vector sum per column, not a loop per skill
     counters = [ENTERED, CONNECTED, TIME_TO_ANSWER, ABANDONED, TIME_TO_ABANDON]
     for at, value in zip(counters, cells[:, counters].sum(axis=0).tolist(), strict=True):
         total[at] = value
@@ -182,82 +198,74 @@ def total_row(rows: list[list[int]]) -> list[int]:
     return total
 
 
-def current_total(query: QueueHealthQuery, current: Current) -> tuple[int, int]:
+def current_total(query: QueueHealthQuery, current: CurrentValues) -> tuple[int, int]:
     """The current values summed over the skills the request names (every skill of the
     account without a list); -1 when none has one."""
-    if isinstance(query.skills, frozenset):
-        known = [current[s] for s in query.skills if s in current]
-    else:
-        known = list(current.values())
+    if not isinstance(query.skills, frozenset):
+        return current.total
+    known = [current.values[s] for s in query.skills if s in current.values]
     if not known:
         return NONE, NONE
     return sum(v[0] for v in known), sum(v[1] for v in known)
 
 
-SkillKey = tuple[int, tuple[int, ...], tuple[int, int] | None]
-"""A skill, its merged cell and its current values: all its metrics are made from."""
-
-
-class SkillTexts:
-    """Each skill's rendered entry (``"id":{metrics}``), by what it was made from: a
-    write changes few skills' cells, so the next answer renders only those (kept per
-    question)."""
-
-    def __init__(self, earlier: SkillTexts | None) -> None:
-        self.earlier = {} if earlier is None else earlier.texts
-        self.texts: dict[SkillKey, bytes] = {}
-        """What this answer used (the next one looks here)."""
-
-    def entries(self, cells: Cells, current: Current | None) -> list[bytes]:
-        """The skills' entries, by skill (a loop kept lean: it runs once per skill)."""
-        texts, earlier = self.texts, self.earlier
-        out: list[bytes] = []
-        for skill, row in sorted(cells.items()):
-            now = None if current is None else current.get(skill)
-            key = (skill, tuple(row), now)
-            entry = texts.get(key) or earlier.get(key)
-            if entry is None:
-                entry = b'"%d":' % skill + orjson.dumps(metrics(row, now))
-            texts[key] = entry
-            out.append(entry)
-        return out
-
-    def __len__(self) -> int:
-        """What it costs the fragment cache (bytes, roughly: each key about 200)."""
-        return sum(map(len, self.texts.values())) + 200 * len(self.texts)
+def _entry(skill: int, row: list[int], current: tuple[int, int] | None) -> bytes:
+    return b'"%d":' % skill + orjson.dumps(metrics(row, current))
 
 
 def section(
-    query: QueueHealthQuery, cells: Cells, current: Current | None, texts: SkillTexts
-) -> bytes:
-    """One interval's (current None) or the whole span's body, as JSON text."""
+    query: QueueHealthQuery, cells: Cells, current: CurrentValues | None, kept: KeptEntries | None
+) -> tuple[bytes, KeptEntries | None]:
+    """One interval's (current None) or the whole span's body, as JSON text, and its
+    skills' entries (re-rendered only where ``kept``'s inputs differ)."""
     parts: list[bytes] = []
+    entries = None
     if query.skills is not None:
-        parts.append(b'"skillsMetrics":{' + b",".join(texts.entries(cells, current)) + b"}")
+        now: list[tuple[int, int] | None] = [None] * len(cells.skills)
+        if current is not None:
+            now = list(map(current.values.get, cells.skills.tolist()))
+        entries = entries_of(cells.skills, cells.values, now, kept, _entry)
+        parts.append(b'"skillsMetrics":{' + b",".join(entries.entries) + b"}")
     totals = None if current is None else current_total(query, current)
-    total = metrics(total_row(list(cells.values())), totals)
+    total = metrics(total_row(cells.values), totals)
     parts.append(b'"metricsTotals":' + orjson.dumps(total))
-    return b"{" + b",".join(parts) + b"}"
+    return b"{" + b",".join(parts) + b"}", entries
+
+
+def _kept_section(
+    query: QueueHealthQuery,
+    which: str,
+    cells: Cells,
+    current: CurrentValues | None,
+    fragments: Fragments,
+) -> bytes:
+    """A section of a range that ends at now (the span, the newest interval): a write
+    moves it, but most skills' entries stay, so they are kept (whatever the data: stamp
+    0; ``entries_of`` compares what they were made from)."""
+    part = ("skill entries", query.skills, which)
+    body, entries = section(query, cells, current, fragments.get(part, 0, KeptEntries))
+    if entries is not None:
+        fragments.put(part, 0, entries)
+    return body
 
 
 def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fragments) -> bytes:
     span = plan[0]
-    part = ("skill texts", query.skills)
-    texts = SkillTexts(fragments.get(part, 0, SkillTexts))  # kept whatever the data: stamp 0
-    whole = section(query, reading.whole, reading.current.values, texts)
+    whole = _kept_section(query, "span", reading.whole, reading.current, fragments)
     if reading.intervals is None or reading.stamps is None:
-        fragments.put(part, 0, texts)
         return whole
     listed: list[bytes] = []
     for k, cells in enumerate(reading.intervals):
         if not isinstance(cells, bytes):
             # Kept, so that the next answer after new data renders only the intervals
             # whose buckets changed.
-            body = section(query, cells, None, texts)
+            if k == 0:
+                body = _kept_section(query, "newest interval", cells, None, fragments)
+            else:
+                body = section(query, cells, None, None)[0]
             cells = b'{"timestamp":%d,"metricsData":%b}' % (span.interval_end(k), body)
             fragments.put(_part(query, span, k), reading.stamps[k], cells)
         listed.append(cells)
-    fragments.put(part, 0, texts)
     return b'{"metricsByIntervals":[' + b",".join(listed) + b"]," + whole[1:]
 
 

@@ -44,6 +44,12 @@ class CurrentValues:
     values: Current
     until_ms: int | None
     """When the first of them stops being current (None: there is none)."""
+    total: tuple[int, int]
+    """Their sums ((-1, -1) when there is none)."""
+
+    def __len__(self) -> int:
+        """What they cost the fragment cache (bytes, roughly: a dict slot and a pair)."""
+        return 120 * len(self.values)
 
 
 def current_values(samples: LatestRows, now_ms: int) -> CurrentValues:
@@ -51,7 +57,9 @@ def current_values(samples: LatestRows, now_ms: int) -> CurrentValues:
     oldest = now_ms - CURRENT_MS
     current = {key: sample for key, sample in samples.samples.items() if sample[0] > oldest}
     until = min((s[0] + CURRENT_MS for s in current.values()), default=None)
-    return CurrentValues({k[0]: (s[3], s[2]) for k, s in current.items()}, until)
+    values = {k[0]: (s[3], s[2]) for k, s in current.items()}
+    total = (sum(v[0] for v in values.values()), sum(v[1] for v in values.values()))
+    return CurrentValues(values, until, total if values else (NONE, NONE))
 
 
 def listed(skills: Selection, current: Current) -> dict[int, tuple[int, int]]:

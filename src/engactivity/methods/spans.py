@@ -174,15 +174,17 @@ def stamp(rows: BucketRows, first: int, last: int) -> int:
     return max(rows.epoch, max(versions, default=0))
 
 
-def interval_buckets(span: Span) -> list[tuple[int, int]]:
-    """The first and last bucket of each interval, newest first."""
+@functools.lru_cache(maxsize=256)
+def interval_buckets(span: Span) -> tuple[tuple[int, int], ...]:
+    """The first and last bucket of each interval, newest first (kept per span: a loop
+    over every bucket, asked again by each answer of the same moment)."""
     bounds: list[tuple[int, int]] = []
     for bucket in range(span.last, span.first - 1, -1):
         if span.interval_of(bucket) == len(bounds):
             bounds.append((bucket, bucket))
         else:
             bounds[-1] = (bucket, bounds[-1][1])
-    return bounds
+    return tuple(bounds)
 
 
 def _merge_buckets(rows: BucketRows, into: Merged, buckets: Iterable[int]) -> None:
