@@ -242,7 +242,7 @@ def _kept_section(
     """A section of a range that ends at now (the span, the newest interval): a write
     moves it, but most skills' entries stay, so they are kept (whatever the data: stamp
     0; ``entries_of`` compares what they were made from)."""
-    part = ("skill entries", query.skills, which)
+    part = ("skill entries", query, which)
     body, entries = section(query, cells, current, fragments.get(part, 0, KeptEntries))
     if entries is not None:
         fragments.put(part, 0, entries)
