@@ -53,6 +53,7 @@ def load(store: Store, account: str) -> tuple[int, int, float]:
     process = psutil.Process()
     gc.collect()
     rss, held = process.memory_info().rss, store.memory().in_use_bytes
+    print(f"before the load: RSS {rss / 2**20:.0f} MiB, VmHWM {peak() / 2**20:.0f} MiB")
     started = time.monotonic()
     store.version(account)
     with store.snapshot(account) as state:
@@ -63,6 +64,17 @@ def load(store: Store, account: str) -> tuple[int, int, float]:
     took = time.monotonic() - started
     gc.collect()
     return store.memory().in_use_bytes - held, process.memory_info().rss - rss, took
+
+
+def peak() -> int:
+    """The process's peak resident size so far (Linux: VmHWM), in bytes; 0 elsewhere."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return 0
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def main() -> None:
@@ -85,7 +97,8 @@ def main() -> None:
             estimate, grown, took = load(store, account)
             print(
                 f"{account}: estimate {estimate / 2**20:.1f} MiB, "
-                f"RSS growth {grown / 2**20:.1f} MiB, load {took:.2f} s"
+                f"RSS growth {grown / 2**20:.1f} MiB, load {took:.2f} s, "
+                f"process peak so far (VmHWM) {peak() / 2**20:.0f} MiB"
             )
     finally:
         store.close()

@@ -152,6 +152,24 @@ def test_events_after_the_last_are_written_in_place_with_their_sums() -> None:
     assert sorted(again.sortable.tolist()) == again.sortable.tolist()
 
 
+def test_rows_reserved_ahead_fill_their_room_without_a_new_lay_out() -> None:
+    events = [state(f"e{n}", 100 + n, agent=n % 5, activeChats=n % 3) for n in range(300)]
+    reserved = TimelineRows(AGENT_STATES)
+    reserved.reserve([((agent,), 60) for agent in (4, 0, 2, 1, 3)])
+    arrays = reserved.timelines().times
+    for first in range(0, 300, 7):  # in chunks, as a load streams them
+        reserved.apply(rows_of(*events[first : first + 7]))
+        assert reserved.timelines().times is arrays  # written in place, never copied
+    plain = TimelineRows(AGENT_STATES)
+    plain.apply(rows_of(*events))
+    assert dict(reserved.items()) == dict(plain.items())
+    a, b = reserved.timelines(), plain.timelines()
+    for agent in range(5):
+        mine, theirs = [int(np.flatnonzero(f.keys[:, 0] == agent)[0]) for f in (a, b)]
+        at, bt = int(a.starts[mine]), int(b.starts[theirs])
+        assert a.sums[at : at + 60].tolist() == b.sums[bt : bt + 60].tolist()
+
+
 def test_memory_keeps_the_state_in_force_at_the_cutoff() -> None:
     rows = TimelineRows(AGENT_STATES)
     cutoff = 100

@@ -9,9 +9,10 @@ first. Nothing is ever half-evicted: an evicted account is dropped from the map 
 loaded whole again on next use, with new version numbers (``versions.py``), so no
 answer cached for the old copy is taken for the new one's. So that the process's
 resident size follows the limit, not only the estimate: a load streams its rows
-(``Dialect.stream``), an account loaded again first makes room for what it took
-before (``_make_room``), and what evictions and loads free is given back to the
-system (``heap.py``).
+(``Dialect.stream``) into timeline arrays sized once from the rows' counts
+(``_reserve``), first making room for the account (``_make_room``: what it took
+before, or what the counts say), and what evictions and loads free is given back to
+the system (``heap.py``).
 
 Kept equal to the database two ways, by dialect:
 
@@ -51,7 +52,7 @@ from engactivity.store.heap import Heap
 from engactivity.store.interface import MemoryStats
 from engactivity.store.memory import AccountState
 from engactivity.store.schema import SCHEMA_VERSION_QUERY
-from engactivity.store.tables import Deltas, Table
+from engactivity.store.tables import Deltas, Table, TimelineTable
 
 _LOAD_CHUNK = 50_000
 _LOAD_LOCKS = 64
@@ -184,12 +185,13 @@ class Mirror:
                 self._last_sizes.popitem(last=False)
         return freed
 
-    def _make_room(self, account_id: str) -> None:
-        """Before a load: evict as much as the account took when it was last evicted, so
-        the cached accounts and the new one need not be held at once, beside the load's
+    def _make_room(self, account_id: str, expected: int = 0) -> None:
+        """Before a load: evict as much as the account took when it was last evicted (or
+        ``expected``, if more: an estimate from the rows it is about to load), so the
+        cached accounts and the new one need not be held at once, beside the load's
         working room, above the limit."""
         with self._lock:
-            freed = self._evict(self._last_sizes.get(account_id, 0))
+            freed = self._evict(max(expected, self._last_sizes.get(account_id, 0)))
         self.heap.freed(freed)
 
     def _install(self, account_id: str, state: AccountState) -> int:
@@ -342,6 +344,7 @@ class Mirror:
     def _read_rows(self, conn: Connection, account_id: str) -> AccountState:
         """The account's retained rows of every table (in the caller's transaction)."""
         loaded = AccountState(self.tables)
+        self._make_room(account_id, self._reserve(conn, account_id, loaded))
         for table in self.tables:
             kept, params = table.retained(self.cutoff())
             statement = self.db.sql(table.select(f"account_id = ? AND {kept}"))
@@ -349,6 +352,20 @@ class Mirror:
             for chunk in rows:
                 loaded.tables[table.name].apply(table.split(r[1:]) for r in chunk)
         return loaded
+
+    def _reserve(self, conn: Connection, account_id: str, loaded: AccountState) -> int:
+        """Size the timelines' arrays once from their keys' row counts (most of a large
+        account): the bytes reserved, an estimate of the account to make room for."""
+        reserved = 0
+        for table in self.tables:
+            if isinstance(table, TimelineTable):
+                kept, params = table.retained(self.cutoff())
+                counts = self.db.sql(table.counts(f"account_id = ? AND {kept}"))
+                found = conn.execute(counts, [account_id, *params]).fetchall()
+                width = len(table.keys)
+                keyed = ((tuple(row[:width]), int(row[width])) for row in found)
+                reserved += loaded.timeline(table).reserve(keyed)
+        return reserved
 
 
 # -- deltas between processes ----------------------------------------------------------------

@@ -343,6 +343,12 @@ class TimelineTable:
     def select(self, where: str = "") -> str:
         return _select(self.name, [*self.key_names, *(v.name for v in self.values)], where)
 
+    def counts(self, where: str) -> str:
+        """Each key's number of rows (its key columns, then the count): a load sizes the
+        arrays once from these (``TimelineRows.reserve``)."""
+        keys = ", ".join(c.name for c in self.keys)
+        return f"SELECT {keys}, COUNT(*) FROM {self.name} WHERE {where} GROUP BY {keys}"
+
     def split(self, row: Sequence[Any]) -> tuple[RowKey, list[Any]]:
         at = len(self.keys) + 2
         key = (*row[: at - 1], bytes(row[at - 1]))  # PostgreSQL answers a memoryview

@@ -135,6 +135,17 @@ class TimelineRows:
         if self._pending_rows > _MOST_PENDING:  # an account nobody reads still stays small
             self._write_pending()
 
+    def reserve(self, counts: Iterable[tuple[RowKey, int]]) -> int:
+        """Before a load (nothing held yet): room for each key's rows, in one allocation,
+        so that the rows streamed in fill it and the arrays are never laid out again
+        while loading (each lay-out holds the old arrays and the new at once). The
+        arrays' bytes, for making room ahead of the load."""
+        assert not self._keys, "reserve only before the first row"
+        needs = {self._add_key(key): count for key, count in counts}
+        if needs:
+            self._lay_out(needs)
+        return self.nbytes() + sum(needs.values()) * _ROW_BYTES
+
     def _text(self, text: str) -> int:
         found = self._text_ids.get(text)
         if found is None:
