@@ -196,9 +196,19 @@ class Database:
         return int(row[0]) if row else 0
 
     def drop(self) -> None:
-        if self.created:
-            with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {self.created} WITH (FORCE)")
+        if not self.created:
+            return
+        # FORCE may not end an autovacuum worker still busy on the fresh data (it is
+        # the superuser's): PostgreSQL then refuses, so wait for it a while.
+        for attempt in range(30):
+            try:
+                with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"DROP DATABASE IF EXISTS {self.created} WITH (FORCE)")
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if attempt == 29:
+                    raise
+                time.sleep(2)
 
 
 # -- one step --------------------------------------------------------------------------------
