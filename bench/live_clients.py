@@ -33,6 +33,8 @@ state: its current queue size, which the n-th marker sets to n)."""
 POLL_PERIOD_S = 5.0
 MARKER_PERIOD_S = 1.0
 DATE_MARGIN_MS = 5_000
+RESENDS = 3
+"""How often a writer sends a batch again when its connection fails."""
 """New events are dated this much before the server's estimated now: the estimate runs
 ahead of the server's clock by its start-up time, and an event dated after the server's
 now would not show in any span until the clock reaches it."""
@@ -66,6 +68,8 @@ class Record:
     push_unsupported: bool = False
     produced: int = 0
     produce_batches: int = 0
+    resent: int = 0
+    """Batches sent again after their connection failed."""
     cpu_s: float = 0.0
     """CPU of the wallboard processes that recorded this."""
     failures: list[str] = field(default_factory=list)
@@ -84,6 +88,7 @@ class Record:
         self.push_unsupported |= other.push_unsupported
         self.produced += other.produced
         self.produce_batches += other.produce_batches
+        self.resent += other.resent
         self.cpu_s += other.cpu_s
         self.failures += other.failures
 
@@ -290,8 +295,9 @@ async def markers(
                 "availableSlots": 0,
             },
         ]
-        response = await client.post(f"/api/v1/accounts/{account}/events", content=_json(events))
-        if response.status_code != 200 or response.json()["accepted"] != len(events):
+        response = await post_events(client, account, events, rec)
+        counted = response.json() if response.status_code == 200 else {}
+        if counted.get("accepted", 0) + counted.get("duplicates", 0) != len(events):
             raise RuntimeError(f"marker {n}: HTTP {response.status_code} {response.text[:300]}")
         rec.acks.append(time.perf_counter())
         due += MARKER_PERIOD_S
@@ -300,6 +306,22 @@ async def markers(
 
 def _json(value: Any) -> bytes:
     return orjson.dumps(value)
+
+
+async def post_events(
+    client: httpx.AsyncClient, account: str, events: list[dict[str, Any]], rec: Record
+) -> httpx.Response:
+    """Send a batch as a producer does: again, with the same ids, when the connection
+    fails (a keep-alive connection the server closes just as a batch goes out); the
+    server counts a batch that had landed as duplicates."""
+    for attempt in range(RESENDS + 1):
+        try:
+            return await client.post(f"/api/v1/accounts/{account}/events", content=_json(events))
+        except httpx.TransportError:
+            if attempt == RESENDS:
+                raise
+            rec.resent += 1
+    raise AssertionError("unreachable")
 
 
 async def producer(
@@ -330,7 +352,7 @@ async def producer(
 async def _send(
     client: httpx.AsyncClient, account: str, events: list[dict[str, Any]], rec: Record
 ) -> None:
-    response = await client.post(f"/api/v1/accounts/{account}/events", content=_json(events))
+    response = await post_events(client, account, events, rec)
     if response.status_code != 200:
         raise RuntimeError(f"producer: HTTP {response.status_code} {response.text[:300]}")
     rec.produced += len(events)

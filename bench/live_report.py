@@ -40,6 +40,12 @@ def fresh(rec: Record, prefix: str) -> dict[str, Any]:
     return out
 
 
+def _resent(live: dict[str, Any]) -> str:
+    """The batches sent again after a failed connection, when there were any."""
+    n = live.get("resent", 0)
+    return f" ({n} of them sent again after their connection failed)" if n else ""
+
+
 def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     live = dict(raw["live"])
     rec: Record = live.pop("record")
@@ -51,6 +57,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_answer": 1000 * live["server_cpu_s"] / answers if answers else None,
         "produced": rec.produced,
         "produce_batches": rec.produce_batches,
+        "resent": rec.resent,
         "markers": len(rec.acks),
         "push": not rec.push_unsupported,
         "streams_refused": rec.streams_refused,
@@ -135,7 +142,8 @@ def render(results: dict[str, Any]) -> str:
         f"running from the day's now); producers replaying the day's busiest minute "
         f"({peak['events']} events over all accounts, {peak['per_s']:.1f} events/s) "
         f"with new ids, dated now: {live['produced']} events in {live['produce_batches']} "
-        f"batches. On the large account, 100 wallboards poll every {POLL_PERIOD_S:.0f} s "
+        f"batches{_resent(live)}. On the large account, 100 wallboards poll every "
+        f"{POLL_PERIOD_S:.0f} s "
         "(staggered) and 100 follow event streams, the benchmark's 19 questions rotated "
         "among each hundred (16 of them of the large account, Q7, QH4 and QS2 of a small one).",
         "",
