@@ -98,9 +98,9 @@ class Mirror:
         self._pending: dict[str, list[tuple[int, Batches]]] = {}
         """Per account being loaded (not shared): its groups, with their numbers."""
         self.heap = Heap(_TRIM_BYTES)
+        """Evicted accounts, and the rows a load went through, are freed memory."""
         self._last_sizes: OrderedDict[str, int] = OrderedDict()
         """Each evicted account's estimate when it was evicted (``_make_room``)."""
-        """Evicted accounts, and the rows a load went through, are freed memory."""
 
     # -- the accounts ----------------------------------------------------------------------
 
@@ -260,7 +260,6 @@ class Mirror:
                     pending: list[tuple[int, Batches]] = []
                     self._pending[account_id] = pending
                 try:
-                    self._make_room(account_id)
                     number, loaded = self.db.read(lambda conn: self._load_at(conn, account_id))
                     with self._lock:
                         installed = self._pending.get(account_id) is pending  # else: again
@@ -318,7 +317,6 @@ class Mirror:
                     state.db_version = target
                 return
         # Never loaded, or some deltas were pruned already: load the account afresh.
-        self._make_room(account_id)
         version, loaded = self._load_account(conn, account_id)
         with self._lock:
             dropped = self._dropped_before
