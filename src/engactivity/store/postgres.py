@@ -68,18 +68,11 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 """Steps applied in order to a database whose postgres_schema_version is lower."""
 
-SEEN_EVENT = """
-CREATE TABLE IF NOT EXISTS seen_event (
-    account_id TEXT   NOT NULL,
-    event_id   TEXT   COLLATE "C" NOT NULL,
-    bucket     BIGINT NOT NULL,
-    PRIMARY KEY (account_id, event_id)
-);
-"""
-"""The base schema's ``seen_event``, its ids compared byte by byte: every event's id
-is looked up in the primary key, and under the database's collation (often a
-language's) each comparison is a ``strcoll``; equality is the same under both. A
-database made before keeps its collation (correct, a little slower)."""
+ID_COLLATION = 'COLLATE "C" '
+"""``seen_event``'s ids compare byte by byte: every event's id is looked up in the
+primary key, and under the database's collation (often a language's) each comparison
+is a ``strcoll``; equality is the same under both. A database made before keeps its
+collation (correct, a little slower)."""
 
 _MIGRATION_LOCK = 0x656E6761_6D696772  # "engamigr": one migrating process at a time
 _PURGE_LOCK = 0x656E6761_70757267  # "engapurg": one purging process at a time
@@ -183,8 +176,8 @@ class PostgresDialect:
         """Create or upgrade the schema; safe from many processes at once."""
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            ddl = schema(tables, self.bytes_type).replace(") WITHOUT ROWID;", ");")
-            conn.execute(SEEN_EVENT + ddl)
+            ddl = schema(tables, self.bytes_type, ID_COLLATION)
+            conn.execute(ddl.replace(") WITHOUT ROWID;", ");"))
             found: dict[str, str] = dict(
                 conn.execute(
                     "SELECT key, value FROM meta WHERE key IN "

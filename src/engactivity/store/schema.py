@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS account (
 );
 CREATE TABLE IF NOT EXISTS seen_event (
     account_id TEXT   NOT NULL,
-    event_id   TEXT   NOT NULL,
+    event_id   TEXT   {id_collation}NOT NULL,
     bucket     BIGINT NOT NULL,
     PRIMARY KEY (account_id, event_id)
 ) WITHOUT ROWID;
@@ -36,8 +36,11 @@ CREATE TABLE IF NOT EXISTS seen_event (
 retention), so that a redelivery is recognized."""
 
 
-def schema(tables: Sequence[Table], bytes_type: str) -> str:
-    return BASE_SCHEMA + "".join(table.ddl(bytes_type) for table in tables)
+def schema(tables: Sequence[Table], bytes_type: str, id_collation: str = "") -> str:
+    """The DDL of every table; ``id_collation``: how event ids compare, when not as the
+    database's default (a ``COLLATE`` clause and a space)."""
+    base = BASE_SCHEMA.format(id_collation=id_collation)
+    return base + "".join(table.ddl(bytes_type) for table in tables)
 
 
 PARAMS_PER_STATEMENT = 30_000
