@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from engactivity.core.events import validate_event
 from engactivity.methods.agentactivity import AGENTACTIVITY, parse
-from engactivity.methods.agentactivity.live import KeptEntries
+from engactivity.methods.agentactivity.live import RangeEntries
 from engactivity.methods.agentactivity.measure import Measured, ranges
 from engactivity.methods.agentactivity.render import seconds
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
@@ -199,7 +199,7 @@ def test_entries_patched_after_writes_equal_an_answer_made_afresh(
         assert got == answer(state, params, now, Parts())
         same(got, agentactivity(events, now, params))
     version = state.timeline(AGENT_STATES).version
-    kept = [piece for _, piece in parts.kept.values() if isinstance(piece, KeptEntries)]
+    kept = [piece for _, piece in parts.kept.values() if isinstance(piece, RangeEntries)]
     assert any(entries.version == version for entries in kept)  # the last answer kept its own
     if not later:  # every answer after a write patched the window's entries
         assert parts.entries_found >= len(writes)

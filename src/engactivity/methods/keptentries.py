@@ -18,8 +18,9 @@ import numpy as np
 
 from engactivity.store.memory import Int64s
 
-_ENTRY_BYTES = 64
-"""Per kept entry beside its text and its row (list slots)."""
+ENTRY_BYTES = 64
+"""What a kept entry costs beside its text (its slots in lists or dicts), for the fragment
+cache's accounting; agent activity's range entries (``agentactivity/live.py``) use it too."""
 
 RenderEntry = Callable[[int, list[int], Any], bytes]
 """(id, its row, its extra value) -> its entry's text."""
@@ -38,7 +39,7 @@ class KeptEntries:
 
     def __len__(self) -> int:
         """What it costs the fragment cache (bytes, roughly)."""
-        return self.rows.nbytes + sum(map(len, self.entries)) + _ENTRY_BYTES * len(self.entries)
+        return self.rows.nbytes + sum(map(len, self.entries)) + ENTRY_BYTES * len(self.entries)
 
 
 def entries_of(

@@ -161,7 +161,9 @@ class TimelineRows:
         self._count.append(0)
         self._room.append(0)  # room is given when its rows are written
         if index == len(self._key_versions):  # twice the room
-            self._key_versions = np.concatenate([self._key_versions, self._key_versions * 0])
+            self._key_versions = np.concatenate(
+                [self._key_versions, np.zeros_like(self._key_versions)]
+            )
         self._view = None
         return index
 

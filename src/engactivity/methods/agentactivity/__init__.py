@@ -25,7 +25,7 @@ from engactivity.core.params import (
 )
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods.agentactivity import live
-from engactivity.methods.agentactivity.live import KeptEntries
+from engactivity.methods.agentactivity.live import RangeEntries
 from engactivity.methods.agentactivity.measure import (
     Measured,
     Range,
@@ -75,7 +75,7 @@ class Reading:
     ``entries`` were kept, when there are some)."""
     parts: list[tuple[Hashable, int] | None]
     """Per range that is past: its part's name and stamp (to keep it under)."""
-    entries: list[KeptEntries | None]
+    entries: list[RangeEntries | None]
     """Per range that ends at now: its agent entries kept by an earlier answer."""
     rows: TimelineRows
     version: int
@@ -96,7 +96,7 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
     found = [
-        None if p is not None else kept.get(_entries(query, n), 0, KeptEntries)
+        None if p is not None else kept.get(_entries(query, n), 0, RangeEntries)
         for n, p in enumerate(parts)
     ]
     touched = [

@@ -21,14 +21,17 @@ import numpy as np
 from engactivity.core.params import ALL, Selection
 from engactivity.methods.agentactivity.measure import Int64s, Measured, Range
 from engactivity.methods.agentactivity.render import entries, joined
+from engactivity.methods.keptentries import ENTRY_BYTES
 from engactivity.store.timelines import TimelineRows, Timelines
-
-_ENTRY_BYTES = 64
-"""Per kept entry beside its text (a dict slot and the key)."""
 
 
 @dataclass(frozen=True, eq=False)
-class KeptEntries:
+class RangeEntries:
+    """One range's agent entries, valid while no timeline they read took a row since
+    ``version`` (checked by version, unlike ``methods/keptentries.py``'s entries, which
+    are checked by comparing their inputs: an agent's entry depends on rows too many to
+    compare)."""
+
     rows: weakref.ref[TimelineRows]
     """The timelines the entries were read from (weakly: kept entries must not keep an
     account that memory let go of alive)."""
@@ -50,7 +53,7 @@ class KeptEntries:
 
 
 def _size(texts: Iterable[str]) -> int:
-    return sum(len(text) + _ENTRY_BYTES for text in texts)
+    return sum(len(text) + ENTRY_BYTES for text in texts)
 
 
 def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Hashable:
@@ -61,7 +64,7 @@ def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Has
 
 
 def touched(
-    kept: KeptEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
+    kept: RangeEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
 ) -> Int64s | None:
     """The timelines asked for whose entries in range ``r`` may have changed since
     ``kept`` was read (ordered by agent id), or None when ``kept`` cannot be patched."""
@@ -81,14 +84,14 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
     return order[np.isin(timelines.keys[order, 0], wanted)]
 
 
-def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> KeptEntries:
+def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> RangeEntries:
     texts = entries(measured)
     text = joined(texts.values())
     size = _size(texts.values()) + len(text)
-    return KeptEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, size)
+    return RangeEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, size)
 
 
-def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
+def patched(kept: RangeEntries, version: int, measured: Measured) -> RangeEntries:
     """``kept`` with the entries of the agents ``measured`` (again) replaced."""
     if not len(measured.agents):  # the write touched none of the agents asked about
         return replace(kept, version=version)
@@ -101,4 +104,4 @@ def patched(kept: KeptEntries, version: int, measured: Measured) -> KeptEntries:
     text = joined(texts.values())
     size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
     size += len(text) - len(kept.text)
-    return KeptEntries(kept.rows, kept.lo, kept.hi, version, texts, text, size)
+    return RangeEntries(kept.rows, kept.lo, kept.hi, version, texts, text, size)
