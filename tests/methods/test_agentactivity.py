@@ -216,3 +216,50 @@ def test_entries_kept_of_other_timelines_are_not_patched() -> None:
     got = answer(reloaded, params, NOW_MS, parts)
     assert parts.entries_found == 1
     assert got != first and got == answer(reloaded, params, NOW_MS, Parts())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    agent_events(30),
+    st.lists(st.tuples(st.integers(0, 3_000), st.none() | agent_events(2)), min_size=2, max_size=6),
+    queries,
+)
+def test_entries_reused_as_the_clock_moves_equal_an_answer_made_afresh(
+    first: list[Event], steps: list[tuple[int, list[Event] | None]], params: dict[str, object]
+) -> None:
+    # A running clock: every answer is of another moment, a few ms or seconds on, with
+    # writes between some; the entries whose inputs stayed the same are reused.
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    now, events = NOW_MS, list(first)
+    answer(state, params, now, parts)
+    for n, (step, batch) in enumerate(steps):
+        if batch is not None:
+            for event in batch:
+                event["eventId"] = f"s{n}-{event['eventId']}"
+            apply(state, batch)
+            events += batch
+        now += step
+        got = answer(state, params, now, parts)
+        assert got == answer(state, params, now, Parts())
+        same(got, agentactivity(events, now, params))
+
+
+def test_an_agents_entry_is_reused_when_its_seconds_did_not_change() -> None:
+    on = {"type": "agentState", "agentId": 1, "state": "online"}
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, [{**on, "eventId": "a", "time": NOW_MS - 90 * MIN}])  # online all window
+    apply(state, [{**on, "eventId": "b", "agentId": 2, "time": NOW_MS - 30 * MIN - 500}])
+    params: dict[str, object] = {"v": 1, "timeframe": 60, "agentIds": "all"}
+
+    def entries() -> RangeEntries:
+        (kept,) = [p for _, p in parts.kept.values() if isinstance(p, RangeEntries)]
+        return kept
+
+    answer(state, params, NOW_MS, parts)
+    before = entries().texts
+    got = answer(state, params, NOW_MS + 600, parts)  # agent 2's second ticks over
+    after = entries().texts
+    assert after[1] is before[1]  # the same seconds: the text kept
+    assert after[2] != before[2]
+    assert got == answer(state, params, NOW_MS + 600, Parts())

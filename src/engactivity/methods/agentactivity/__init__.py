@@ -77,6 +77,9 @@ class Reading:
     """Per range that is past: its part's name and stamp (to keep it under)."""
     entries: list[RangeEntries | None]
     """Per range that ends at now: its agent entries kept by an earlier answer."""
+    earlier: list[RangeEntries | None]
+    """Per range that ends at now, measured whole: the entries of the same question kept
+    at another moment (their texts serve again where their inputs are equal)."""
     rows: TimelineRows
     version: int
     """The timelines' version read."""
@@ -111,7 +114,8 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
         else:
             measured.append(None if text is not None else next(made))
     entries = [k if a is not None else None for k, a in zip(found, touched, strict=True)]
-    return Reading(spans, texts, measured, parts, entries, rows, rows.version)
+    earlier = [k if a is None else None for k, a in zip(found, touched, strict=True)]
+    return Reading(spans, texts, measured, parts, entries, earlier, rows, rows.version)
 
 
 def _measured_whole(
@@ -186,7 +190,7 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
         kept.put(*part, text)
         return text
     if entries is None:
-        entries = live.fresh(got.rows, got.ranges[n], got.version, measured)
+        entries = live.fresh(got.rows, got.ranges[n], got.version, measured, got.earlier[n])
     else:
         entries = live.patched(entries, got.version, measured)
     kept.put(_entries(query, n), 0, entries)

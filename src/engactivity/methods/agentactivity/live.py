@@ -13,14 +13,21 @@ never misses one) and joins the others' text as it was. A range of another momen
 from __future__ import annotations
 
 import weakref
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engactivity.core.params import ALL, Selection
 from engactivity.methods.agentactivity.measure import Int64s, Measured, Range
-from engactivity.methods.agentactivity.render import entries, joined
+from engactivity.methods.agentactivity.render import (
+    Inputs,
+    entries,
+    inputs,
+    joined,
+    rendered,
+    reused,
+)
 from engactivity.methods.keptentries import ENTRY_BYTES
 from engactivity.store.timelines import TimelineRows, Timelines
 
@@ -45,6 +52,9 @@ class RangeEntries:
     id order)."""
     text: bytes
     """The range's ``agentsMetrics``: the entries joined."""
+    inputs: Inputs | None
+    """What ``texts`` were made from, for a range of a later moment to reuse those whose
+    inputs are equal (None once patched: some texts are then of newer inputs)."""
     size: int
     """What they cost the fragment cache (bytes, roughly)."""
 
@@ -52,8 +62,8 @@ class RangeEntries:
         return self.size
 
 
-def _size(texts: Iterable[str]) -> int:
-    return sum(len(text) + ENTRY_BYTES for text in texts)
+def _size(texts: Collection[str]) -> int:
+    return sum(map(len, texts)) + ENTRY_BYTES * len(texts)
 
 
 def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Hashable:
@@ -84,11 +94,19 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
     return order[np.isin(timelines.keys[order, 0], wanted)]
 
 
-def fresh(rows: TimelineRows, r: Range, version: int, measured: Measured) -> RangeEntries:
-    texts = entries(measured)
+def fresh(
+    rows: TimelineRows, r: Range, version: int, measured: Measured, earlier: RangeEntries | None
+) -> RangeEntries:
+    """The entries of range ``r``, reusing the texts of ``earlier`` (kept at another
+    moment) whose inputs are equal."""
+    made = inputs(measured)
+    if earlier is None or earlier.inputs is None:
+        texts = rendered(made)
+    else:
+        texts = reused(made, earlier.inputs, earlier.texts)
     text = joined(texts.values())
-    size = _size(texts.values()) + len(text)
-    return RangeEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, size)
+    size = _size(texts.values()) + len(text) + len(made)
+    return RangeEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, made, size)
 
 
 def patched(kept: RangeEntries, version: int, measured: Measured) -> RangeEntries:
@@ -103,5 +121,5 @@ def patched(kept: RangeEntries, version: int, measured: Measured) -> RangeEntrie
         texts = {a: texts[a] for a in sorted(texts)}
     text = joined(texts.values())
     size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
-    size += len(text) - len(kept.text)
-    return RangeEntries(kept.rows, kept.lo, kept.hi, version, texts, text, size)
+    size += len(text) - len(kept.text) - (0 if kept.inputs is None else len(kept.inputs))
+    return RangeEntries(kept.rows, kept.lo, kept.hi, version, texts, text, None, size)

@@ -5,6 +5,7 @@ all agents at once and each entry is one string formatting."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -55,17 +56,61 @@ def agents_metrics(measured: Measured) -> bytes:
 def entries(measured: Measured) -> dict[int, str]:
     """Agent id -> its entry's text, for each agent logged in during the range (in the
     order of ``measured``: by agent id)."""
+    return rendered(inputs(measured))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Inputs:
+    """What the entries of a range are made from, and nothing else: an entry is a
+    function of its agent's row and reasons text."""
+
+    agents: Int64s
+    """The agents logged in during the range, ascending."""
+    values: Int64s
+    """(agents, 12): seconds online, back soon and away, 4 values each (``seconds``)."""
+    reasons: dict[int, str]
+    """Agent id -> its away reasons' entries (agents with none are absent)."""
+
+    def __len__(self) -> int:
+        """About the bytes it holds (what keeping it costs a cache)."""
+        return int(self.values.nbytes + sum(map(len, self.reasons.values())))
+
+
+def inputs(measured: Measured) -> Inputs:
     present = measured.ms[:, 0::MEASURES].sum(axis=1) > 0
-    agents, ms = measured.agents[present], measured.ms[present]
-    states = [seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)]
-    logged_in = states[0] + states[1] + states[2]
-    heads = np.column_stack([agents, states[0], states[1]]).tolist()
-    tails = np.column_stack([states[2], logged_in]).tolist()
-    reasons = _reasons(measured.reasons)
+    ms = measured.ms[present]
+    values = np.hstack([seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)])
+    return Inputs(measured.agents[present], values, _reasons(measured.reasons))
+
+
+def rendered(made: Inputs, only: Int64s | None = None) -> dict[int, str]:
+    """The entries of the agents of ``made`` (at positions ``only``: all by default)."""
+    agents, values = made.agents, made.values
+    if only is not None:
+        agents, values = agents[only], values[only]
+    logged_in = values[:, 0:4] + values[:, 4:8] + values[:, 8:12]
+    heads = np.column_stack([agents, values[:, :8]]).tolist()
+    tails = np.column_stack([values[:, 8:], logged_in]).tolist()
+    reasons = made.reasons
     return {
         head[0]: _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
         for head, tail in zip(heads, tails, strict=True)
     }
+
+
+def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, str]:
+    """The entries of ``made``: ``texts`` (the entries of ``earlier``) where an agent's
+    inputs are equal, made again where not. A moving clock moves a window's ends a few
+    milliseconds: most agents' whole seconds stay the same."""
+    if not np.array_equal(made.agents, earlier.agents):
+        return rendered(made)
+    changed = (made.values != earlier.values).any(axis=1)
+    if made.reasons != earlier.reasons:
+        now, then = made.reasons, earlier.reasons
+        changed |= np.array([now.get(a) != then.get(a) for a in made.agents.tolist()], bool)
+    out = dict(texts)  # the same agents: the order holds
+    out.update(rendered(made, np.flatnonzero(changed)))
+    return out
 
 
 def joined(texts: Iterable[str]) -> bytes:
