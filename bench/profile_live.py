@@ -12,8 +12,11 @@ group, a ``queueState`` repeating a skill's newest sample and an ``agentState``.
 span; with ``--where now`` (the default: a live account's writes) it is dated just
 before now, in the newest bucket of every span, so the answer itself moves.
 
-Run: ``python -m bench.profile_live --data DIR [--shapes SLA1,QH3] [--profile]``
-(DIR: a prepared data set, e.g. bench/.cache/quick-<key>).
+With ``--clock-step-ms N`` the clock moves N ms before each write, as in life (agent
+activity's window ends at now: every answer is of another moment).
+
+Run: ``python -m bench.profile_live --data DIR [--shapes SLA1,QH3] [--profile]
+[--clock-step-ms 37]`` (DIR: a prepared data set, e.g. bench/.cache/quick-<key>).
 """
 
 from __future__ import annotations
@@ -100,13 +103,13 @@ def _newest_sample(state: AccountState) -> tuple[int, int, int] | None:
     return key[0], samples[key][2], samples[key][3]
 
 
-def answerer(method: AnyMethod, query: Any, now_ms: int) -> Callable[[AccountState], bytes]:
+def answerer(method: AnyMethod, query: Any) -> Callable[[AccountState, int], bytes]:
     """One answer as api/answers.py computes it (its fragment cache kept across calls)."""
     cache: AnswerCache[Any] = AnswerCache(256 << 20)
     fragments = _AccountFragments(cache, method.name)
-    plan = method.plan(query, now_ms)
 
-    def answer(state: AccountState) -> bytes:
+    def answer(state: AccountState, now_ms: int) -> bytes:
+        plan = method.plan(query, now_ms)
         with state.lock:
             reading = method.read(query, plan, state, fragments)
         return method.render(query, plan, reading, fragments)
@@ -114,19 +117,23 @@ def answerer(method: AnyMethod, query: Any, now_ms: int) -> Callable[[AccountSta
     return answer
 
 
-def measure(q: Query, state: AccountState, writes: Writes, runs: int, profile: bool) -> None:
+def measure(
+    q: Query, state: AccountState, writes: Writes, runs: int, profile: bool, step_ms: int
+) -> None:
+    """``step_ms``: how far the clock moves before each write (0: pinned)."""
     method = BY_NAME[q.method]
     query = method.parse(dict(urllib.parse.parse_qsl(f"{q.params}&v=1")))
-    answer = answerer(method, query, writes.now_ms)
-    answer(state)  # the first answer fills the fragment cache
+    answer = answerer(method, query)
+    answer(state, writes.now_ms)  # the first answer fills the fragment cache
     times: list[float] = []
     for _ in range(runs):
+        writes.now_ms += step_ms
         writes.apply(state)
         started = time.thread_time()
-        body = answer(state)
+        body = answer(state, writes.now_ms)
         times.append(time.thread_time() - started)
     # What was kept must not change the answer: one made without any kept parts.
-    same = body == answerer(method, query, writes.now_ms)(state)
+    same = body == answerer(method, query)(state, writes.now_ms)
     print(
         f"{q.name:5} {1e6 * statistics.median(times):10.0f} us  {len(body):>10,} B"
         f"  {'same as afresh' if same else 'DIFFERS FROM AN ANSWER MADE AFRESH'}"
@@ -134,8 +141,9 @@ def measure(q: Query, state: AccountState, writes: Writes, runs: int, profile: b
     if profile:  # as many runs again, under the profiler (it slows them down)
         profiler = cProfile.Profile()
         for _ in range(runs):
+            writes.now_ms += step_ms
             writes.apply(state)
-            profiler.runcall(answer, state)
+            profiler.runcall(answer, state, writes.now_ms)
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
         print("\n".join(out.getvalue().splitlines()[6:]))
@@ -148,6 +156,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--where", choices=("now", "next"), default="now")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--clock-step-ms", type=int, default=0, help="moves the clock before each write (0: pinned)"
+    )
     args = parser.parse_args()
     data = _load(args.data, QUICK)  # the scale is only a label here
     wanted = set(filter(None, args.shapes.split(",")))
@@ -157,7 +168,8 @@ def main() -> None:
     print(f"loaded {len(states)} accounts in {time.perf_counter() - started:.1f} s")
     settle_after_startup()  # the server's garbage collection settings
     for q in shapes:
-        measure(q, states[q.account], Writes(data.now_ms, args.where), args.runs, args.profile)
+        writes = Writes(data.now_ms, args.where)
+        measure(q, states[q.account], writes, args.runs, args.profile, args.clock_step_ms)
 
 
 if __name__ == "__main__":
