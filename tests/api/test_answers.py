@@ -20,10 +20,17 @@ from engactivity.api.costs import INLINE_BELOW_S
 from engactivity.ingest import Ingestor, Limits
 from engactivity.methods import METHODS, tables_of
 from engactivity.store import Store, open_store
-from tests.conftest import MIN, NOW_MS
+from tests.conftest import ENGINES, MIN, NOW_MS
 
 ENGACTIVITY = next(m for m in METHODS if m.name == "engactivity")
 PARAMS = {"skillIds": "1,2,3", "agentIds": "all", "timeframe": "60", "interval": "15", "v": "1"}
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """The HTTP test runs on both engines (PostgreSQL with two worker processes)."""
+    engine: str = request.param
+    return engine
 
 
 @pytest.fixture
