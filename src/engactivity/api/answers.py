@@ -6,13 +6,15 @@ answer older than a freshly computed one. Methods may also keep rendered parts
 (``Fragments``), each under its own stamp, so that after new data only the changed
 parts are rendered again. Identical concurrent questions share one computation, and
 answers that are not light are made off the event loop, at most one per core at a
-time, so a burst of large questions queues instead of growing memory without bound.
+time, so a burst of large questions queues instead of growing memory without bound;
+unless the question's last computation was cheaper than the hop (costs.py).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Hashable, Sized
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ import anyio
 import anyio.to_thread
 
 from engactivity.api.cache import AnswerCache, SingleFlight
+from engactivity.api.costs import Costs
 from engactivity.methods.method import AnyMethod, Piece
 from engactivity.store import Store
 
@@ -56,6 +59,7 @@ class Answers:
         self._fragments: AnswerCache[Sized] = AnswerCache(cache_bytes // 2)
         self._flights: SingleFlight[Answer] = SingleFlight()
         self._renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
+        self._costs = Costs()
 
     async def get(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> bytes:
         return (await self.answer(method, account_id, query, now_ms)).body
@@ -80,7 +84,7 @@ class Answers:
         if cached is not None:
             return Answer(cached[0], version, cached[1])
         compute = functools.partial(self._compute, method, account_id, query, plan, key)
-        if method.light(query):
+        if self._inline(method, account_id, query):
             return compute()  # cheaper than a thread hop
 
         async def off_loop() -> Answer:
@@ -99,10 +103,16 @@ class Answers:
             return await anyio.to_thread.run_sync(self._store.version, account_id)
         return self._store.version(account_id)
 
+    def _inline(self, method: AnyMethod, account_id: str, query: Any) -> bool:
+        """Whether to answer on the event loop: light by its shape, or cheap last time."""
+        return method.light(query) or bool(self._costs.cheap((method.name, account_id, query)))
+
     def _compute(
         self, method: AnyMethod, account_id: str, query: Any, plan: Any, key: Hashable
     ) -> Answer:
-        """The answer, read at one version, and until when it holds without new data."""
+        """The answer, read at one version, and until when it holds without new data;
+        its CPU time is noted for the next one (``_inline``)."""
+        started = time.thread_time()
         fragments = _AccountFragments(self._fragments, (method.name, account_id))
         with self._store.snapshot(account_id) as state:
             version = state.version
@@ -110,6 +120,7 @@ class Answers:
         body = method.render(query, plan, reading, fragments)
         until = None if method.valid_until is None else method.valid_until(query, plan, reading)
         self._answers.put(key, version, body, until)
+        self._costs.note((method.name, account_id, query), time.thread_time() - started)
         return Answer(body, version, _FOREVER if until is None else until)
 
 
