@@ -189,8 +189,8 @@ class Server:
         raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
 
     def _start_balanced(self) -> Server:
-        """Both processes read this server's store, clock and flags (the test's own
-        ``--memory-mb`` after ours, so it wins), each as one worker."""
+        """Both processes read this server's store, clock, flags and environment (the
+        test's own win over ours), each as one worker."""
         if not self.backends:
             for name in ("backend-a", "backend-b"):
                 (self.tmp / name).mkdir(exist_ok=True)
@@ -199,10 +199,10 @@ class Server:
                 backend.clock_file = self.clock_file
                 self.backends.append(backend)
         for backend in self.backends:
-            # --public-host: discovery advertises the balancer, as docs/deploy.md says.
-            public = ["--public-host", f"127.0.0.1:{self.port}"]
-            backend.extra_args = ["--memory-mb", MEMORY_MB, *public, *self.extra_args]
-            backend.extra_env = self.extra_env
+            backend.extra_args = ["--memory-mb", MEMORY_MB, *self.extra_args]
+            # Discovery advertises the balancer, as docs/deploy.md says to set up.
+            public = {"ENGACTIVITY_PUBLIC_HOST": f"127.0.0.1:{self.port}"}
+            backend.extra_env = {**public, **self.extra_env}
             backend.start()
         ports = [backend.port for backend in self.backends]
         self.nginx = Nginx(self.tmp / "nginx", self.port, ports)
