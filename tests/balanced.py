@@ -194,7 +194,11 @@ def report(path: Path) -> int:
     rows = [[float(n) for n in line.split()] for line in path.read_text().splitlines()]
     loads = sum(sum(row[0::2]) for row in rows)
     evictions = sum(sum(row[1::2]) for row in rows)
-    print(f"balanced topology: {len(rows)} servers, {loads:.0f} loads, {evictions:.0f} evictions")
+    evicting = sum(1 for row in rows if sum(row[1::2]))
+    print(
+        f"balanced topology: {len(rows)} servers ({evicting} of them evicted), "
+        f"{loads:.0f} loads, {evictions:.0f} evictions"
+    )
     return 0 if evictions > 0 else 1
 
 
