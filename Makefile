@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .PHONY: run test lint typecheck system-deps clean bench bench-quick bench-scale bench-scale-quick \
-	bench-live bench-live-quick scale-test
+	bench-live bench-live-quick scale-test test-balanced
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,26 @@ system-deps:
 test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory bench-quick
+
+# The methods' black-box suites again, each test server being two processes with
+# --memory-mb 1 on one PostgreSQL database behind round-robin nginx (tests/balanced.py,
+# docs/deploy.md); fails unless accounts were evicted. Add it to `test` with the line
+# `	$(MAKE) --no-print-directory test-balanced`.
+BALANCED_SUITES := tests/api/test_engactivity.py tests/api/test_agentactivity.py \
+	tests/api/test_queue.py tests/api/test_queue_clients.py tests/api/test_query_bodies.py \
+	tests/api/test_push.py tests/api/test_errors.py tests/api/test_answer_cache.py \
+	tests/api/test_ingest.py tests/api/test_configuration.py tests/api/access \
+	tests/api/test_single_flight.py tests/api/test_discovery_health.py \
+	tests/auth/test_api_auth.py tests/api/test_balanced.py
+BALANCED_WORKERS ?= 2
+BALANCED_TALLY := $(shell mktemp -u /tmp/engactivity-balanced-XXXXXX)
+
+test-balanced: $(VENV)/.dev-installed system-deps
+	rm -f $(BALANCED_TALLY)
+	ENGACTIVITY_TEST_TOPOLOGY=balanced ENGACTIVITY_TEST_BALANCED_TALLY=$(BALANCED_TALLY) \
+		$(PY) -m pytest -n $(BALANCED_WORKERS) -q -rs $(BALANCED_SUITES)
+	$(PY) -m tests.balanced $(BALANCED_TALLY)
+	rm -f $(BALANCED_TALLY)
 
 # The benchmark harness (bench/): the full run writes docs/benchmarks.md and .png
 # (about 15 minutes on 2 cores); the quick one runs the same code at 1/100 scale.

@@ -21,6 +21,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.balanced import (
+    BALANCED,
+    MEMORY_MB,
+    Nginx,
+    share_master_key,
+    skip_single_process,
+    tally,
+)
+
 # 2026-11-24 13:29:00 UTC: the reference's "now 13:29" example, on a fixed day.
 NOW_MS = 1795526940000
 MIN = 60_000
@@ -32,8 +41,9 @@ PG_URL = os.environ.get(
     "ENGACTIVITY_TEST_PG_URL",
     "postgresql://engactivity:engactivity@127.0.0.1:5432/engactivity_test",
 )
-ENGINES = ["sqlite", "postgresql"]
-"""Store engines of the parametrized suites; postgresql runs ``serve --workers 2``."""
+ENGINES = ["postgresql"] if BALANCED else ["sqlite", "postgresql"]
+"""Store engines of the parametrized suites; postgresql runs ``serve --workers 2``. The
+balanced topology (tests/balanced.py) is PostgreSQL only: it shares one database."""
 PG_WORKERS = 2
 _pg_databases: list[str] = []
 
@@ -53,6 +63,16 @@ def new_pg_database() -> str:
         pytest.skip(message)
     _pg_databases.append(name)
     return urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
+
+
+def pytest_configure() -> None:
+    if BALANCED:
+        share_master_key()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if BALANCED:
+        skip_single_process(items)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -92,7 +112,11 @@ def free_port() -> int:
 
 
 class Server:
-    """One ``engactivity serve`` process; restartable on the same store and port."""
+    """One ``engactivity serve`` process; restartable on the same store and port.
+
+    In the balanced topology (tests/balanced.py) it is two processes on one PostgreSQL
+    database behind nginx, ``port`` and ``base_url`` nginx's, ``backends`` the two;
+    ``proc`` stays None."""
 
     def __init__(
         self,
@@ -102,15 +126,20 @@ class Server:
         env: dict[str, str] | None = None,
         engine: str = "sqlite",
         workers: int = PG_WORKERS,
+        balanced: bool = BALANCED,
     ) -> None:
         self.tmp = tmp
         self.db = tmp / "store.db"
-        self.engine = engine
-        self.store_url = f"sqlite:///{self.db}" if engine == "sqlite" else new_pg_database()
+        self.engine = "postgresql" if balanced else engine
+        sqlite = self.engine == "sqlite"
+        self.store_url = f"sqlite:///{self.db}" if sqlite else new_pg_database()
         self.clock_file = tmp / "now_ms"
         self.set_now(now_ms)
         self.extra_args = extra_args or []
-        if engine == "postgresql":
+        self.balanced = balanced
+        self.backends: list[Server] = []
+        self.nginx: Nginx | None = None
+        if engine == "postgresql" and not balanced:
             self.extra_args += ["--workers", str(workers)]
         self.extra_env = env or {}
         self.port = free_port()
@@ -127,6 +156,8 @@ class Server:
         tmp.replace(self.clock_file)
 
     def start(self) -> Server:
+        if self.balanced:
+            return self._start_balanced()
         env = {**os.environ, "ENGACTIVITY_FAKE_NOW_FILE": str(self.clock_file), **self.extra_env}
         cmd = [
             sys.executable,
@@ -157,7 +188,33 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
 
+    def _start_balanced(self) -> Server:
+        """Both processes read this server's store, clock, flags and environment (the
+        test's own win over ours), each as one worker."""
+        if not self.backends:
+            for name in ("backend-a", "backend-b"):
+                (self.tmp / name).mkdir(exist_ok=True)
+                backend = Server(self.tmp / name, self.now_ms, balanced=False)
+                backend.engine, backend.store_url = self.engine, self.store_url
+                backend.clock_file = self.clock_file
+                self.backends.append(backend)
+        for backend in self.backends:
+            backend.extra_args = ["--memory-mb", MEMORY_MB, *self.extra_args]
+            # Discovery advertises the balancer, as docs/deploy.md says to set up.
+            public = {"ENGACTIVITY_PUBLIC_HOST": f"127.0.0.1:{self.port}"}
+            backend.extra_env = {**public, **self.extra_env}
+            backend.start()
+        ports = [backend.port for backend in self.backends]
+        self.nginx = Nginx(self.tmp / "nginx", self.port, ports)
+        self.nginx.start()
+        return self
+
     def stop(self) -> None:
+        if self.nginx:
+            self.nginx.stop()
+            tally([backend.port for backend in self.backends if backend.proc])
+        for backend in self.backends:
+            backend.stop()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -169,6 +226,10 @@ class Server:
 
     def kill(self) -> None:
         """kill -9: no chance to flush or clean up."""
+        if self.nginx:
+            self.nginx.stop()
+        for backend in self.backends:
+            backend.kill()
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
