@@ -41,12 +41,12 @@ system-deps:
 
 test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(PY) -m pytest -n 2 -q
+	$(MAKE) --no-print-directory test-balanced
 	$(MAKE) --no-print-directory bench-quick
 
 # The methods' black-box suites again, each test server being two processes with
 # --memory-mb 1 on one PostgreSQL database behind round-robin nginx (tests/balanced.py,
-# docs/deploy.md); fails unless accounts were evicted. Add it to `test` with the line
-# `	$(MAKE) --no-print-directory test-balanced`.
+# docs/deploy.md); fails unless accounts were evicted. Part of `make test`.
 BALANCED_SUITES := tests/api/test_engactivity.py tests/api/test_agentactivity.py \
 	tests/api/test_queue.py tests/api/test_queue_clients.py tests/api/test_query_bodies.py \
 	tests/api/test_push.py tests/api/test_errors.py tests/api/test_answer_cache.py \
