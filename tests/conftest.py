@@ -186,6 +186,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.kill()  # not left running behind a failed test
         raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
 
     def _start_balanced(self) -> Server:
