@@ -23,7 +23,8 @@ when ``engactivity serve`` has no ``--memory-mb``. Without a cap, a process keep
 every account it has answered for, so after step 2 it holds them all.
 
 Results: a JSON file, a chart and the section "At scale" of the report (the rest of
-the file is kept). Exit status as ``python -m bench``: 0 all checks held, 1 a check
+the file is kept), written again after each step, so that a run stopped during a long
+step (20 copies take hours on 2 cores) keeps the steps it finished, and says so. Exit status as ``python -m bench``: 0 all checks held, 1 a check
 failed, 2 the harness failed.
 """
 
@@ -40,6 +41,7 @@ import tempfile
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -331,7 +333,15 @@ def run_step(
     return step
 
 
-def measure(mode: ScaleMode, data: Dataset, store: str | None, run_dir: Path) -> dict[str, Any]:
+def measure(
+    mode: ScaleMode,
+    data: Dataset,
+    store: str | None,
+    run_dir: Path,
+    save: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """The steps' figures; ``save`` is given them after each step (a run stopped in a
+    long step keeps the steps it finished)."""
     results: dict[str, Any] = {"failures": [], "skipped": [], "steps": []}
     capped = memory_flag()
     if not capped:
@@ -353,6 +363,7 @@ def measure(mode: ScaleMode, data: Dataset, store: str | None, run_dir: Path) ->
                 mode, data, servers, db, range(loaded, target), day, results["failures"]
             )
             results["steps"].append(step)
+            save(results)
             loaded = target
         return results
     finally:
@@ -378,39 +389,46 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = CACHE / f"scale-{mode.name}-{os.getpid()}"
     started = time.monotonic()
     load_at_start = os.getloadavg()[0]
+    json_path = mode.out.with_name("benchmarks-scale.json")
+
+    def save(results: dict[str, Any]) -> None:
+        results |= {
+            "mode": mode.name,
+            "command": mode.command,
+            "argv": " ".join(
+                ["python -m bench.scale", *(argv if argv is not None else sys.argv[1:])]
+            ),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "seconds": time.monotonic() - started,
+            "machine": machine() | {"loadavg": [load_at_start, os.getloadavg()[0]]},
+            "cap_mb": mode.cap_mb,
+            "warm_s": mode.warm_s,
+            "steps_planned": list(mode.steps),
+            "day": {
+                "events": data.events,
+                "accounts": 1 + len(data.small),
+                "scale": asdict(data.scale),
+            },
+            "warm_shapes": [
+                {"name": q.name, "title": q.title, "params": q.params, "method": q.method}
+                for q in queries(data)
+                if q.name in WARM_SHAPES
+            ],
+        }
+        mode.out.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=1))
+        scale_report.write(results, mode.out)
+
     try:
         CACHE.mkdir(parents=True, exist_ok=True)
         data = prepare(mode.day, CACHE, log)
         run_dir.mkdir(parents=True)
-        results = measure(mode, data, args.store, run_dir)
+        results = measure(mode, data, args.store, run_dir, save)
     except Exception:
         traceback.print_exc()
         log(f"the harness failed; logs are in {run_dir}")
         return 2
-    results |= {
-        "mode": mode.name,
-        "command": mode.command,
-        "argv": " ".join(["python -m bench.scale", *(argv if argv is not None else sys.argv[1:])]),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "seconds": time.monotonic() - started,
-        "machine": machine() | {"loadavg": [load_at_start, os.getloadavg()[0]]},
-        "cap_mb": mode.cap_mb,
-        "warm_s": mode.warm_s,
-        "day": {
-            "events": data.events,
-            "accounts": 1 + len(data.small),
-            "scale": asdict(data.scale),
-        },
-        "warm_shapes": [
-            {"name": q.name, "title": q.title, "params": q.params, "method": q.method}
-            for q in queries(data)
-            if q.name in WARM_SHAPES
-        ],
-    }
-    mode.out.parent.mkdir(parents=True, exist_ok=True)
-    json_path = mode.out.with_name("benchmarks-scale.json")
-    json_path.write_text(json.dumps(results, indent=1))
-    scale_report.write(results, mode.out)
+    save(results)
     log(f"report: {mode.out} (section 'At scale'), {json_path}")
     for skipped in results["skipped"]:
         log(f"skipped: {skipped}")

@@ -45,11 +45,24 @@ def _gauge(metrics: dict[str, float], word: str, unit: float = 1) -> str:
 
 def render(results: dict[str, Any]) -> str:
     servers = _servers(results)
-    lines = [AT_SCALE.start, "## At scale", "", *_intro(results), *_skipped(results)]
+    lines = [AT_SCALE.start, "## At scale", "", *_intro(results), *_stopped(results)]
+    lines += _skipped(results)
     lines += [*_ingest(results, servers), "", *_cold(results, servers), ""]
     lines += [*_warm(results, servers), "", *_growth(results)]
     lines += ["", f"![latency and memory as the data grow]({CHART})", "", *_failures(results)]
     return "\n".join(lines).rstrip("\n") + "\n" + AT_SCALE.end + "\n"
+
+
+def _stopped(results: dict[str, Any]) -> list[str]:
+    """What a run stopped before its last step finished (it saves after each step)."""
+    planned, done = results.get("steps_planned", []), len(results["steps"])
+    if done >= len(planned):
+        return []
+    return [
+        f"**Stopped** after {done} of its {len(planned)} steps (planned copies: "
+        f"{', '.join(map(str, planned))}): the figures are those of the steps it finished.",
+        "",
+    ]
 
 
 def _intro(results: dict[str, Any]) -> list[str]:

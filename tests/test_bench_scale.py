@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench import scale_report
 from bench.copies import copy_account, interleaved
 from bench.scale import WARM_SHAPES
 from bench.sections import AT_SCALE
@@ -98,3 +99,10 @@ def test_the_quick_scale_run(tmp_path: Path) -> None:
     assert "## At scale" in text
     assert f"| 2 | {2 * day['accounts']} | {2 * day['events']:,} |" in text
     assert (tmp_path / "benchmarks-scale.png").stat().st_size > 10_000
+
+
+def test_a_run_stopped_in_a_step_says_so_and_a_finished_one_does_not() -> None:
+    # The harness saves after each step: a run stopped in a long step keeps the others.
+    stopped = {"steps_planned": [1, 5, 10, 20], "steps": [{}, {}, {}]}
+    assert "**Stopped** after 3 of its 4 steps" in "".join(scale_report._stopped(stopped))
+    assert scale_report._stopped({"steps_planned": [1, 2], "steps": [{}, {}]}) == []
