@@ -61,16 +61,21 @@ class Recorded:
         return ENGACTIVITY.read(*args)
 
 
-def write(store: Store, n: int) -> None:
-    """One acknowledged ``connected`` of agent ``n`` (memory has it once this returns)."""
-    event = {
+def connected(n: int) -> dict[str, object]:
+    """The ``n``th write: a ``connected`` of agent ``100 + n``, a minute ago."""
+    return {
         "eventId": f"e{n}",
         "type": "connected",
         "time": NOW_MS - MIN,
         "skillId": 1 + n % 3,
         "agentId": 100 + n,
     }
-    Ingestor(store, lambda: NOW_MS, Limits()).accept("acme", orjson.dumps([event])).stored.result()
+
+
+def write(store: Store, n: int) -> None:
+    """One acknowledged ``connected`` of agent ``n`` (memory has it once this returns)."""
+    body = orjson.dumps([connected(n)])
+    Ingestor(store, lambda: NOW_MS, Limits()).accept("acme", body).stored.result()
 
 
 def ask(answers: Answers, method: Any) -> dict[str, Any]:
@@ -131,13 +136,7 @@ def test_questions_asked_after_each_write_show_it_and_match_an_uncached_server(
         {"agentIds": ",".join(str(100 + i) for i in range(0, 12, 2)), "timeframe": 240},
     ]
     for n in range(12):
-        event = {
-            "eventId": f"e{n}",
-            "type": "connected",
-            "time": NOW_MS - MIN,
-            "skillId": 1 + n % 3,
-            "agentId": 100 + n,
-        }
+        event = connected(n)
         for server in (kept, plain):
             assert server.send("acme", [event]).status_code == 200
         for params in questions:
