@@ -24,8 +24,9 @@ every account it has answered for, so after step 2 it holds them all.
 
 Results: a JSON file, a chart and the section "At scale" of the report (the rest of
 the file is kept), written again after each step, so that a run stopped during a long
-step (20 copies take hours on 2 cores) keeps the steps it finished, and says so. Exit status as ``python -m bench``: 0 all checks held, 1 a check
-failed, 2 the harness failed.
+step (20 copies take hours on 2 cores) keeps the steps it finished, and says so.
+Exit status as ``python -m bench``: 0 all checks held, 1 a check failed, 2 the
+harness failed.
 """
 
 from __future__ import annotations
