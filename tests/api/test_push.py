@@ -28,6 +28,7 @@ from tests.api.test_agentactivity import make_events as agent_events
 from tests.api.test_metrics import scrape, value
 from tests.api.test_queue import make_events as queue_events
 from tests.auth.keyhelp import bearer, create_key
+from tests.balanced import BALANCED
 from tests.conftest import NOW_MS, Server
 
 MakeServer = Callable[..., Server]
@@ -110,7 +111,9 @@ def subscribed(
                 assert source.response.status_code == 200, source.response.read()
                 reader.opened.set()
                 for event in source.iter_sse():
-                    if event.event:  # heartbeats are comments: no event name
+                    # A heartbeat is a comment, but after an event with an id httpx-sse turns
+                    # its blank line into a "message" with no data (browsers dispatch nothing).
+                    if event.data:
                         reader.log.append((time.monotonic(), event))
                         reader.events.put(event)
                     if stop.is_set():
@@ -243,7 +246,8 @@ def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
     # Answers of a few hundred KB: while the reader sleeps, the sockets' buffers fill
     # with a dozen of them at most (4 MB, the kernel's largest send buffer here), and the
     # server must skip the rest (latest wins) rather than keep every change for it.
-    server = make_server(["--push-period-ms", "100"])
+    # Heartbeats every second land between the answers, as they may in any long read.
+    server = make_server(["--push-period-ms", "100", "--push-heartbeat-s", "1"])
     params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
     crowd = [
         {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
@@ -267,14 +271,15 @@ def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
         final = poll(server, "engactivity", params)
         received = []
         for event in events:
-            if not event.event:  # a heartbeat (a stream open longer than --push-heartbeat-s)
+            if event.event != "answer":  # a heartbeat (see subscribed)
                 continue
             received.append(orjson.loads(event.data))
             if received[-1] == final:
                 break
-    # The newest answer came, after a few others: not one per change (measured: 12 of 30).
+    # The newest answer came, after a few others: not one per change (measured: 12 to 28 of
+    # 60). Through the balancer nginx's two sockets hold about as many again (measured: 35).
     assert received[-1] == final
-    assert len(received) < changes / 2, len(received)
+    assert len(received) < (changes * 5 / 6 if BALANCED else changes / 2), len(received)
 
 
 def test_heartbeats_keep_an_idle_stream_open(make_server: MakeServer) -> None:
