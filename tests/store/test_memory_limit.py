@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,4 +114,40 @@ def test_a_group_committed_before_a_load_and_applied_after_counts_once(url: str)
         ingest(store, "a", [ev("a-after", 2, 1)])  # and later groups are applied
         assert memory_rows(store, "a") == table_rows(url, "a")
     finally:
+        store.close()
+
+
+def test_an_own_group_applied_while_a_catch_up_reads_counts_once() -> None:
+    """Shared databases: a reader catching up with the recorded deltas reads this
+    process's own new group too; the completer applies that group to the copy before the
+    reader takes the copy's lock. The reader must skip it, not add it a second time."""
+    url = new_pg_database()
+    store = opened(url, 1 << 40)
+    assert isinstance(store, Engine)
+    try:
+        ingest(store, "a", [ev("a0")])
+        store.version("a")  # in memory, at the database's version
+        gate = threading.Event()
+        store._call_completer(gate.wait)
+        pending = store.submit("a", [ev(f"a{n}", n, n % 3) for n in range(1, 50)], NOW_MS)
+        deadline = time.monotonic() + 30
+        while len(table_rows(url, "a")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # committed, not applied
+        dialect = store._mirror.db.dialect
+        read_changes = dialect.changes
+
+        def changes_then_apply(*args: Any) -> list[bytes] | None:
+            blobs = read_changes(*args)
+            gate.set()  # the completer applies the group now, before the reader goes on
+            pending.result(timeout=30)
+            return blobs
+
+        dialect.changes = changes_then_apply  # type: ignore[method-assign]
+        try:
+            store.version("a")
+        finally:
+            dialect.changes = read_changes  # type: ignore[method-assign]
+        assert memory_rows(store, "a") == table_rows(url, "a")
+    finally:
+        gate.set()
         store.close()

@@ -307,14 +307,18 @@ class Mirror:
     def _catch_up(
         self, conn: Connection, account_id: str, state: AccountState, target: int
     ) -> None:
-        if state.db_version >= 0:
-            blobs = self.db.dialect.changes(conn, account_id, state.db_version, target)
+        start = state.db_version
+        if start >= 0:
+            blobs = self.db.dialect.changes(conn, account_id, start, target)
             if blobs is not None:
                 with state.lock:
-                    for blob in blobs:
+                    # One blob per version, from start + 1. This process's own commits
+                    # may have been applied meanwhile (``apply`` takes only the state's
+                    # lock): those versions are in the copy already.
+                    for blob in blobs[max(0, state.db_version - start) :]:
                         for batch in decode(blob, self.tables):
                             state.apply([rows.items() for rows in batch])
-                    state.db_version = target
+                    state.db_version = max(state.db_version, target)
                 return
         # Never loaded, or some deltas were pruned already: load the account afresh.
         version, loaded = self._load_account(conn, account_id)
