@@ -45,8 +45,9 @@ test: $(VENV)/.dev-installed system-deps lint typecheck
 	$(MAKE) --no-print-directory bench-quick
 
 # The methods' black-box suites again, each test server being two processes with
-# --memory-mb 1 on one PostgreSQL database behind round-robin nginx (tests/balanced.py,
-# docs/deploy.md); fails unless accounts were evicted. Part of `make test`.
+# --memory-mb 0.01 on one PostgreSQL database (as root: on a primary with a synchronous
+# replica) behind round-robin nginx (tests/balanced.py, docs/deploy.md); fails unless
+# accounts were evicted. Part of `make test`.
 BALANCED_SUITES := tests/api/test_engactivity.py tests/api/test_agentactivity.py \
 	tests/api/test_queue.py tests/api/test_queue_clients.py tests/api/test_query_bodies.py \
 	tests/api/test_push.py tests/api/test_errors.py tests/api/test_answer_cache.py \
@@ -54,14 +55,9 @@ BALANCED_SUITES := tests/api/test_engactivity.py tests/api/test_agentactivity.py
 	tests/api/test_single_flight.py tests/api/test_discovery_health.py \
 	tests/auth/test_api_auth.py tests/api/test_balanced.py
 BALANCED_WORKERS ?= 2
-BALANCED_TALLY := $(shell mktemp -u /tmp/engactivity-balanced-XXXXXX)
 
 test-balanced: $(VENV)/.dev-installed system-deps
-	rm -f $(BALANCED_TALLY)
-	ENGACTIVITY_TEST_TOPOLOGY=balanced ENGACTIVITY_TEST_BALANCED_TALLY=$(BALANCED_TALLY) \
-		$(PY) -m pytest -n $(BALANCED_WORKERS) -q -rs $(BALANCED_SUITES)
-	$(PY) -m tests.balanced $(BALANCED_TALLY)
-	rm -f $(BALANCED_TALLY)
+	$(PY) -m tests.balanced -n $(BALANCED_WORKERS) -q -rs $(BALANCED_SUITES)
 
 # The benchmark harness (bench/): the full run writes docs/benchmarks.md and .png
 # (about 15 minutes on 2 cores); the quick one runs the same code at 1/100 scale.

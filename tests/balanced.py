@@ -1,12 +1,13 @@
 """The balanced test topology (``ENGACTIVITY_TEST_TOPOLOGY=balanced``, ``make
 test-balanced``): each test server is two ``engactivity serve`` processes on one
-PostgreSQL database, each with ``--memory-mb 1``, behind a real nginx on loopback that
-balances round robin, so consecutive requests about one account go to different
+PostgreSQL database, each with ``--memory-mb 0.01``, behind a real nginx on loopback
+that balances round robin, so consecutive requests about one account go to different
 processes and accounts are evicted and read again all through the run
-(docs/deploy.md, "What the balanced test suites prove").
+(docs/deploy.md, "The test suites through a balancer"). Run as root, the database is
+a primary with a synchronous replica (tests/replicated.py), named by a multi-host URL.
 
-This module holds the nginx in front and the tests left out of that topology;
-tests/conftest.py ``Server`` starts the processes.
+This module holds the nginx in front, the tests left out of that topology and the
+run (``main``); tests/conftest.py ``Server`` starts the processes.
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.replicated import replicated
+
 BALANCED = os.environ.get("ENGACTIVITY_TEST_TOPOLOGY", "single") == "balanced"
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
 """Debian's nginx is in /usr/sbin, off a user's PATH (scripts/install-system-deps)."""
-MEMORY_MB = "1"
-"""Each process's cap: a few accounts of the suites fill it, so they are evicted."""
+MEMORY_MB = "0.01"
+"""Each process's cap, 10 KiB: below any test account, so a process keeps only the
+account it used last, and every test of two accounts or more evicts."""
 TALLY = os.environ.get("ENGACTIVITY_TEST_BALANCED_TALLY")
 """A file where each balanced server, as it stops, adds a line of its processes' loads
 and evictions (``make test-balanced`` sums it: evictions must have happened)."""
@@ -202,7 +209,32 @@ def report(path: Path) -> int:
     return 0 if evictions > 0 else 1
 
 
-if __name__ == "__main__":
-    import sys
+def main(pytest_args: list[str]) -> int:
+    """``make test-balanced``: pytest with ``pytest_args`` in the balanced topology, on
+    the replicated pair of tests/replicated.py when run as root (it starts servers as
+    the postgres user), else on the one test PostgreSQL; then the tally's verdict."""
+    folder = Path(tempfile.mkdtemp(prefix="engactivity-balanced-"))
+    tally = folder / "tally"
+    tally.touch()
+    env = {
+        **os.environ,
+        "ENGACTIVITY_TEST_TOPOLOGY": "balanced",
+        "ENGACTIVITY_TEST_BALANCED_TALLY": str(tally),
+    }
+    try:
+        with ExitStack() as stack:
+            if os.geteuid() == 0:
+                pair = stack.enter_context(replicated())
+                env["ENGACTIVITY_TEST_PG_URL"] = pair.url
+                env["ENGACTIVITY_TEST_REPLICA_URL"] = pair.replica_url
+                print("balanced topology: a primary and its synchronous replica on loopback")
+            else:
+                print("balanced topology: not root, so on the one test PostgreSQL (no replica)")
+            run = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env)
+        return run.returncode or report(tally)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
-    sys.exit(report(Path(sys.argv[1])))
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -106,6 +106,7 @@ def test_docs_configuration_has_a_row_for_every_setting() -> None:
 
 def test_memory_mb_is_given_in_mebibytes_or_sized_for_the_machine() -> None:
     assert Settings(memory_mb=3).memory_bytes == 3 * 1024 * 1024
+    assert Settings(memory_mb=0.01).memory_bytes == 10_485  # below one test account
     machine = physical_memory()
     assert machine > 0
     half = max(256 * 1024 * 1024, machine // 2)
@@ -113,3 +114,5 @@ def test_memory_mb_is_given_in_mebibytes_or_sized_for_the_machine() -> None:
     assert Settings(workers=4).memory_bytes == max(256 * 1024 * 1024, machine // 2 // 4)
     with pytest.raises(ValueError, match="--memory-mb must be at least 0"):
         Settings(memory_mb=-1)
+    with pytest.raises(ValueError, match="--memory-mb must be at least 0"):
+        Settings(memory_mb=-0.5)

@@ -36,7 +36,7 @@ class Deployment:
         self.pg[0].make_primary()
         say("building: its synchronous replica (pg2)")
         self.pg[1].make_replica_of(self.pg[0])
-        url = store_url(["pg1", "pg2"])
+        url = store_url(self.pg)
         master_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.clock = SharedClock(self.folder / "clock")
         self.clock.run()

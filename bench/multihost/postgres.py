@@ -1,4 +1,5 @@
-"""PostgreSQL 15: a primary and a synchronous streaming replica, each in its namespace.
+"""PostgreSQL 15: a primary and a synchronous streaming replica, each in its namespace
+(the scale test) or both on loopback ports (the balanced test topology, tests/replicated.py).
 
 Both run as the ``postgres`` user from data folders under the run's temporary folder
 (never the machine's own clusters: their own ports' sockets live in those folders
@@ -22,20 +23,27 @@ ROLE, PASSWORD, DATABASE = "engactivity", "eas-scale-test", "engactivity"
 _REPLICATOR, _REPLICATOR_PASSWORD = "replicator", "eas-replication"
 
 
-def store_url(hosts: list[str]) -> str:
-    """A libpq multi-host URL: the first of ``hosts`` that takes writes."""
-    where = ",".join(f"{address(host)}:{PORT}" for host in hosts)
+def store_url(nodes: list[Node]) -> str:
+    """A libpq multi-host URL: the first of ``nodes`` that takes writes."""
+    where = ",".join(f"{node.listen}:{node.port}" for node in nodes)
     return f"postgresql://{ROLE}:{PASSWORD}@{where}/{DATABASE}?target_session_attrs=read-write"
 
 
 class Node:
-    def __init__(self, host: str, root: Path) -> None:
+    def __init__(self, host: str, root: Path, loopback_port: int | None = None) -> None:
+        """``host``'s server, in the namespace of that name; or, given ``loopback_port``,
+        in this machine's own network on 127.0.0.1 at that port."""
         self.host = host
         self.folder = root / host
         self.data = self.folder / "data"
+        self.namespaced = loopback_port is None
+        self.listen = address(host) if loopback_port is None else "127.0.0.1"
+        self.port = PORT if loopback_port is None else loopback_port
+        self.network = f"{SUBNET}.0/24" if loopback_port is None else "127.0.0.1/32"
 
     def _as_postgres(self, *argv: str | Path) -> list[str]:
-        return inside(self.host, "runuser", "-u", "postgres", "--", *map(str, argv))
+        command = ["runuser", "-u", "postgres", "--", *map(str, argv)]
+        return inside(self.host, *command) if self.namespaced else command
 
     def _run(self, *argv: str | Path) -> str:
         done = subprocess.run(self._as_postgres(*argv), capture_output=True, text=True)
@@ -69,13 +77,14 @@ class Node:
         return (self.data / "postmaster.pid").exists()
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        argv = ("-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.folder, "-d", database)
+        argv = ("-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.folder, "-p", str(self.port))
+        argv += ("-d", database)
         return self._run(PG_BIN / "psql", *argv, "-c", sql).strip()
 
     def common_settings(self) -> dict[str, str]:
         return {
-            "listen_addresses": address(self.host),
-            "port": str(PORT),
+            "listen_addresses": self.listen,
+            "port": str(self.port),
             "unix_socket_directories": str(self.folder),
         }
 
@@ -84,10 +93,11 @@ class Node:
         self._run(PG_BIN / "initdb", "-D", self.data, "-A", "peer", "--auth-host=scram-sha-256")
         self._configure(self.common_settings())
         with (self.data / "pg_hba.conf").open("a") as hba:
-            hba.write(f"host all all {SUBNET}.0/24 scram-sha-256\n")
-            hba.write(f"host replication {_REPLICATOR} {SUBNET}.0/24 scram-sha-256\n")
+            hba.write(f"host all all {self.network} scram-sha-256\n")
+            hba.write(f"host replication {_REPLICATOR} {self.network} scram-sha-256\n")
         self.start()
-        self.psql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
+        # CREATEDB: the test suites make a database per test server
+        self.psql(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'")
         self.psql(f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
         self.psql(f"CREATE ROLE {_REPLICATOR} REPLICATION LOGIN PASSWORD '{_REPLICATOR_PASSWORD}'")
         # Only now: with it, every commit waits for the replica, which comes next.
@@ -97,7 +107,7 @@ class Node:
     def make_replica_of(self, primary: Node) -> None:
         self._make_folder()
         source = (
-            f"host={address(primary.host)} port={PORT} user={_REPLICATOR} "
+            f"host={primary.listen} port={primary.port} user={_REPLICATOR} "
             f"password={_REPLICATOR_PASSWORD} application_name={REPLICA_NAME}"
         )
         # -R writes primary_conninfo (with application_name) and standby.signal; a fast

@@ -49,7 +49,7 @@ class Setting:
 
     def check(self, value: object) -> None:
         """Raise ValueError, naming the flag, when ``value`` is not acceptable."""
-        if self.min is not None and isinstance(value, int) and value < self.min:
+        if self.min is not None and isinstance(value, int | float) and value < self.min:
             raise ValueError(f"{self.flag} must be at least {self.min}")
         if self.choices and isinstance(value, str) and value.lower() not in self.choices:
             *first, last = self.choices
@@ -130,13 +130,13 @@ class Settings:
         "Memory for answers served again while the account's data is unchanged.",
         min=0,
     )
-    memory_mb: int = setting(
-        0,
+    memory_mb: float = setting(
+        0.0,
         "--memory-mb",
         "ENGACTIVITY_MEMORY_MB",
-        "Memory for the accounts' rollups in each process: the least recently used "
-        "accounts are dropped beyond it, and read again when asked for. "
-        "0: half the machine's (or container's) memory, shared by --workers.",
+        "Memory (MiB, fractions allowed) for the accounts' rollups in each process: the "
+        "least recently used accounts are dropped beyond it, and read again when asked "
+        "for. 0: half the machine's (or container's) memory, shared by --workers.",
         min=0,
     )
     push_period_ms: int = setting(
@@ -298,7 +298,7 @@ class Settings:
     def memory_bytes(self) -> int:
         """The accounts' rollups each process keeps in memory (docs/configuration.md)."""
         if self.memory_mb:
-            return self.memory_mb * 1024 * 1024
+            return int(self.memory_mb * 1024 * 1024)
         return max(_MIN_AUTO_MEMORY, physical_memory() // 2 // self.workers)
 
     @property

@@ -78,11 +78,18 @@ class Reader:
     def answers_until(self, done: Callable[[Any], bool], timeout: float = 10) -> Any:
         """Read answers until one satisfies ``done``; that one."""
         deadline = time.monotonic() + timeout
+        seen: list[Any] = []
         while True:
-            event = self.next(max(0.01, deadline - time.monotonic()))
+            try:
+                event = self.next(max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                message = f"no such answer in {timeout} s; the last: {seen[-1:]}"
+                raise AssertionError(message) from None
             assert event is not None, "the stream ended"
-            if event.event == "answer" and done(body := orjson.loads(event.data)):
-                return body
+            if event.event == "answer":
+                seen.append(body := orjson.loads(event.data))
+                if done(body):
+                    return body
 
 
 @contextmanager
