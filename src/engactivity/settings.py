@@ -155,6 +155,14 @@ class Settings:
         "Seconds between the comment lines that keep an idle event stream open.",
         min=1,
     )
+    push_send_timeout_s: int = setting(
+        30,
+        "--push-send-timeout-s",
+        "ENGACTIVITY_PUSH_SEND_TIMEOUT_S",
+        "Seconds an event stream's client may take no bytes (its socket full) "
+        "before the stream is dropped.",
+        min=1,
+    )
     max_streams: int = setting(
         1000,
         "--max-streams",

@@ -289,6 +289,39 @@ def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
     assert len(received) < (changes * 5 / 6 if BALANCED else changes / 2), len(received)
 
 
+def test_a_client_that_takes_no_bytes_is_dropped_with_a_warning(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(["--push-period-ms", "100", "--push-send-timeout-s", "1"])
+    params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
+    crowd = [
+        {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
+        | {"skillId": 1 + n % 20, "agentId": 1 + n}
+        for n in range(3000)
+    ]
+    assert server.send(A, crowd).status_code == 200
+    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
+    with (
+        httpx.Client(transport=small, timeout=30) as client,
+        connect_sse(client, "GET", url(server, "engactivity"), params={"v": 1, **params}) as source,
+    ):
+        events = source.iter_sse()  # kept: closing it would close the stream
+        assert len(next(events).data) > 200_000
+        # Answers of some 250 KB, one per change, and the reader takes none: the sockets'
+        # buffers fill (a few MB), then a send waits longer than the timeout.
+        for n in range(200):
+            event = {"eventId": f"late-{n}", "type": "connected", "time": NOW_MS - 60_000}
+            assert server.send(A, [event | {"skillId": 1, "agentId": 1 + n}]).status_code == 200
+            if value(scrape(server), "engactivity_push_streams") == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the stream was never dropped")
+    log = server.log_path.read_text()
+    assert "took no bytes for 1 s; the stream is dropped" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+
+
 def test_heartbeats_keep_an_idle_stream_open(make_server: MakeServer) -> None:
     server = make_server([*FAST])
     comments = 0

@@ -109,7 +109,9 @@ def _install_routes(
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_account)
     hub = Hub(answers, limiter, clock, settings.push_period_ms)
     hub.listen_to(store)
-    streams = Streams(hub, settings.push_heartbeat_s, settings.max_streams)
+    streams = Streams(
+        hub, settings.push_heartbeat_s, settings.push_send_timeout_s, settings.max_streams
+    )
     routes = MethodRoutes(answers, limiter, streams, clock, settings.metrics_account_labels)
     for method in methods:
         routes.install(app, method)

@@ -13,13 +13,16 @@ closes. An open stream holds no concurrency slot while idle; a process keeps at 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from engactivity import telemetry
 from engactivity.api.answers import Answer
@@ -27,13 +30,13 @@ from engactivity.api.errors import error_response
 from engactivity.api.pushhub import SEPARATOR, Hub, Question
 from engactivity.api.shutdown import RETRY_AFTER_S
 
+log = logging.getLogger(__name__)
+
 EVENT_STREAM = "text/event-stream"
 
 _SHUTDOWN_GRACE_S = 2.0
 """Time a stream gets to send its ``end`` event once the shutdown began; below the
 default --shutdown-timeout (10 s), after which uvicorn cuts connections."""
-_SEND_TIMEOUT_S = 30.0
-"""A client that takes no bytes for this long is dropped (its socket buffer is full)."""
 
 
 def wants_stream(request: Request) -> bool:
@@ -60,9 +63,11 @@ def _quality(params: list[str]) -> float:
 class Streams:
     """The open event streams of this process."""
 
-    def __init__(self, hub: Hub, heartbeat_s: int, max_streams: int) -> None:
+    def __init__(self, hub: Hub, heartbeat_s: int, send_timeout_s: int, max_streams: int) -> None:
         self.hub = hub
         self.heartbeat_s = heartbeat_s
+        self.send_timeout_s = send_timeout_s
+        """A client that takes no bytes for this long is dropped (its socket is full)."""
         self.max_streams = max_streams
         self.open = 0
 
@@ -82,11 +87,11 @@ class Streams:
     def respond(self, question: Question, first: Answer) -> Response:
         """The stream of ``question``, whose answer now is ``first``."""
         shutdown = anyio.Event()
-        return EventSourceResponse(
+        return _EventStream(
             self._events(question, first, shutdown),
             ping=self.heartbeat_s,
             sep=SEPARATOR,
-            send_timeout=_SEND_TIMEOUT_S,
+            send_timeout=self.send_timeout_s,
             shutdown_event=shutdown,
             shutdown_grace_period=_SHUTDOWN_GRACE_S,
         )
@@ -115,6 +120,20 @@ class Streams:
             self.hub.unsubscribe(question, subscriber)
             self.open -= 1
             telemetry.PUSH_STREAMS.dec()
+
+
+class _EventStream(EventSourceResponse):
+    """sse-starlette's response, but a client that stopped taking bytes ends its stream
+    with a warning: a normal event of a server, not a fault with a traceback."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            log.warning(
+                "push: a stream's client took no bytes for %s s; the stream is dropped",
+                self.send_timeout,
+            )
 
 
 def _end_event(reason: str) -> bytes:
