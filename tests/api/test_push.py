@@ -247,6 +247,17 @@ def test_a_change_after_a_quiet_period_is_pushed_at_once(make_server: MakeServer
     assert lags[1] > lags[0], lags
 
 
+def send_crowd(server: Server) -> None:
+    """3,000 agents, so that each answer to {timeframe: 60, agentIds: all} is some
+    250-450 KB: a few dozen fill the sockets' buffers."""
+    crowd = [
+        {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
+        | {"skillId": 1 + n % 20, "agentId": 1 + n}
+        for n in range(3000)
+    ]
+    assert server.send(A, crowd).status_code == 200
+
+
 def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
     make_server: MakeServer,
 ) -> None:
@@ -256,12 +267,7 @@ def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
     # Heartbeats every second land between the answers, as they may in any long read.
     server = make_server(["--push-period-ms", "100", "--push-heartbeat-s", "1"])
     params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
-    crowd = [
-        {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
-        | {"skillId": 1 + n % 20, "agentId": 1 + n}
-        for n in range(3000)
-    ]
-    assert server.send(A, crowd).status_code == 200
+    send_crowd(server)
     changes = 60
     small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
     with (
@@ -294,12 +300,7 @@ def test_a_client_that_takes_no_bytes_is_dropped_with_a_warning(
 ) -> None:
     server = make_server(["--push-period-ms", "100", "--push-send-timeout-s", "1"])
     params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
-    crowd = [
-        {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
-        | {"skillId": 1 + n % 20, "agentId": 1 + n}
-        for n in range(3000)
-    ]
-    assert server.send(A, crowd).status_code == 200
+    send_crowd(server)
     small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
     with (
         httpx.Client(transport=small, timeout=30) as client,

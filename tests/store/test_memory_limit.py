@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,17 @@ def test_memory_in_use_follows_writes_and_evictions(url: str) -> None:
         store.close()
 
 
+def committed_not_applied(store: Engine, url: str, gate: threading.Event) -> Future[Any]:
+    """A group of 49 events for account "a" submitted while the completer waits for
+    ``gate``: once this returns, it is committed and not yet applied to memory."""
+    store._call_completer(gate.wait)
+    pending = store.submit("a", [ev(f"a{n}", n, n % 3) for n in range(1, 50)], NOW_MS)
+    deadline = time.monotonic() + 30
+    while len(table_rows(url, "a")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pending
+
+
 def test_a_group_committed_before_a_load_and_applied_after_counts_once(url: str) -> None:
     """The completer is held back, so a committed group waits to be applied while the
     account is loaded (its snapshot holds the group): applying it then adds nothing."""
@@ -101,11 +113,7 @@ def test_a_group_committed_before_a_load_and_applied_after_counts_once(url: str)
     try:
         ingest(store, "a", [ev("a0")])
         gate = threading.Event()
-        store._call_completer(gate.wait)
-        pending = store.submit("a", [ev(f"a{n}", n, n % 3) for n in range(1, 50)], NOW_MS)
-        deadline = time.monotonic() + 30
-        while len(table_rows(url, "a")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)  # committed, not applied
+        pending = committed_not_applied(store, url, gate)
         assert not pending.done()
         store.version("a")  # loaded now, with the group
         gate.set()
@@ -128,11 +136,7 @@ def test_an_own_group_applied_while_a_catch_up_reads_counts_once() -> None:
         ingest(store, "a", [ev("a0")])
         store.version("a")  # in memory, at the database's version
         gate = threading.Event()
-        store._call_completer(gate.wait)
-        pending = store.submit("a", [ev(f"a{n}", n, n % 3) for n in range(1, 50)], NOW_MS)
-        deadline = time.monotonic() + 30
-        while len(table_rows(url, "a")) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)  # committed, not applied
+        pending = committed_not_applied(store, url, gate)
         dialect = store._mirror.db.dialect
         read_changes = dialect.changes
 
