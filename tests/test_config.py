@@ -114,6 +114,8 @@ def other_values() -> dict[str, object]:
             values[each.name] = True
         elif isinstance(each.default, int):
             values[each.name] = each.default + 1
+        elif isinstance(each.default, float):
+            values[each.name] = each.default + 0.5
         elif types[each.name] == int | None:
             values[each.name] = 8090
         elif spec.choices:
