@@ -78,18 +78,18 @@ class Reader:
     def answers_until(self, done: Callable[[Any], bool], timeout: float = 10) -> Any:
         """Read answers until one satisfies ``done``; that one."""
         deadline = time.monotonic() + timeout
-        seen: list[Any] = []
+        last: Any = None
         while True:
             try:
                 event = self.next(max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                message = f"no such answer in {timeout} s; the last: {seen[-1:]}"
+                message = f"no such answer in {timeout} s; the last: {last}"
                 raise AssertionError(message) from None
             assert event is not None, "the stream ended"
             if event.event == "answer":
-                seen.append(body := orjson.loads(event.data))
-                if done(body):
-                    return body
+                last = orjson.loads(event.data)
+                if done(last):
+                    return last
 
 
 @contextmanager
@@ -247,15 +247,36 @@ def test_a_change_after_a_quiet_period_is_pushed_at_once(make_server: MakeServer
     assert lags[1] > lags[0], lags
 
 
-def send_crowd(server: Server) -> None:
-    """3,000 agents, so that each answer to {timeframe: 60, agentIds: all} is some
-    250-450 KB: a few dozen fill the sockets' buffers."""
+CROWD: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
+"""The question of ``crowd_stream``."""
+
+
+@contextmanager
+def crowd_stream(server: Server) -> Iterator[Iterator[ServerSentEvent]]:
+    """3,000 agents, so that each answer to CROWD is some 250-450 KB (a few dozen fill
+    the sockets' buffers), and a stream of CROWD read through a small receive buffer:
+    its events, the first one (the opening answer) read already."""
     crowd = [
         {"eventId": f"crowd-{n}", "type": "connected", "time": NOW_MS - 60_000}
         | {"skillId": 1 + n % 20, "agentId": 1 + n}
         for n in range(3000)
     ]
     assert server.send(A, crowd).status_code == 200
+    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
+    with (
+        httpx.Client(transport=small, timeout=30) as client,
+        connect_sse(client, "GET", url(server, "engactivity"), params={"v": 1, **CROWD}) as source,
+    ):
+        events = source.iter_sse()  # held here until the end: closing it closes the stream
+        opened = next(events)
+        assert len(opened.data) > 200_000, len(opened.data)
+        yield events
+
+
+def send_change(server: Server, n: int) -> None:
+    """A connected event for agent ``1 + n``: each one changes CROWD's answer."""
+    event = {"eventId": f"late-{n}", "type": "connected", "time": NOW_MS - 60_000}
+    assert server.send(A, [event | {"skillId": 1, "agentId": 1 + n}]).status_code == 200
 
 
 def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
@@ -266,22 +287,12 @@ def test_a_reader_that_stops_reading_gets_the_newest_answer_not_a_backlog(
     # server must skip the rest (latest wins) rather than keep every change for it.
     # Heartbeats every second land between the answers, as they may in any long read.
     server = make_server(["--push-period-ms", "100", "--push-heartbeat-s", "1"])
-    params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
-    send_crowd(server)
     changes = 60
-    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
-    with (
-        httpx.Client(transport=small, timeout=30) as client,
-        connect_sse(client, "GET", url(server, "engactivity"), params={"v": 1, **params}) as source,
-    ):
-        events = source.iter_sse()
-        opened = next(events)
-        assert len(opened.data) > 200_000, len(opened.data)
+    with crowd_stream(server) as events:
         for n in range(changes):  # each change is its own push: writes a period apart
-            event = {"eventId": f"late-{n}", "type": "connected", "time": NOW_MS - 60_000}
-            assert server.send(A, [event | {"skillId": 1, "agentId": 1 + n}]).status_code == 200
+            send_change(server, n)
             time.sleep(0.15)
-        final = poll(server, "engactivity", params)
+        final = poll(server, "engactivity", CROWD)
         received = []
         for event in events:
             if event.event != "answer":  # a heartbeat (see subscribed)
@@ -299,20 +310,11 @@ def test_a_client_that_takes_no_bytes_is_dropped_with_a_warning(
     make_server: MakeServer,
 ) -> None:
     server = make_server(["--push-period-ms", "100", "--push-send-timeout-s", "1"])
-    params: dict[str, object] = {"timeframe": 60, "agentIds": "all"}
-    send_crowd(server)
-    small = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
-    with (
-        httpx.Client(transport=small, timeout=30) as client,
-        connect_sse(client, "GET", url(server, "engactivity"), params={"v": 1, **params}) as source,
-    ):
-        events = source.iter_sse()  # kept: closing it would close the stream
-        assert len(next(events).data) > 200_000
+    with crowd_stream(server):
         # Answers of some 250 KB, one per change, and the reader takes none: the sockets'
         # buffers fill (a few MB), then a send waits longer than the timeout.
         for n in range(200):
-            event = {"eventId": f"late-{n}", "type": "connected", "time": NOW_MS - 60_000}
-            assert server.send(A, [event | {"skillId": 1, "agentId": 1 + n}]).status_code == 200
+            send_change(server, n)
             if value(scrape(server), "engactivity_push_streams") == 0:
                 break
             time.sleep(0.1)
