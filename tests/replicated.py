@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.multihost.postgres import DATABASE, PASSWORD, ROLE, Node, store_url
+from bench.multihost.postgres import Node, store_url
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,7 @@ def replicated() -> Iterator[Pair]:
     try:
         primary.make_primary()
         replica.make_replica_of(primary)
-        where = f"{replica.listen}:{replica.port}"
-        yield Pair(
-            store_url([primary, replica]), f"postgresql://{ROLE}:{PASSWORD}@{where}/{DATABASE}"
-        )
+        yield Pair(store_url([primary, replica]), store_url([replica], session="standby"))
     finally:
         for node in (replica, primary):
             if node.running():

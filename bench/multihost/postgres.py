@@ -23,10 +23,11 @@ ROLE, PASSWORD, DATABASE = "engactivity", "eas-scale-test", "engactivity"
 _REPLICATOR, _REPLICATOR_PASSWORD = "replicator", "eas-replication"
 
 
-def store_url(nodes: list[Node]) -> str:
-    """A libpq multi-host URL: the first of ``nodes`` that takes writes."""
+def store_url(nodes: list[Node], session: str = "read-write") -> str:
+    """A libpq multi-host URL: the first of ``nodes`` whose session is of the kind
+    ``session`` (``target_session_attrs``: read-write, any, standby ...)."""
     where = ",".join(f"{node.listen}:{node.port}" for node in nodes)
-    return f"postgresql://{ROLE}:{PASSWORD}@{where}/{DATABASE}?target_session_attrs=read-write"
+    return f"postgresql://{ROLE}:{PASSWORD}@{where}/{DATABASE}?target_session_attrs={session}"
 
 
 class Node:
