@@ -61,16 +61,6 @@ def copy_store(db: Path, to: Path) -> None:
             shutil.copy(f"{db}{suffix}", f"{to}{suffix}")
 
 
-def wait_idle(servers: list[Process]) -> None:
-    last = [s.cpu_s() for s in servers]
-    while True:
-        time.sleep(2)
-        now = [s.cpu_s() for s in servers]
-        if all(b - a < 0.1 for a, b in zip(last, now, strict=True)):
-            return
-        last = now
-
-
 def timed(conn: http.client.HTTPConnection, q: Query) -> float:
     started = time.perf_counter()
     send(conn, q.path, q.body)
@@ -155,7 +145,8 @@ def main() -> None:
             copy = args.store.with_name(f"{args.store.stem}-ab{i}.db")
             copy_store(args.store, copy)
             servers.append(serve(copy, src, data.now_ms, ports[i], copy.with_suffix(".log")))
-        wait_idle(servers)
+        for server in servers:
+            server.wait_idle(window_s=2, limit_s=600)
         writers = [Writer(s, data.now_ms) for s in servers]
         by_name = {q.name: q for q in queries(data)}
         for name in args.shapes.split(","):

@@ -257,8 +257,10 @@ def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) ->
         "Agent activity's window ends at now, to the millisecond: at the pinned moment "
         "above its answers are cached like the others', but in life every request is of "
         "another moment. So its queries are also timed with the server's clock running "
-        "(`ENGACTIVITY_FAKE_START_MS`, the same store, one client, `wrk -t1 -c1`): each "
-        "answer is made afresh, but for the parts of past intervals it kept.",
+        "(`ENGACTIVITY_FAKE_START_MS`, the same store, one client, `wrk -t1 -c1`), once "
+        "the restarted server has swept its event ids (retention, a minute or two, "
+        "during which answers are slower): each answer is made afresh, but for the parts "
+        "of past intervals it kept.",
         "",
         "| query | p50 | p99 | naive/ours | ours/floor |",
         "| --- | ---: | ---: | ---: | ---: |",

@@ -299,9 +299,11 @@ def start_ours(
 def clock_running(run_dir: Path, data: Dataset, qs: list[Query], mode: Mode) -> dict[str, Any]:
     """Agent activity measures the exact window up to now: at a pinned moment its
     answers are cached, while in life every request is of another millisecond. So
-    its queries are also timed (one client) on the same store with the clock running."""
+    its queries are also timed (one client) on the same store with the clock running,
+    once the restarted server has swept its event ids."""
     server = start_ours("moving", run_dir, data.now_ms, db_name="ours")
     try:
+        server.wait_idle(limit_s=600)
         out: dict[str, Any] = {}
         for q in (q for q in qs if q.method == "agentactivity"):
             probe = fetch(server.base_url, q.path, q.body)[2]
@@ -557,17 +559,6 @@ class BackgroundWrites:
             raise RuntimeError(f"background writes failed: {self.error}")
 
 
-def settle(server: Process, limit_s: float = 120) -> float:
-    """Wait until the server has worked off what a load run left queued (CPU < 10%)."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit_s:
-        before = server.cpu_s()
-        time.sleep(0.25)
-        if server.cpu_s() - before < 0.025:
-            break
-    return time.monotonic() - started
-
-
 def duration(latency_s: float, factor: float, low: int, high: int) -> int:
     return int(min(high, max(low, math.ceil(latency_s * factor))))
 
@@ -675,11 +666,11 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                 peer1 = run_wrk(peer.base_url + q.path, 1, peer_one, peer_timeout, q.body)
                 floor1 = run_wrk(f"{floor.base_url}/floor/{q.name}", 1, one, timeout, q.body)
                 ours32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
-                settle(ours)
+                ours.wait_idle()
                 cold = after_write(ours, writer, q, mode.cold_samples, COLD_BUDGET_S)
                 with BackgroundWrites(writer, q.account, WRITE_PERIOD_S):
                     live32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
-                settle(ours)
+                ours.wait_idle()
                 floor_ms = floor1.p50_ms + probe["encode_ms"]
                 entry = {
                     "ours1": ours1.as_json(),

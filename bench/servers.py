@@ -82,6 +82,18 @@ class Process:
         times = psutil.Process(self.pid).cpu_times()
         return float(times.user + times.system)
 
+    def wait_idle(self, window_s: float = 0.25, limit_s: float = 120) -> float:
+        """Until the process uses under a tenth of a CPU over ``window_s`` (it worked off
+        what a load left queued; or, started on a loaded store, it swept its event ids
+        and answers at its usual speed again), at most ``limit_s``: the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit_s:
+            before = self.cpu_s()
+            time.sleep(window_s)
+            if self.cpu_s() - before < window_s / 10:
+                break
+        return time.monotonic() - started
+
     def memory(self) -> dict[str, int]:
         """Resident set now and its peak (VmRSS, VmHWM), in bytes."""
         out: dict[str, int] = {}

@@ -1,12 +1,16 @@
-"""Unit tests of the pure parts of the benchmark harness (make bench-quick runs the rest)."""
+"""Unit tests of the pure parts of the benchmark harness, and of its wait for an idle
+server (make bench-quick runs the rest)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import orjson
 import pytest
 from bench.load import WrkError, parse_wrk, post_script, to_bytes, to_ms
 from bench.report import shown_params
 from bench.run import Query, first_difference, percentile
+from bench.servers import Process
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:40123/operations/api/account/1/engactivity?timeframe=60&v=1
@@ -112,3 +116,38 @@ def test_shown_params_count_long_lists() -> None:
     query = {"params": f"agentIds={ids}&timeframe=60", "post": True}
     assert shown_params(query) == "POST agentIds=<500 ids>&timeframe=60"
     assert shown_params({"params": "skillIds=1,2,3&timeframe=60"}) == "skillIds=1,2,3&timeframe=60"
+
+
+BUSY_SERVER = """
+import http.server, sys, threading, time
+served = threading.Event()
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        served.set()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+served.wait()
+until = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    pass
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize(("busy_s", "limit_s"), [(1.5, 30), (30, 1)])
+def test_wait_idle_waits_while_the_process_works(
+    tmp_path: Path, busy_s: float, limit_s: float
+) -> None:
+    """A server busy after its start (sweeping its event ids): the timing waits for it,
+    at most ``limit_s``."""
+    args = ["-c", BUSY_SERVER, "{port}", str(busy_s)]
+    process = Process("busy", args, tmp_path / "busy.log").start()
+    try:
+        waited = process.wait_idle(limit_s=limit_s)
+    finally:
+        process.stop()
+    assert min(busy_s, limit_s) - 0.3 <= waited <= min(busy_s, limit_s) + 3
