@@ -15,8 +15,16 @@ from engactivity.clock import fixed_clock
 from engactivity.core.events import Event
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods import tables_of
-from engactivity.store import MIN_RETENTION_MS, IngestResult, Store, StoreUnavailable, open_store
+from engactivity.store import (
+    MIN_RETENTION_MS,
+    IngestResult,
+    Store,
+    StoreUnavailable,
+    open_store,
+    retention,
+)
 from engactivity.store.engine import Engine
+from engactivity.store.jobs import CallJob
 from tests.conftest import ENGINES, MIN, NOW_MS, new_pg_database
 from tests.factories import closed, connected, counters
 from tests.store.dbutil import memory_rows, query, table_rows, totals
@@ -269,6 +277,72 @@ def test_writer_purges_on_its_own(url: str) -> None:
         assert counts(url) == {"rollup": set(), "seen_event": set()}
     finally:
         second.close()
+
+
+def test_writer_purges_many_accounts_a_step_at_a_time(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "STEP_S", 0.0)  # one account per step
+    first = open_engine(url)
+    for n in range(5):
+        ingest(first, f"acct{n}", [ev(f"x{n}", minutes_ago=5), ev(f"y{n}", minutes_ago=1)])
+    first.close()
+    second = open_engine(url, NOW_MS + 2 * DAY)
+    try:
+        for _ in range(200):
+            if counts(url) == {"rollup": set(), "seen_event": set()}:
+                break
+            threading.Event().wait(0.05)
+        assert counts(url) == {"rollup": set(), "seen_event": set()}
+    finally:
+        second.close()
+
+
+def test_a_retention_step_looks_at_few_accounts_and_skips_clean_ones(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With thousands of accounts, a step over all of them held ingestion for seconds.
+    monkeypatch.setattr(retention, "STEP_S", 0.0)  # one account per step
+    monkeypatch.setattr(retention, "_EVERY_S", 3600.0)  # no step but the test's
+    monkeypatch.setattr(retention, "_AGAIN_S", 3600.0)
+    looked: list[str] = []
+    purge_account = retention.Retention._purge_account
+
+    def counted(self: retention.Retention, conn: object, account: str, cutoff: int) -> object:
+        looked.append(account)
+        return purge_account(self, conn, account, cutoff)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(retention.Retention, "_purge_account", counted)
+    store = open_engine(url)
+    assert isinstance(store, Engine)
+    try:
+        accounts = [f"acct{n}" for n in range(4)]
+        for account in accounts:
+            ingest(store, account, [ev(f"{account}-old", minutes_ago=1445), ev(f"{account}-new")])
+        assert store.purge(NOW_MS) == 0
+        assert set(looked) == set(accounts)  # an explicit purge looks at every account
+
+        def step(now_ms: int) -> int:
+            job = CallJob(lambda conn: store._retention.step(conn, now_ms, store._call_completer))
+            store._jobs.put(job)
+            removed: int = job.future.result(timeout=30)
+            return removed
+
+        looked.clear()
+        assert step(NOW_MS) == 0
+        assert looked == []  # found clean under this cutoff: left alone
+        later = NOW_MS + 3 * BUCKET_MS  # the cutoff moves: the old events expire
+        removed = [step(later) for _ in accounts]
+        assert sorted(looked) == accounts  # one account per step, each once
+        assert all(r > 0 for r in removed)
+        looked.clear()
+        assert [step(later) for _ in accounts] == [0] * len(accounts)  # a pass finds them clean
+        assert sorted(looked) == accounts
+        looked.clear()
+        assert step(later) == 0 and looked == []  # and leaves them alone since
+        assert {b for _, b in counts(url)["rollup"]} == {(NOW_MS - MIN) // BUCKET_MS}
+    finally:
+        store.close()
 
 
 def test_data_survives_close_and_reopen(url: str) -> None:

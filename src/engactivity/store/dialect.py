@@ -160,8 +160,13 @@ class Dialect(Protocol):
         ...
 
     def purge_ids(self, conn: Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
-        """One step of removing the account's event ids of buckets before ``cutoff``
-        (and anything else of the dialect's that expires): (rows removed, done)."""
+        """One step of removing the account's event ids of buckets before ``cutoff``:
+        (rows removed, done)."""
+        ...
+
+    def purge_changes(self, conn: Connection) -> None:
+        """Remove what the dialect keeps for a few minutes of real time, whatever the
+        cutoff (PostgreSQL: the deltas other processes catch up from)."""
         ...
 
     def stream(

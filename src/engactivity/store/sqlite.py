@@ -212,6 +212,9 @@ class SQLiteDialect:
     def purge_ids(self, conn: sqlite3.Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
         return self.id_sweep.step(conn, account_id, cutoff)
 
+    def purge_changes(self, conn: sqlite3.Connection) -> None:
+        return None  # a SQLite store records no deltas
+
     def stream(
         self, conn: sqlite3.Connection, statement: str, params: Sequence[Any], chunk: int
     ) -> Iterator[list[Any]]:
