@@ -248,11 +248,16 @@ def test_odd_account_ids(client: httpx.Client, account: str) -> None:
     assert_sane(client.post(f"/api/v1/accounts/{account}/events", json=[]))
 
 
-def test_bad_account_id_names_the_parameter(client: httpx.Client) -> None:
-    response = client.get("/operations/api/account/a;b/engactivity?timeframe=60&v=1")
-    body = assert_json_error(response, 400)
-    assert body["field"] == "accountId"
-    assert body["allowed"]
+@pytest.mark.parametrize("account", ["a;b", "a" * 65, "a" * 300])
+def test_bad_account_id_names_the_parameter(client: httpx.Client, account: str) -> None:
+    path = f"/operations/api/account/{account}/engactivity"
+    for response in (
+        client.get(f"{path}?timeframe=60&v=1"),
+        client.post(path, json={"timeframe": 60, "v": 1}),
+    ):
+        body = assert_json_error(response, 400)
+        assert body["field"] == "accountId"
+        assert "64 characters" in body["allowed"]
 
 
 HUGE = "9" * 5000
