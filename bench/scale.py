@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -98,6 +99,8 @@ class ScaleMode:
     """``--memory-mb`` of the capped server."""
     warm_s: int
     """wrk seconds per warm shape, account and server."""
+    progress_s: float
+    """How often an ingest logs its progress."""
     out: Path
     command: str
 
@@ -109,9 +112,11 @@ def mode_of(quick: bool, out: Path | None, steps: tuple[int, ...] | None) -> Sca
     The capped server's cap is below the data from the first step on."""
     if quick:
         target = out or Path(tempfile.gettempdir()) / "engactivity-bench-scale" / "benchmarks.md"
-        return ScaleMode("quick", QUICK, steps or (1, 2, 4), 2, 1, target, "make bench-scale-quick")
+        return ScaleMode(
+            "quick", QUICK, steps or (1, 2, 4), 2, 1, 0.5, target, "make bench-scale-quick"
+        )
     target = out or ROOT / "docs" / "benchmarks.md"
-    return ScaleMode("full", FULL, steps or (1, 2, 3), 512, 2, target, "make bench-scale")
+    return ScaleMode("full", FULL, steps or (1, 2, 3), 512, 2, 60, target, "make bench-scale")
 
 
 # -- the servers -----------------------------------------------------------------------------
@@ -176,6 +181,48 @@ def fetch(server: Process, path: str) -> tuple[int, bytes, float]:
     return fetch_url(server.base_url, path)
 
 
+def accepted_events(server: Process) -> float:
+    """The events the server accepted since it started (its /metrics)."""
+    status, body, _ = fetch(server, "/metrics")
+    families = text_string_to_metric_families(body.decode()) if status == 200 else []
+    for family in families:
+        if family.name == "engactivity_events":
+            for sample in family.samples:
+                if sample.labels.get("outcome") == "accepted":
+                    return float(sample.value)
+    return 0.0
+
+
+class IngestProgress:
+    """Logs, every ``every_s`` while an ingest runs, the events the server accepted
+    since it began and their rate: a step of many copies takes most of an hour, and a
+    stall should show at once."""
+
+    def __init__(self, server: Process, expected: int, every_s: float = 60.0) -> None:
+        self.server, self.expected, self.every_s = server, expected, every_s
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        base, started = accepted_events(self.server), time.monotonic()
+        while not self.stop.wait(self.every_s):
+            try:
+                done = accepted_events(self.server) - base
+            except OSError as exc:
+                log(f"  progress: /metrics did not answer ({exc})")
+                continue
+            rate = done / (time.monotonic() - started)
+            log(f"  {done:,.0f} of {self.expected:,} events accepted, {rate:,.0f}/s")
+
+    def __enter__(self) -> IngestProgress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
 # -- the database ----------------------------------------------------------------------------
 
 
@@ -235,10 +282,13 @@ def cold_query(data: Dataset, account: str) -> Query:
     return Query(q.name, q.title, account, q.params, q.method)
 
 
-def ingest_step(server: Process, data: Dataset, first: int, count: int) -> dict[str, Any]:
+def ingest_step(
+    server: Process, data: Dataset, first: int, count: int, progress_s: float
+) -> dict[str, Any]:
     bodies, accounts = data.batch_files(False)
-    result = send_batches(server, bodies, accounts, ("--copies", f"{first}:{count}"))
     expected = data.events * count
+    with IngestProgress(server, expected, progress_s):
+        result = send_batches(server, bodies, accounts, ("--copies", f"{first}:{count}"))
     problems = []
     if result["accepted"] != expected:
         problems.append(f"accepted {result['accepted']}, expected {expected}")
@@ -310,7 +360,7 @@ def run_step(
     step: dict[str, Any] = {"copies": copies.stop, "accounts": copies.stop * (1 + len(data.small))}
     step["events"] = copies.stop * data.events
     log(f"step {copies.stop}: ingest of copies {copies.start}..{copies.stop - 1} ...")
-    ingest = ingest_step(writer, data, copies.start, len(copies))
+    ingest = ingest_step(writer, data, copies.start, len(copies), mode.progress_s)
     problems += [f"step {copies.stop} ingest: {p}" for p in ingest.pop("problems")]
     step["ingest"] = ingest
     step["db_bytes"] = db.size()

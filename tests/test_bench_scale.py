@@ -71,6 +71,7 @@ def test_the_quick_scale_run(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "events accepted" in done.stderr  # the ingest logs its progress
     results = json.loads((tmp_path / "benchmarks-scale.json").read_text())
     day = results["day"]
     assert [s["copies"] for s in results["steps"]] == [1, 2]
