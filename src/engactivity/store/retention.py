@@ -87,6 +87,9 @@ class Retention:
 
     def failed(self) -> None:
         self.next_step = time.monotonic() + _EVERY_S
+        # The step's deletes may have been rolled back: no account is known clean.
+        self._clean.clear()
+        self._pending = []
 
     def memory_reloaded(self) -> None:
         self._memory_cutoff = None
