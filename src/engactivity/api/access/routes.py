@@ -78,8 +78,12 @@ class AccessRoute(APIRoute):
     access: ClassVar[Access]
 
     def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
+        handler = self.unchecked_handler()
         return guarded(handler, self.access) if self.access.kind == "account" else handler
+
+    def unchecked_handler(self) -> Handler:
+        """The endpoint's handler before the account check: FastAPI's."""
+        return super().get_route_handler()
 
 
 class PlainAccessRoute(AccessRoute):
@@ -88,14 +92,14 @@ class PlainAccessRoute(AccessRoute):
     the CPU of a light answer, is skipped (the method routes, asked many times a second).
     FastAPI still reads the endpoint's signature, for the description."""
 
-    def get_route_handler(self) -> Handler:
+    def unchecked_handler(self) -> Handler:
         endpoint = self.endpoint
 
-        async def handler(request: Request) -> Response:
+        async def plain(request: Request) -> Response:
             response: Response = await endpoint(request, **request.path_params)
             return response
 
-        return guarded(handler, self.access) if self.access.kind == "account" else handler
+        return plain
 
 
 @functools.cache
