@@ -25,16 +25,11 @@ from pathlib import Path
 
 from bench.data import FULL, _load
 from bench.run import CACHE, ROOT
-from bench.scale import accepted_events
-from bench.servers import Process
+from bench.scale import accepted_events, start_server
 
 
 def run(store: str, data: Path, now_ms: int, src: str, copy: int, seconds: int) -> list[int]:
-    args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", "{port}"]
-    args += ["--store", store, "--workers", "1", "--log-level", "warning", "--memory-mb", "512"]
-    env = {"ENGACTIVITY_FAKE_NOW_MS": str(now_ms), "PYTHONPATH": src}
-    server = Process(f"engactivity ({src})", args, CACHE / f"restart-{copy}.log", env)
-    server.start(timeout_s=300)
+    server = start_server(f"restart-{copy}", store, now_ms, CACHE, 512, src)
     command = [sys.executable, "-m", "bench.ingest", server.base_url]
     command += [str(data / "batches.jsonl"), str(data / "batches.accounts")]
     command += ["--senders", "4", "--copies", f"{copy}:1"]

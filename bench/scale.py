@@ -138,12 +138,18 @@ def no_cap_mb() -> int:
     return int(psutil.virtual_memory().total // 2**20)
 
 
-def start_server(name: str, store: str, now_ms: int, run_dir: Path, cap_mb: int | None) -> Process:
+def start_server(
+    name: str, store: str, now_ms: int, run_dir: Path, cap_mb: int | None, src: str | None = None
+) -> Process:
+    """``serve --workers 1`` on ``store``, clock pinned at ``now_ms``; with ``src``, that
+    checkout's code (first on ``PYTHONPATH``)."""
     args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", "{port}"]
     args += ["--store", store, "--workers", "1", "--log-level", "warning"]
     if cap_mb is not None:
         args += ["--memory-mb", str(cap_mb)]
     env = {"ENGACTIVITY_FAKE_NOW_MS": str(now_ms)}
+    if src is not None:
+        env["PYTHONPATH"] = src
     return Process(f"engactivity ({name})", args, run_dir / f"{name}.log", env).start()
 
 
