@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 
 from bench.data import FULL, _load
-from bench.run import Query, Writer, queries, send, send_batches
+from bench.run import Query, queries, send_batches
 from bench.servers import Process, free_port
+from bench.writes import Writer, send
 
 WARMUP = 5
 """Rounds not counted (the first loads the account)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench.live_clients import MARKED, POLL_PERIOD_S, Record, freshness
-from bench.run import percentile
 from bench.sections import LIVE
+from bench.stats import percentile
 
 METHODS = ("engactivity", "queuehealth", "queuestate", "sla", "agentactivity")
 

@@ -32,7 +32,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import urllib.parse
@@ -48,11 +47,12 @@ from bench.data import FULL, QUICK, Dataset, Scale, prepare
 from bench.floor import encode_time_s
 from bench.load import run_wrk, wrk_path
 from bench.servers import Process
+from bench.stats import percentile
+from bench.writes import BackgroundWrites, Writer, after_write, send
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 SENDERS = 4
-BUCKET_MS = 300_000
 WRITE_PERIOD_S = 0.1
 COLD_BUDGET_S = 10.0
 """Writes to the queried account during the second 32-client run: 10 batches a second."""
@@ -65,8 +65,6 @@ QS2_SKILLS = (1, 3, 5, 6)
 """Skills 1, 3 and 5 of a small account (5 skills) and one it does not have."""
 NO_AGENT = 999_999_999
 """An agent no account has, added to the agent lists (it must not be listed)."""
-WRITE_AGENT = 1001
-"""The agent of the writes (the simulator's first agent: every account has it)."""
 
 
 @dataclass(frozen=True)
@@ -236,14 +234,6 @@ def fetch(
         conn.close()
 
 
-def send(conn: http.client.HTTPConnection, path: str, body: bytes | None) -> None:
-    """A GET, or a POST of a JSON ``body``."""
-    if body is None:
-        conn.request("GET", path)
-    else:
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
-
-
 def first_difference(a: Any, b: Any, where: str = "$") -> str | None:
     """Where two parsed JSON documents first differ (object key order is ignored)."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -271,11 +261,6 @@ def first_difference(a: Any, b: Any, where: str = "$") -> str | None:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 # -- phases ------------------------------------------------------------------------------
@@ -416,149 +401,6 @@ def freshness(server: Process, account: str, now_ms: int, samples: int) -> dict[
     }
 
 
-class Writer:
-    """Changes an account's data without changing any answer the benchmark asks for.
-
-    Each write is a batch of new events in the bucket after the current one (at most
-    5 minutes ahead of the pinned now, so valid), which no span ending at now includes:
-    a ``connected`` (with a wait and a group: engagement activity, queue health and SLA
-    tables) and, when the account has current queue values, a ``queueState`` repeating
-    one skill's current sample (its queue tables; the newest sample, with the same values,
-    so no current value moves). Besides, an ``agentState`` of :data:`WRITE_AGENT` dated
-    now: the agent's timeline changes from now on, which no window ``[now - T, now)``
-    holds. A server that caches answers until the account's data changes must compute
-    the next answer afresh.
-    """
-
-    def __init__(self, server: Process, now_ms: int) -> None:
-        self.now_ms = now_ms
-        self.port = server.port
-        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        self.time_ms = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
-        self.count = 0
-        self.lock = threading.Lock()
-        self.samples: dict[str, dict[str, Any] | None] = {}
-
-    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        try:
-            self.conn.request(method, path, body, headers)
-            response = self.conn.getresponse()
-        except (OSError, http.client.HTTPException):
-            # The server closes idle keep-alive connections: once more, on a new one.
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            self.conn.request(method, path, body, headers)
-            response = self.conn.getresponse()
-        return response.status, response.read()
-
-    def _sample(self, account: str) -> dict[str, Any] | None:
-        """A queueState repeating the current sample of the account's lowest skill that
-        has one (its id and time to be set); None when no skill has a current value."""
-        if account not in self.samples:
-            status, raw = self._request("GET", f"/operations/api/account/{account}/queuestate?v=1")
-            if status != 200:
-                raise RuntimeError(f"queuestate for the writes: HTTP {status} {raw[:300]!r}")
-            current = orjson.loads(raw)["skills"]
-            skill = min(current, key=int) if current else None
-            self.samples[account] = (
-                None
-                if skill is None
-                else {
-                    "type": "queueState",
-                    "skillId": int(skill),
-                    "queueSize": current[skill]["currentQueueSize"],
-                    "availableSlots": current[skill]["currentAvailableSlots"],
-                }
-            )
-        return self.samples[account]
-
-    def write(self, account: str) -> None:
-        with self.lock:
-            self.count += 1
-            events: list[dict[str, Any]] = [
-                {
-                    "eventId": f"bench-future-{self.count}",
-                    "type": "connected",
-                    "time": self.time_ms,
-                    "skillId": 1,
-                    "agentId": 1001,
-                    "waitTime": 12,
-                    "agentGroupId": 1,
-                },
-                {
-                    "eventId": f"bench-now-a-{self.count}",
-                    "type": "agentState",
-                    "time": self.now_ms,
-                    "agentId": WRITE_AGENT,
-                    "state": "online",
-                },
-            ]
-            sample = self._sample(account)
-            if sample is not None:
-                events.append(
-                    {"eventId": f"bench-future-q-{self.count}", "time": self.time_ms, **sample}
-                )
-            path = f"/api/v1/accounts/{account}/events"
-            status, raw = self._request("POST", path, orjson.dumps(events))
-            if status != 200 or orjson.loads(raw)["accepted"] != len(events):
-                raise RuntimeError(f"write: HTTP {status} {raw[:300]!r}")
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def after_write(
-    server: Process, writer: Writer, q: Query, samples: int, budget_s: float
-) -> dict[str, float]:
-    """Latency of the first request after the account's data changed (one client)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-    times: list[float] = []
-    deadline = time.monotonic() + budget_s
-    while len(times) < samples and (len(times) < 3 or time.monotonic() < deadline):
-        writer.write(q.account)
-        started = time.perf_counter()
-        send(conn, q.path, q.body)
-        response = conn.getresponse()
-        response.read()
-        times.append(time.perf_counter() - started)
-        if response.status != 200:
-            raise RuntimeError(f"{q.name} after a write: HTTP {response.status}")
-    conn.close()
-    return {
-        "samples": len(times),
-        "p50_ms": 1000 * percentile(times, 50),
-        "p99_ms": 1000 * percentile(times, 99),
-    }
-
-
-class BackgroundWrites:
-    """Writes to one account every ``period_s`` while a load run lasts."""
-
-    def __init__(self, writer: Writer, account: str, period_s: float) -> None:
-        self.writer, self.account, self.period_s = writer, account, period_s
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.error: BaseException | None = None
-
-    def _run(self) -> None:
-        try:
-            while not self.stop.wait(self.period_s):
-                self.writer.write(self.account)
-        except BaseException as exc:
-            self.error = exc
-
-    def __enter__(self) -> BackgroundWrites:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(60)
-        if self.error is not None:
-            raise RuntimeError(f"background writes failed: {self.error}")
-
-
 def duration(latency_s: float, factor: float, low: int, high: int) -> int:
     return int(min(high, max(low, math.ceil(latency_s * factor))))
 
@@ -667,7 +509,15 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                 floor1 = run_wrk(f"{floor.base_url}/floor/{q.name}", 1, one, timeout, q.body)
                 ours32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
                 ours.wait_idle()
-                cold = after_write(ours, writer, q, mode.cold_samples, COLD_BUDGET_S)
+                targets = {
+                    "ours": (ours.port, q.path),
+                    "floor": (floor.port, f"/floor/{q.name}"),
+                    "peer": (peer.port, q.path),
+                }
+                aw = after_write(
+                    writer, q.account, targets, q.body, mode.cold_samples, COLD_BUDGET_S
+                )
+                cold, cold_floor_ms = aw["ours"], aw["floor"]["p50_ms"] + probe["encode_ms"]
                 with BackgroundWrites(writer, q.account, WRITE_PERIOD_S):
                     live32 = run_wrk(ours.base_url + q.path, 32, many, timeout, q.body)
                 ours.wait_idle()
@@ -679,11 +529,15 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                     "ours32": ours32.as_json(),
                     "live32": live32.as_json(),
                     "cold": cold,
+                    "cold_floor": aw["floor"],
+                    "cold_peer": aw["peer"],
                     "floor_ms": floor_ms,
+                    "cold_floor_ms": cold_floor_ms,
                     "naive_over_ours": peer1.p50_ms / ours1.p50_ms if ours1.p50_ms else None,
                     "ours_over_floor": ours1.p50_ms / floor_ms if floor_ms else None,
-                    "naive_over_cold": peer1.p50_ms / cold["p50_ms"],
-                    "cold_over_floor": cold["p50_ms"] / floor_ms if floor_ms else None,
+                    "naive_over_cold": aw["peer"]["p50_ms"] / cold["p50_ms"],
+                    "cold_over_floor": cold["p50_ms"] / cold_floor_ms,
+                    "cold_over_repeated_floor": cold["p50_ms"] / floor_ms if floor_ms else None,
                 }
                 runs[q.name].append(entry)
                 for label, r in (
@@ -703,7 +557,8 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                     f"rep {rep + 1}/{mode.reps} {q.name}: ours p50 {ours1.p50_ms:.2f} ms "
                     f"p99 {ours1.p99_ms:.2f} ms, {ours32.rps:,.0f} req/s @32; "
                     f"peer p50 {peer1.p50_ms:.2f} ms; floor {floor_ms:.2f} ms; "
-                    f"after a write p50 {cold['p50_ms']:.2f} ms, with writes "
+                    f"after a write p50 {cold['p50_ms']:.2f} ms (floor {cold_floor_ms:.2f}, "
+                    f"peer {aw['peer']['p50_ms']:.2f}), with writes "
                     f"{live32.rps:,.0f} req/s @32"
                 )
         results["runs"] = runs

@@ -65,12 +65,12 @@ from bench.run import (
     first_difference,
     log,
     machine,
-    percentile,
     queries,
     send_batches,
 )
 from bench.run import fetch as fetch_url
 from bench.servers import Process
+from bench.stats import percentile
 
 ADMIN_URL = os.environ.get(
     "ENGACTIVITY_BENCH_PG_URL",

@@ -9,8 +9,9 @@ import orjson
 import pytest
 from bench.load import WrkError, parse_wrk, post_script, to_bytes, to_ms
 from bench.report import shown_params
-from bench.run import Query, first_difference, percentile
+from bench.run import Query, first_difference
 from bench.servers import Process
+from bench.stats import percentile
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:40123/operations/api/account/1/engactivity?timeframe=60&v=1
