@@ -54,8 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 SENDERS = 4
 WRITE_PERIOD_S = 0.1
-COLD_BUDGET_S = 10.0
 """Writes to the queried account during the second 32-client run: 10 batches a second."""
+COLD_BUDGET_S = 10.0
+"""Seconds of requests after a write per server, query and repetition (at least 3)."""
 Q6_SKILLS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
 SLA_SKILLS = (1, 2, 3, 5, 8)
 SLA_HISTOGRAM = (5, 10, 20, 30, 60, 120, 300, 600)
