@@ -22,7 +22,6 @@ MAX_IDS = 5000
 
 _INT_RE = re.compile(r"[+-]?[0-9]{1,40}")
 """A sign, then digits; 40 digits leave room for leading zeros yet keep ``int()`` cheap."""
-
 ALL: Literal["all"] = "all"
 Selection = Literal["all"] | frozenset[int] | None
 """An id filter: absent (None), every id (``"all"``), or the listed ids."""
@@ -75,14 +74,43 @@ def list_items(value: object, noun: str) -> list[object] | str:
 
 def parse_ids(name: str, value: object) -> Selection | Problem:
     """An id filter (``skillIds``, ``agentIds``...), or the problem with it."""
-
-    def bad(detail: str) -> Problem:
-        return Problem(name, f"{name}: {detail}", IDS_ALLOWED)
-
     if is_empty(value):
         return None
     if isinstance(value, str) and value.strip().lower() == ALL:
         return ALL
+    if isinstance(value, str):
+        fast = _plain_ids(value)
+        if fast is not None:
+            return fast
+    return ids_of(name, value)
+
+
+def _plain_ids(value: str) -> frozenset[int] | None:
+    """The ids of a list that holds no problem, read in one pass (a list of 500 ids is
+    a third of a millisecond item by item); None sends it to :func:`ids_of`. ``int()``
+    takes what an item may be once stripped (ASCII here: no other digits or spaces), and
+    also ``_`` and more than 40 digits, which are kept out beforehand."""
+    parts = value.split(",")
+    if not value.isascii() or "_" in value or len(parts) > MAX_IDS:
+        return None
+    if max(map(len, parts)) > 40:
+        return None
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        return None
+    if min(numbers) >= INT64_MIN and max(numbers) <= INT64_MAX:
+        return frozenset(numbers)
+    return None
+
+
+def ids_of(name: str, value: object) -> Selection | Problem:
+    """:func:`parse_ids` item by item, for any list it takes: the first problem found is
+    the one reported."""
+
+    def bad(detail: str) -> Problem:
+        return Problem(name, f"{name}: {detail}", IDS_ALLOWED)
+
     items = list_items(value, "ids")
     if isinstance(items, str):
         return bad(items)
