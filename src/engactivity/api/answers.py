@@ -111,8 +111,12 @@ class Answers:
         self, method: AnyMethod, account_id: str, query: Any, plan: Any, key: Hashable
     ) -> Answer:
         """The answer, read at one version, and until when it holds without new data;
-        its CPU time is noted for the next one (``_inline``)."""
-        started = time.thread_time()
+        the time it took is noted for the next one (``_inline``). Wall time, not the
+        thread's CPU time: it is how long the answer holds the loop when made there, and
+        reading a thread's CPU clock is a system call made holding the GIL, where a busy
+        machine often takes the CPU away (docs/design.md, "After a write: the serving
+        path")."""
+        started = time.perf_counter()
         fragments = _AccountFragments(self._fragments, (method.name, account_id))
         with self._store.snapshot(account_id) as state:
             version = state.version
@@ -120,7 +124,7 @@ class Answers:
         body = method.render(query, plan, reading, fragments)
         until = None if method.valid_until is None else method.valid_until(query, plan, reading)
         self._answers.put(key, version, body, until)
-        self._costs.note((method.name, account_id, query), time.thread_time() - started)
+        self._costs.note((method.name, account_id, query), time.perf_counter() - started)
         return Answer(body, version, _FOREVER if until is None else until)
 
 

@@ -5,7 +5,7 @@ enough to answer on the event loop. Many that are not light by their shape are c
 after a write all the same (their kept parts leave little to redo: a small account's
 skills by agents, a few agents' activity), and for those the hop to a worker thread
 and back costs more than the answer (docs/design.md, "After a write: the serving
-path"). So the CPU time of each question's last computation is kept, and a question
+path"). So the time of each question's last computation is kept, and a question
 whose last one took less than :data:`INLINE_BELOW_S` is answered on the loop. A
 question that grew costly (a late event, a span that moved on) is measured again when
 it runs, and goes back to a thread the time after.
@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 INLINE_BELOW_S = 0.002
-"""A computation this cheap (CPU time) runs on the event loop: about what the thread
+"""A computation this quick (wall time) runs on the event loop: about what the thread
 hop costs (0.3 to 0.9 ms measured on a busy 2-CPU machine), and no longer than a light
 answer already holds the loop."""
 
@@ -27,7 +27,7 @@ KEPT = 10_000
 
 
 class Costs:
-    """The CPU seconds of each question's last computation (bounded, thread-safe)."""
+    """The seconds of each question's last computation (bounded, thread-safe)."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
