@@ -4,11 +4,13 @@ text/event-stream`` (push.py).
 
 Both read the same parameters (the POST also reads the query string; body values win),
 check the account id, take a slot of the account's concurrency limit (429 at once when
-none is free) and answer through the answer caches.
+none is free), read the parameters (or find the question asked lately: questions.py)
+and answer through the answer caches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +25,7 @@ from engactivity.api.limits import ConcurrencyLimiter, TooManyRequests
 from engactivity.api.openapi import ERROR_RESPONSES, AccountId
 from engactivity.api.push import EVENT_STREAM, Streams, wants_stream
 from engactivity.api.querybody import FORM, body_params
+from engactivity.api.questions import Questions, Raw
 from engactivity.auth.access import READ_KEY
 from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
@@ -48,18 +51,25 @@ class MethodRoutes:
         self.streams = streams
         self.clock = clock
         self.account_labels = account_labels
+        self.questions = Questions()
 
     async def answer(
-        self, method: AnyMethod, account_id: str, params: dict[str, object], stream: bool
+        self,
+        method: AnyMethod,
+        account_id: str,
+        raw: Raw,
+        params: Callable[[], dict[str, object]],
+        stream: bool,
     ) -> Response:
-        """The answer as JSON, or with ``stream`` as an event stream (api/push.py)."""
+        """The answer as JSON, or with ``stream`` as an event stream (api/push.py), to
+        the question asked by ``raw`` (whose parameters ``params`` reads)."""
         check_account_id(account_id)
         if stream and (refusal := self.streams.full()) is not None:
             return refusal
         try:
             with self.limiter.slot(account_id):
                 now = self.clock()
-                query = method.parse(params)
+                query = self.questions.parsed(method, raw, params)
                 with telemetry.timed("query"):
                     answer = await self.answers.answer(method, account_id, query, now)
         except TooManyRequests:
@@ -81,20 +91,27 @@ class MethodRoutes:
         path = f"/operations/api/account/{{accountId}}/{method.name}"
 
         async def get(request: Request, accountId: AccountId) -> Response:
-            params: dict[str, object] = dict(request.query_params)
-            return await self.answer(method, accountId, params, wants_stream(request))
+            raw: Raw = (request.scope["query_string"], b"", "")
+            return await self.answer(
+                method, accountId, raw, lambda: dict(request.query_params), wants_stream(request)
+            )
 
         async def post(request: Request, accountId: AccountId) -> Response:
-            params: dict[str, object] = dict(request.query_params)
-            raw = await read_body(request, MAX_QUERY_BODY_BYTES)
-            if raw is None:
+            body = await read_body(request, MAX_QUERY_BODY_BYTES)
+            if body is None:
                 return error_response(
                     413,
                     "payload_too_large",
                     f"a query body may hold at most {MAX_QUERY_BODY_BYTES} bytes",
                 )
-            params.update(body_params(raw, request.headers.get("content-type", "")))
-            return await self.answer(method, accountId, params, wants_stream(request))
+            kind = request.headers.get("content-type", "")
+
+            def params() -> dict[str, object]:
+                # Body values win over the query string's.
+                return {**request.query_params, **body_params(body, kind)}
+
+            raw: Raw = (request.scope["query_string"], body, kind)
+            return await self.answer(method, accountId, raw, params, wants_stream(request))
 
         responses = _responses(method)
         add_route(
