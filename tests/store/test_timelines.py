@@ -141,7 +141,7 @@ def test_events_after_the_last_are_written_in_place_with_their_sums() -> None:
     )
     assert online == [0, 10, 20, 30, 40, 50]
     assert chatting == [0, 0, 10, 10, 20, 20]
-    for n in range(6, 40):  # past its room: every key is laid out afresh, rows kept
+    for n in range(6, 40):  # past its room: the key is given more, rows kept
         rows.apply(rows_of(state(f"a{n}", 100 + n * 10, agent=1)))
     again = rows.timelines()
     assert again is not flat
@@ -150,6 +150,30 @@ def test_events_after_the_last_are_written_in_place_with_their_sums() -> None:
     at = used(again)
     assert again.sums[at, 0].tolist()[:40] == [n * 10 for n in range(40)]
     assert sorted(again.sortable.tolist()) == again.sortable.tolist()
+
+
+def test_a_key_out_of_room_grows_in_place_while_the_arrays_have_spare_room() -> None:
+    """The keys after it move along in the same arrays (no new ones), until their spare
+    room is used up: then every key is laid out afresh, in new arrays."""
+    rows = TimelineRows(AGENT_STATES)
+    rows.apply(rows_of(*(state(f"k{agent}", 100, agent=agent) for agent in range(3))))
+    arrays, grown, laid_out = rows.timelines().times, 0, False
+    for n in range(1, 400):
+        rows.apply(rows_of(state(f"a{n}", 100 + n, agent=0, activeChats=n % 2)))
+        flat = rows.timelines()
+        if flat.times is arrays:
+            grown = n
+        else:
+            laid_out = True
+            break
+    assert grown > 20 and laid_out  # the first key's room (9 rows) ran out, and more
+    assert line(rows, 0) == [(100 + n, event_key(f"a{n}" if n else "k0")) for n in range(n + 1)]
+    assert [line(rows, agent) for agent in (1, 2)] == [[(100, b"k1")], [(100, b"k2")]]
+    _check(
+        rows,
+        {(0, 100 + m, event_key(f"a{m}" if m else "k0")) for m in range(n + 1)}
+        | {(agent, 100, event_key(f"k{agent}")) for agent in (1, 2)},
+    )
 
 
 def test_rows_reserved_ahead_fill_their_room_without_a_new_lay_out() -> None:
@@ -305,3 +329,20 @@ def _check(rows: TimelineRows, expected: set[tuple[int, int, bytes]]) -> None:
         steps = AGENT_STATES.weights(values[:-1]) * np.diff(times)[:, None]  # type: ignore[misc]
         want = np.concatenate([np.zeros((1, 9), np.int64), np.cumsum(steps, axis=0)])
         assert flat.sums[start : start + len(line_)].tolist() == want.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=6), min_size=1, max_size=40))
+def test_keys_that_outgrow_their_room_keep_every_row_in_order_with_true_sums(
+    batches: list[list[int]],
+) -> None:
+    """New rows for a few of eight keys at a time, so that rooms run out one or several
+    at once, mostly moved in place, sometimes laid out afresh: read after every batch."""
+    rows, seen = TimelineRows(AGENT_STATES), set()
+    for n, agents in enumerate(batches):
+        events = [
+            state(f"e{n}.{k}", 100 + n, agent=a, activeChats=k % 3) for k, a in enumerate(agents)
+        ]
+        rows.apply(rows_of(*events))
+        seen |= {(a, 100 + n, event_key(f"e{n}.{k}")) for k, a in enumerate(agents)}
+        _check(rows, seen)

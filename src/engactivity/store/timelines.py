@@ -7,9 +7,10 @@ costs next to nothing while a busy account ingests) and written into the arrays 
 the timelines are next read: the usual event, newer than its key's last, goes into the
 key's room, and its sums follow from the row before it; the arrays are then read as
 they are, under the account's lock, never copied. Only a late event (or one of a key
-whose room ran out) makes its key's rows be written again, and only a key whose room
-ran out makes every key be laid out afresh, each with room for a quarter as many rows again
-as it holds, so that happens rarely.
+whose room ran out) makes its key's rows be written again. A key whose room ran out gets
+a quarter as many rows again by moving the keys after it along, into spare room at the
+arrays' end; only when that is used up is every key laid out afresh, in new arrays, each
+with room for a quarter as many rows again as it holds, so that happens rarely.
 
 Free room holds the top time mark, so the arrays stay sorted for binary searches.
 """
@@ -228,8 +229,9 @@ class TimelineRows:
             rows.sort(key=_order)
             cuts[index], tails[index] = self._merged(index, rows)
         needs = {i: cuts[i] + len(rows) for i, rows in tails.items()}
-        if any(0 < self._room[i] < need for i, need in needs.items()):
-            self._lay_out(needs)  # a key's room ran out
+        ran_out = sorted(i for i, need in needs.items() if 0 < self._room[i] < need)
+        if ran_out and not self._grow({i: needs[i] for i in ran_out}):
+            self._lay_out(needs)  # no spare room left: every key afresh
         else:
             self._give_room({i: need for i, need in needs.items() if not self._room[i]})
         for index, cut in cuts.items():
@@ -280,6 +282,33 @@ class TimelineRows:
         self._arrays, self._used = a, used
         self._start, self._room = starts.tolist(), rooms.tolist()
         self._view = None
+
+    def _grow(self, needs: dict[int, int]) -> bool:
+        """More room for keys whose room ran out (``needs``, in key order), each with a
+        quarter as many rows again, by moving the keys after it along into the arrays'
+        spare room, in place: a copy of the rows after it, where a lay-out builds every
+        array anew. False, and nothing changed, when the spare room is too small."""
+        extra = {i: need + max(_MIN_ROOM, need // 4) - self._room[i] for i, need in needs.items()}
+        shift = sum(extra.values())
+        if self._used + shift > len(self._arrays.times):
+            return False
+        a, end = self._arrays, self._used
+        for index in reversed(needs):  # the last first: each moves into room already free
+            begin = self._start[index] + self._room[index]
+            for column in (a.times, a.values, a.sortable, a.sums):
+                column[begin + shift : end + shift] = column[begin:end]  # numpy: overlap-safe
+            shift -= extra[index]
+            free = (index << ORIGIN_SHIFT) + FREE
+            a.sortable[begin + shift : begin + shift + extra[index]] = free
+            end = begin
+        moves = np.zeros(len(self._start) + 1, np.int64)
+        for index, more in extra.items():
+            moves[index + 1] += more
+            self._room[index] += more
+        self._start = (np.array(self._start, np.int64) + np.cumsum(moves)[:-1]).tolist()
+        self._used += sum(extra.values())
+        self._view = None
+        return True
 
     @property
     def _widths(self) -> tuple[int, int]:
