@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 from bench.load import WrkError, parse_wrk, post_script, to_bytes, to_ms
-from bench.report import shown_params
+from bench.report import out_of_reach, shown_params
 from bench.run import Query, first_difference
 from bench.servers import Process
 from bench.stats import percentile
@@ -110,6 +110,23 @@ def test_a_post_query_sends_its_parameters_as_strings() -> None:
         "v": "1",
     }
     assert Query("Q1", "t", "1", "timeframe=60").body is None
+
+
+def test_out_of_reach_names_only_the_targets_the_floor_rules_out() -> None:
+    def row(name: str, peer: float, floor_after: float, floor: float) -> dict[str, object]:
+        return {
+            "name": name,
+            "cold_peer_p50": peer,
+            "cold_floor_ms": floor_after,
+            "floor_ms": floor,
+        }
+
+    rows = [row("QS1", 6.0, 0.7, 0.2), row("Q1", 80.0, 0.7, 0.2), row("AA1", 1900.0, 40.0, 33.0)]
+    text = " ".join(out_of_reach(rows))
+    assert "for QS1 (peer 6.00 ms, floor 0.70 ms):" in text
+    assert "5 ms for AA1 (floor 33.0 ms):" in text
+    assert "Q1 " not in text
+    assert out_of_reach([row("Q1", 80.0, 0.7, 0.2)]) == []
 
 
 def test_shown_params_count_long_lists() -> None:
