@@ -91,10 +91,10 @@ def _intro(results: dict[str, Any]) -> list[str]:
         "",
         "Why copies, and why so few by default: copies need no new data and make every "
         "answer checkable against the day's; the issue's 20 standard days are 128 million "
-        "events, about two hours of ingest at PostgreSQL's rate on 2 cores, so `make "
-        "bench-scale` stops at 3 copies (15-20 minutes) and `make bench-scale "
-        "STEPS=1,5,10,20` runs the 20. On PostgreSQL a process loads an account on first "
-        "use, so its memory grows with the accounts it has answered for.",
+        "events, about an hour of ingest at PostgreSQL's rate on 2 cores (85 minutes in "
+        "all), so `make bench-scale` stops at 3 copies (15-20 minutes) and "
+        "`make bench-scale STEPS=1,5,10,20` runs the 20. On PostgreSQL a process loads an "
+        "account on first use, so its memory grows with the accounts it has answered for.",
         "",
     ]
 
