@@ -508,7 +508,7 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         "## How to run",
         "",
         "```sh",
-        "make bench        # the full run: about 15 minutes on 2 cores; writes docs/benchmarks.*",
+        "make bench        # the full run: about 25 minutes on 2 cores; writes docs/benchmarks.*",
         "make bench-quick  # the same code at 1/100 scale, about 2 minutes (part of make test)",
         "make bench-scale  # copies of the standard day on PostgreSQL: the section At scale",
         "make bench-live   # the live contact center (section Live at the top); bench-live-quick",
