@@ -106,7 +106,10 @@ class Writer:
                     "agentGroupId": 1,
                 },
                 {
-                    "eventId": f"bench-now-a-{self.count}",
+                    # Zero-padded: with the clock pinned every one of these is at the same
+                    # millisecond, ordered by id, so ids in order keep them appends (as
+                    # a live agent's events, whose times move on), not late events.
+                    "eventId": f"bench-now-a-{self.count:012d}",
                     "type": "agentState",
                     "time": self.now_ms,
                     "agentId": WRITE_AGENT,
