@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from bench.stats import percentile
 from engactivity.core.events import Event, validate_event
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.store.tables import Deltas
@@ -47,12 +48,11 @@ def main() -> None:
         began = time.perf_counter()
         rows.timelines()
         reads.append(time.perf_counter() - began)
-    reads.sort()
     ms = [s * 1000 for s in reads]
     print(
         f"{WRITES} reads after a write to one of {AGENTS} agents ({ROWS:,} rows): "
-        f"p50 {ms[len(ms) // 2]:.3f} ms, p99 {ms[len(ms) * 99 // 100]:.2f} ms, "
-        f"max {ms[-1]:.1f} ms, total {sum(ms) / 1000:.2f} s"
+        f"p50 {percentile(ms, 50):.3f} ms, p99 {percentile(ms, 99):.2f} ms, "
+        f"max {max(ms):.1f} ms, total {sum(ms) / 1000:.2f} s"
     )
 
 
