@@ -289,13 +289,13 @@ class TimelineRows:
         spare room, in place: a copy of the rows after it, where a lay-out builds every
         array anew. False, and nothing changed, when the spare room is too small."""
         extra = {i: need + max(_MIN_ROOM, need // 4) - self._room[i] for i, need in needs.items()}
-        shift = sum(extra.values())
-        if self._used + shift > len(self._arrays.times):
+        total = shift = sum(extra.values())
+        if self._used + total > len(self._arrays.times):
             return False
         a, end = self._arrays, self._used
         for index in reversed(needs):  # the last first: each moves into room already free
             begin = self._start[index] + self._room[index]
-            for column in (a.times, a.values, a.sortable, a.sums):
+            for column in a.columns:
                 column[begin + shift : end + shift] = column[begin:end]  # numpy: overlap-safe
             shift -= extra[index]
             free = (index << ORIGIN_SHIFT) + FREE
@@ -306,7 +306,7 @@ class TimelineRows:
             moves[index + 1] += more
             self._room[index] += more
         self._start = (np.array(self._start, np.int64) + np.cumsum(moves)[:-1]).tolist()
-        self._used += sum(extra.values())
+        self._used += total
         self._view = None
         return True
 
@@ -380,7 +380,7 @@ class TimelineRows:
             older = int(np.searchsorted(a.times[start : start + count], cutoff))
             if older > 1:
                 drop, left = older - 1, count - older + 1
-                for column in (a.times, a.values, a.sortable, a.sums):
+                for column in a.columns:
                     column[start : start + left] = column[start + drop : start + count].copy()
                 a.sums[start : start + left] -= a.sums[start].copy()
                 a.sortable[start + left : start + count] = (index << ORIGIN_SHIFT) + FREE
@@ -395,6 +395,11 @@ class _Arrays:
     values: Int64s
     sortable: Int64s
     sums: Int64s
+
+    @property
+    def columns(self) -> tuple[Int64s, ...]:
+        """Every array with a row per position (what moving rows moves)."""
+        return self.times, self.values, self.sortable, self.sums
 
     @staticmethod
     def empty(rows: int, width: int, measured: int) -> _Arrays:
