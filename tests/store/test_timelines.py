@@ -176,6 +176,24 @@ def test_a_key_out_of_room_grows_in_place_while_the_arrays_have_spare_room() -> 
     )
 
 
+def test_a_key_that_grows_beside_new_keys_with_no_spare_room_keeps_its_rows() -> None:
+    """One write makes a key outgrow its room (moved in place) and brings new keys whose
+    room the spare room cannot hold: every key is then laid out with the room it needs,
+    the grown key's included (it once got the room of its old count, and its new rows
+    overwrote the next key's)."""
+    rows = TimelineRows(AGENT_STATES)
+    rows.apply(rows_of(state("k0", 100, agent=0)))
+    rows.timelines()  # key 0 gets room for 9 rows, the arrays 64 spare
+    grown = [state(f"a{n}", 100 + n, agent=0, activeChats=n % 2) for n in range(1, 10)]
+    newcomers = [state(f"k{agent}", 100, agent=agent) for agent in range(1, 9)]
+    rows.apply(rows_of(*grown, *newcomers))
+    _check(
+        rows,
+        {(0, 100 + n, event_key(f"a{n}" if n else "k0")) for n in range(10)}
+        | {(agent, 100, event_key(f"k{agent}")) for agent in range(1, 9)},
+    )
+
+
 def test_rows_reserved_ahead_fill_their_room_without_a_new_lay_out() -> None:
     events = [state(f"e{n}", 100 + n, agent=n % 5, activeChats=n % 3) for n in range(300)]
     reserved = TimelineRows(AGENT_STATES)
@@ -332,12 +350,13 @@ def _check(rows: TimelineRows, expected: set[tuple[int, int, bytes]]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=6), min_size=1, max_size=40))
+@given(st.lists(st.lists(st.integers(0, 23), min_size=1, max_size=12), min_size=1, max_size=40))
 def test_keys_that_outgrow_their_room_keep_every_row_in_order_with_true_sums(
     batches: list[list[int]],
 ) -> None:
-    """New rows for a few of eight keys at a time, so that rooms run out one or several
-    at once, mostly moved in place, sometimes laid out afresh: read after every batch."""
+    """New rows for a few of 24 keys at a time, so that rooms run out one or several at
+    once, mostly moved in place, sometimes laid out afresh, now and then in the same
+    write as new keys that the spare room cannot hold: read after every batch."""
     rows, seen = TimelineRows(AGENT_STATES), set()
     for n, agents in enumerate(batches):
         events = [

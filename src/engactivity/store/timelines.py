@@ -230,10 +230,10 @@ class TimelineRows:
             cuts[index], tails[index] = self._merged(index, rows)
         needs = {i: cuts[i] + len(rows) for i, rows in tails.items()}
         ran_out = sorted(i for i, need in needs.items() if 0 < self._room[i] < need)
-        if ran_out and not self._grow({i: needs[i] for i in ran_out}):
-            self._lay_out(needs)  # no spare room left: every key afresh
-        else:
-            self._give_room({i: need for i, need in needs.items() if not self._room[i]})
+        grown = not ran_out or self._grow({i: needs[i] for i in ran_out})
+        new_keys = {i: need for i, need in needs.items() if not self._room[i]}
+        if not grown or not self._give_room(new_keys):
+            self._lay_out(needs)  # no spare room left: every key afresh, as each needs
         for index, cut in cuts.items():
             self._held -= self._count[index] - cut
             self._count[index] = cut  # the rows before stay as they are
@@ -353,20 +353,22 @@ class TimelineRows:
         base = np.where(fresh[:, None], 0, a.sums[before[group]]) - running[group] + step[group]
         a.sums[at] = np.repeat(base, lengths, axis=0) + running
 
-    def _give_room(self, needs: dict[int, int]) -> None:
+    def _give_room(self, needs: dict[int, int]) -> bool:
         """Room after every other key's for keys that have none yet (new keys: they come
-        last, so the arrays stay sorted), or every key afresh when the arrays are full."""
+        last, so the arrays stay sorted). False, and nothing changed, when the arrays'
+        spare room is too small (the caller lays every key out then, with the needs of
+        all the keys being written: not only these)."""
         if not needs:
-            return
+            return True
         rooms = {i: need + max(_MIN_ROOM, need // 4) for i, need in sorted(needs.items())}
         if self._used + sum(rooms.values()) > len(self._arrays.times):
-            self._lay_out(needs)
-            return
+            return False
         for index, room in rooms.items():
             self._start[index], self._room[index] = self._used, room
             self._arrays.sortable[self._used : self._used + room] = (index << ORIGIN_SHIFT) + FREE
             self._used += room
         self._view = None
+        return True
 
     # -- retention -----------------------------------------------------------------------
 
