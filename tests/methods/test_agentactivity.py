@@ -134,18 +134,18 @@ def test_past_intervals_are_reused_until_an_event_before_their_end() -> None:
     answer(state, params, NOW_MS, parts)  # at 13:29: 13 intervals, 13:20-13:29 to 11:29-11:30
     answer(state, params, NOW_MS + 1, parts)
     assert parts.hits == 11  # all but the newest (it ends at now) and the oldest (it moved)
-    # Measures kept: the window's from 11:30 to 13:25, the newest interval's 13:20-13:25.
-    assert parts.window_hits == 2
+    # The window's, the newest interval's and the oldest's (they move with now) carried on.
+    assert (parts.entries_found, parts.window_hits) == (3, 0)
     events.append({**on, "eventId": "b", "time": NOW_MS, "state": "away"})
     apply(state, events[-1:])
     answer(state, params, NOW_MS + 2, parts)
     assert parts.hits == 22  # an event at now changes no past interval
-    assert parts.window_hits == 4
+    assert parts.entries_found == 6
     events.append({**on, "eventId": "c", "time": NOW_MS - 30 * MIN, "state": "backSoon"})
     apply(state, events[-1:])
     got = answer(state, params, NOW_MS + 3, parts)
     assert parts.hits == 30  # at 12:59: the intervals ending at 13:00 and later are made anew
-    assert parts.window_hits == 4  # nor are the measures of 11:30-13:25 and 13:20-13:25
+    assert parts.entries_found == 9  # carried on, the agent measured again
     same(got, agentactivity(events, NOW_MS + 3, params))
 
 
@@ -243,6 +243,56 @@ def test_entries_reused_as_the_clock_moves_equal_an_answer_made_afresh(
         got = answer(state, params, now, parts)
         assert got == answer(state, params, now, Parts())
         same(got, agentactivity(events, now, params))
+
+
+@st.composite
+def dense_events(draw: st.DrawFn, count: int, tag: str) -> list[Event]:
+    """Events a few seconds apart around now and a minute before (the window's two ends
+    for a timeframe of 1): a clock moving by seconds moves the ends past steps."""
+    events = draw(agent_events(count))
+    for n, event in enumerate(events):
+        event["eventId"] = f"{tag}{n}-{event['eventId']}"
+        event["time"] = NOW_MS - draw(st.sampled_from([0, MIN])) + draw(st.integers(-20, 20)) * 250
+    return events
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dense_events(30, "d"),
+    st.lists(
+        st.tuples(st.integers(0, 4_000), st.none() | st.integers(1, 4)), min_size=2, max_size=8
+    ),
+    st.sampled_from(
+        [
+            {"v": 1, "timeframe": 1, "agentIds": "all"},
+            {"v": 1, "timeframe": 5, "interval": 5, "agentIds": "all"},
+            {"v": 1, "timeframe": 1, "agentIds": "1,2,-5"},
+        ]
+    ),
+    st.data(),
+)
+def test_measures_carried_on_past_steps_and_reasons_equal_the_oracle(
+    first: list[Event],
+    steps: list[tuple[int, int | None]],
+    params: dict[str, object],
+    data: st.DataObject,
+) -> None:
+    # A clock moving by up to seconds over steps a quarter of a second apart, at both
+    # ends of the window, away with reasons among them, and writes between some answers.
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    now, events = NOW_MS - 10_000, list(first)
+    answer(state, params, now, parts)
+    for n, (step, writes) in enumerate(steps):
+        if writes is not None:
+            batch = data.draw(dense_events(writes, f"w{n}."))
+            apply(state, batch)
+            events += batch
+        now += step
+        got = answer(state, params, now, parts)
+        assert got == answer(state, params, now, Parts())
+        same(got, agentactivity(events, now, params))
+    assert parts.entries_found
 
 
 def test_an_agents_entry_is_reused_when_its_seconds_did_not_change() -> None:

@@ -25,11 +25,14 @@ from engactivity.core.params import (
 )
 from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods.agentactivity import live
-from engactivity.methods.agentactivity.live import RangeEntries
+from engactivity.methods.agentactivity.live import Carried, RangeEntries
 from engactivity.methods.agentactivity.measure import (
+    NO_ENDS,
+    Ends,
     Measured,
     Range,
     combined,
+    ends,
     measure,
     ranges,
 )
@@ -71,51 +74,60 @@ class Reading:
     texts: list[bytes | None]
     """Per range: its rendered part when one was kept, else None."""
     measured: list[Measured | None]
-    """Per range without a kept part: its measures (of the agents touched since
-    ``entries`` were kept, when there are some)."""
+    """Per range without a kept part: its measures (when kept entries are carried on, of
+    the agents measured again only)."""
+    ends: list[Ends | None]
+    """Per range that moves with now: the steps holding its ends, of the agents measured."""
     parts: list[tuple[Hashable, int] | None]
     """Per range that is past: its part's name and stamp (to keep it under)."""
-    entries: list[RangeEntries | None]
-    """Per range that ends at now: its agent entries kept by an earlier answer."""
+    carried: list[Carried | None]
+    """Per range that moves with now: the entries kept by an earlier answer, carried on."""
     earlier: list[RangeEntries | None]
-    """Per range that ends at now, measured whole: the entries of the same question kept
-    at another moment (their texts serve again where their inputs are equal)."""
+    """Per range that moves with now, measured whole: the entries of the same question kept
+    by an earlier answer (their texts serve again where their inputs are equal)."""
     rows: TimelineRows
     version: int
     """The timelines' version read."""
 
 
 def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Fragments) -> Reading:
-    """Measures every range whose rendered part is not kept, or of one that ends at now
-    and whose agent entries are, only the agents touched since (under the snapshot's
-    lock: the timelines change in place)."""
+    """Measures every range whose rendered part is not kept, or of one that moves with
+    now and whose agent entries are, only the agents to measure again (under the
+    snapshot's lock: the timelines change in place)."""
     rows = state.timeline(AGENT_STATES)
     timelines = rows.timelines()
     spans = ranges(now_ms, query.timeframe, query.interval)
-    # The window and the newest interval end at now: only a past interval recurs.
+    # The window, the newest interval (it ends at now) and the oldest (it starts where
+    # the window does) move with now: only the intervals between recur.
     parts = [
-        None if i == 0 or r.hi == now_ms else _part("agents", query, r.lo, r.hi, rows)
-        for i, r in enumerate(spans)
+        None if r.lo == spans[0].lo or r.hi == now_ms else _part("agents", query, r.lo, r.hi, rows)
+        for r in spans
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
     found = [
         None if p is not None else kept.get(_entries(query, n), 0, RangeEntries)
         for n, p in enumerate(parts)
     ]
-    touched = [
-        live.touched(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
+    carried = [
+        live.carried(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
     ]
-    whole = [r for r, t, a in zip(spans, texts, touched, strict=True) if t is None and a is None]
+    whole = [r for r, t, c in zip(spans, texts, carried, strict=True) if t is None and c is None]
     made = iter(_measured_whole(query, whole, rows, timelines, kept))
     measured: list[Measured | None] = []
-    for r, text, agents in zip(spans, texts, touched, strict=True):
-        if agents is not None:  # only the agents touched since the kept entries
-            measured.append(measure(timelines, agents, [r])[0])
+    at: list[Ends | None] = []
+    for r, text, part, c in zip(spans, texts, parts, carried, strict=True):
+        lines = c.again if c is not None else None
+        if lines is not None:  # only the agents to measure again
+            measured.append(measure(timelines, lines, [r])[0])
         else:
             measured.append(None if text is not None else next(made))
-    entries = [k if a is not None else None for k, a in zip(found, touched, strict=True)]
-    earlier = [k if a is None else None for k, a in zip(found, touched, strict=True)]
-    return Reading(spans, texts, measured, parts, entries, earlier, rows, rows.version)
+        if part is None:  # moves with now: its ends, to carry it on next time
+            lines = live.selected(timelines, query.agents) if lines is None else lines
+            at.append(ends(timelines, lines, r.lo, r.hi) if len(lines) else NO_ENDS)
+        else:
+            at.append(None)
+    earlier = [k if c is None else None for k, c in zip(found, carried, strict=True)]
+    return Reading(spans, texts, measured, at, parts, carried, earlier, rows, rows.version)
 
 
 def _measured_whole(
@@ -151,7 +163,7 @@ def _part(
 
 
 def _entries(query: AgentActivityQuery, n: int) -> Hashable:
-    """The name of range ``n``'s agent entries (when it ends at now)."""
+    """The name of range ``n``'s agent entries (when it moves with now)."""
     return live.name(query.agents, query.timeframe, query.interval, n)
 
 
@@ -180,8 +192,8 @@ def render(query: AgentActivityQuery, now_ms: int, got: Reading, kept: Fragments
 
 
 def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) -> bytes:
-    """Range ``n``'s ``agentsMetrics``: kept, patched, or rendered (and kept)."""
-    text, measured, part, entries = got.texts[n], got.measured[n], got.parts[n], got.entries[n]
+    """Range ``n``'s ``agentsMetrics``: kept, carried on, or rendered (and kept)."""
+    text, measured, part, carried = got.texts[n], got.measured[n], got.parts[n], got.carried[n]
     if text is not None:
         return text
     assert measured is not None
@@ -189,10 +201,12 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
         text = agents_metrics(measured)
         kept.put(*part, text)
         return text
-    if entries is None:
-        entries = live.fresh(got.rows, got.ranges[n], got.version, measured, got.earlier[n])
+    at, r = got.ends[n], got.ranges[n]
+    assert at is not None
+    if carried is None:
+        entries = live.fresh(got.rows, r, got.version, measured, at, got.earlier[n])
     else:
-        entries = live.patched(entries, got.version, measured)
+        entries = live.carried_on(carried, got.rows, r, got.version, measured, at)
     kept.put(_entries(query, n), 0, entries)
     return entries.text
 

@@ -1,60 +1,77 @@
-"""The agent entries of the ranges that end at now, kept per agent and patched in place.
+"""The agent entries of the ranges that end at now, kept per agent and carried on.
 
 A range that ends at now (the window, the newest interval) is never kept whole: any
-write moves its stamp. But a write touches a few agents' timelines, and every other
-agent's entry in the same range is what it was. So each such range's entries are kept
-per agent with the timelines' version they were read at; the next answer of the same
-range (same question, same moments) measures and renders again only the agents
-whose timelines took a row since (``TimelineRows.touched_since``: at any time, so it
-never misses one) and joins the others' text as it was. A range of another moment
-(the clock moved on) or of other timelines (a reload) is measured whole.
+write moves its stamp, and a running clock moves its ends. But a write touches a few
+agents' timelines, and moving a range's ends by a few milliseconds changes every
+agent's measures by what the steps holding the ends weigh, times how far they moved
+(``measure.Ends``). So each such range's measures and entries are kept with the
+timelines' version they were read at, and the next answer of the same question's range
+moves the kept measures to its moments, measures again only the agents whose timelines
+took a row since (``TimelineRows.touched_since``: at any time, so it never misses one)
+or whose ends moved past a step, and renders again only the entries whose numbers
+changed (most agents' whole seconds stay the same). Kept measures of other timelines
+(a reload), of rows since moved in the arrays (``TimelineRows.layout``) or of a later
+moment are not carried: the range is measured whole.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Collection, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from engactivity.core.params import ALL, Selection
-from engactivity.methods.agentactivity.measure import Int64s, Measured, Range
+from engactivity.methods.agentactivity.measure import (
+    Ends,
+    Int64s,
+    Measured,
+    Range,
+    joined,
+    moved,
+    without,
+)
 from engactivity.methods.agentactivity.render import (
     Inputs,
     entries,
     inputs,
-    joined,
     rendered,
     reused,
 )
+from engactivity.methods.agentactivity.render import joined as joined_text
 from engactivity.methods.keptentries import ENTRY_BYTES
 from engactivity.store.timelines import TimelineRows, Timelines
 
 
 @dataclass(frozen=True, eq=False)
 class RangeEntries:
-    """One range's agent entries, valid while no timeline they read took a row since
-    ``version`` (checked by version, unlike ``methods/keptentries.py``'s entries, which
-    are checked by comparing their inputs: an agent's entry depends on rows too many to
-    compare)."""
+    """One range's measures and agent entries, of the timelines ``rows`` at ``version``
+    (checked by version and the agents touched since, unlike ``methods/keptentries.py``'s
+    entries, which are checked by comparing their inputs: an agent's entry depends on
+    rows too many to compare)."""
 
     rows: weakref.ref[TimelineRows]
-    """The timelines the entries were read from (weakly: kept entries must not keep an
-    account that memory let go of alive)."""
+    """The timelines read (weakly: kept entries must not keep an account that memory
+    let go of alive)."""
+    layout: int
+    """Their ``layout`` when read: the places in ``ends`` hold while it is the same."""
     lo: int
     hi: int
     """The range they are of."""
     version: int
-    """Their version when read."""
+    """The timelines' version when read."""
+    measured: Measured
+    """Every agent asked about (logged in during the range or not), by agent id."""
+    ends: Ends
+    """The steps holding the range's ends, of the same agents in the same order."""
     texts: dict[int, str]
     """Agent id -> its entry's text, for the agents logged in during the range (in agent
-    id order)."""
+    id order), made from ``measured``."""
     text: bytes
     """The range's ``agentsMetrics``: the entries joined."""
     inputs: Inputs | None
-    """What ``texts`` were made from, for a range of a later moment to reuse those whose
-    inputs are equal (None once patched: some texts are then of newer inputs)."""
+    """What ``texts`` were made from (``render.inputs(measured)``), when it was made."""
     size: int
     """What they cost the fragment cache (bytes, roughly)."""
 
@@ -62,25 +79,44 @@ class RangeEntries:
         return self.size
 
 
-def _size(texts: Collection[str]) -> int:
-    return sum(map(len, texts)) + ENTRY_BYTES * len(texts)
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Kept entries moved to a range: the part that holds, and who to measure again."""
+
+    kept: RangeEntries
+    stay: Measured
+    """The kept measures moved to the range, of the agents not measured again."""
+    stay_ends: Ends
+    again: Int64s
+    """The timelines to measure again (touched since, or an end moved past a step; new
+    agents among them), ordered by agent id."""
 
 
 def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Hashable:
     """The kept entries' name: of the question's ``n``th range, whatever its moments, so
-    that a clock that moves on replaces them (their validity is checked by ``touched``,
+    that a clock that moves on replaces them (their validity is checked by ``carried``,
     not by a stamp)."""
     return ("entries", agents, timeframe, interval, n)
 
 
-def touched(
+def carried(
     kept: RangeEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
-) -> Int64s | None:
-    """The timelines asked for whose entries in range ``r`` may have changed since
-    ``kept`` was read (ordered by agent id), or None when ``kept`` cannot be patched."""
-    if kept is None or kept.rows() is not rows or (kept.lo, kept.hi) != (r.lo, r.hi):
+) -> Carried | None:
+    """``kept`` moved to range ``r`` (the same or later moments), or None when it cannot
+    be (other timelines or places, an earlier range, or most agents to measure again)."""
+    if kept is None or kept.rows() is not rows or kept.layout != rows.layout:
         return None
-    return selected(timelines, agents, rows.touched_since(kept.version))
+    if r.lo < kept.lo or r.hi < kept.hi:
+        return None
+    shifted, again = moved(timelines, kept.measured, kept.ends, Range(None, kept.lo, kept.hi), r)
+    touched = rows.touched_since(kept.version)
+    again |= np.isin(kept.ends.lines, touched)
+    lines = selected(timelines, agents, np.union1d(kept.ends.lines[again], touched))
+    if len(lines) > max(16, len(kept.ends.lines) // 2):  # cheaper measured whole
+        return None
+    if not again.any():  # the usual: every agent's measures moved
+        return Carried(kept, shifted, kept.ends, lines)
+    return Carried(kept, without(shifted, again), kept.ends.take(np.flatnonzero(~again)), lines)
 
 
 def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
@@ -94,32 +130,70 @@ def selected(timelines: Timelines, agents: Selection, among: Int64s | None = Non
     return order[np.isin(timelines.keys[order, 0], wanted)]
 
 
-def fresh(
-    rows: TimelineRows, r: Range, version: int, measured: Measured, earlier: RangeEntries | None
+def _size(texts: Collection[str]) -> int:
+    return sum(map(len, texts)) + ENTRY_BYTES * len(texts)
+
+
+def _kept(
+    rows: TimelineRows,
+    r: Range,
+    version: int,
+    measured: Measured,
+    at: Ends,
+    texts: dict[int, str],
+    made: Inputs | None,
+    earlier: RangeEntries | None = None,
 ) -> RangeEntries:
-    """The entries of range ``r``, reusing the texts of ``earlier`` (kept at another
-    moment) whose inputs are equal."""
-    made = inputs(measured)
-    if earlier is None or earlier.inputs is None:
-        texts = rendered(made)
+    if earlier is not None and texts is earlier.texts:  # no entry changed: nor their text
+        text, size = earlier.text, earlier.size
     else:
-        texts = reused(made, earlier.inputs, earlier.texts)
-    text = joined(texts.values())
-    size = _size(texts.values()) + len(text) + len(made)
-    return RangeEntries(weakref.ref(rows), r.lo, r.hi, version, texts, text, made, size)
+        text = joined_text(texts.values())
+        size = _size(texts.values()) + len(text) + len(measured) + int(at.weights.nbytes * 2)
+        size += 0 if made is None else len(made)
+    return RangeEntries(
+        weakref.ref(rows), rows.layout, r.lo, r.hi, version, measured, at, texts, text, made, size
+    )
 
 
-def patched(kept: RangeEntries, version: int, measured: Measured) -> RangeEntries:
-    """``kept`` with the entries of the agents ``measured`` (again) replaced."""
-    if not len(measured.agents):  # the write touched none of the agents asked about
-        return replace(kept, version=version)
-    texts, new = dict(kept.texts), entries(measured)
-    gone = [texts.pop(a) for a in measured.agents.tolist() if a in texts and a not in new]
-    replaced = [texts[a] for a in new if a in texts]
+def fresh(
+    rows: TimelineRows,
+    r: Range,
+    version: int,
+    measured: Measured,
+    at: Ends,
+    earlier: RangeEntries | None,
+) -> RangeEntries:
+    """The entries of range ``r`` measured whole, reusing the texts of ``earlier`` (kept
+    at another moment) whose inputs are equal."""
+    made = inputs(measured)
+    texts = rendered(made) if earlier is None else reused(made, _inputs(earlier), earlier.texts)
+    return _kept(rows, r, version, measured, at, texts, made, earlier)
+
+
+def carried_on(
+    c: Carried, rows: TimelineRows, r: Range, version: int, again: Measured, again_at: Ends
+) -> RangeEntries:
+    """The entries of range ``r`` from ``c`` and the agents measured again."""
+    if len(again.agents):
+        measured, order = joined([c.stay, again])
+        at = Ends.joined([c.stay_ends, again_at], order)
+    else:
+        measured, at = c.stay, c.stay_ends
+    kept = c.kept
+    if (kept.lo, kept.hi) != (r.lo, r.hi):  # moved: any agent's seconds may have changed
+        made = inputs(measured)
+        texts = reused(made, _inputs(kept), kept.texts)
+        return _kept(rows, r, version, measured, at, texts, made, kept)
+    texts, new = dict(kept.texts), entries(again)  # the same moments: only those measured again
+    for agent in again.agents.tolist():
+        if agent not in new:
+            texts.pop(agent, None)
     texts.update(new)  # an agent kept stays in its place
     if new.keys() - kept.texts.keys():  # a new agent: its place in the order
         texts = {a: texts[a] for a in sorted(texts)}
-    text = joined(texts.values())
-    size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
-    size += len(text) - len(kept.text) - (0 if kept.inputs is None else len(kept.inputs))
-    return RangeEntries(kept.rows, kept.lo, kept.hi, version, texts, text, None, size)
+    return _kept(rows, r, version, measured, at, texts, None)
+
+
+def _inputs(kept: RangeEntries) -> Inputs:
+    """What ``kept``'s texts were made from (its measures are kept in step with them)."""
+    return kept.inputs if kept.inputs is not None else inputs(kept.measured)

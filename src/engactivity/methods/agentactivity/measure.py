@@ -91,8 +91,20 @@ class Reasons:
 
     agents: Int64s
     ids: list[str]
+    codes: Int64s
+    """Each row's reason as the index of its text (its id) in the timelines' texts."""
     ms: Int64s
     """(rows, 3): total, chatting, at full capacity."""
+
+    def take(self, rows: Int64s | npt.NDArray[np.bool_]) -> Reasons:
+        picked = np.flatnonzero(rows) if rows.dtype == bool else rows
+        ids = self.ids
+        return Reasons(
+            self.agents[picked],
+            [ids[i] for i in picked.tolist()],
+            self.codes[picked],
+            self.ms[picked],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +123,7 @@ class Measured:
 
 
 _NO_AGENTS = np.zeros(0, np.int64)
-_NO_REASONS = Reasons(_NO_AGENTS, [], np.zeros((0, MEASURES), np.int64))
+_NO_REASONS = Reasons(_NO_AGENTS, [], _NO_AGENTS, np.zeros((0, MEASURES), np.int64))
 
 
 def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
@@ -138,14 +150,19 @@ def combined(parts: Sequence[Measured]) -> Measured:
         ms = np.zeros((len(agents), 9), np.int64)
         np.add.at(ms, where.ravel(), np.concatenate([p.ms for p in parts]))
     ids = [i for p in parts for i in p.reasons.ids]
+    codes = np.concatenate([p.reasons.codes for p in parts])
     names = sorted(set(ids))
     rank = {name: n for n, name in enumerate(names)}
+    code_of = np.zeros(len(names), np.int64)
+    ranks = np.array([rank[i] for i in ids], np.int64)
+    code_of[ranks] = codes
     owners, by, sums = _grouped(
         np.concatenate([p.reasons.agents for p in parts]),
-        np.array([rank[i] for i in ids], np.int64),
+        ranks,
         np.concatenate([p.reasons.ms for p in parts]),
     )
-    return Measured(agents, ms, Reasons(owners, [names[i] for i in by.tolist()], sums))
+    reasons = Reasons(owners, [names[i] for i in by.tolist()], code_of[by], sums)
+    return Measured(agents, ms, reasons)
 
 
 def _grouped(agents: Int64s, ranks: Int64s, ms: Int64s) -> tuple[Int64s, Int64s, Int64s]:
@@ -158,6 +175,131 @@ def _grouped(agents: Int64s, ranks: Int64s, ms: Int64s) -> tuple[Int64s, Int64s,
     if not len(firsts):
         return agents, ranks, ms
     return agents[firsts], ranks[firsts], np.add.reduceat(ms, firsts, axis=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Ends:
+    """What moving a range's ends later changes, per agent of its measures: at each end
+    (its start, its end) the step holding it. While an end moves within its step, the
+    range gains (at its end) or loses (at its start) that step's weights per millisecond,
+    and the time of the step's reason if it is away with one; moving an end past the
+    next step's start needs the agent measured again."""
+
+    lines: Int64s
+    """Each agent's timeline."""
+    weights: Int64s
+    """(agents, 2, 9): the weights of the step holding each end (0 before the first)."""
+    nexts: Int64s
+    """(agents, 2): when the step after each end's starts, from the timelines' origin."""
+    codes: Int64s
+    """(agents, 2): each end's step's reason (a ``Reasons`` code) if away with one, or -1."""
+
+    def take(self, rows: Int64s) -> Ends:
+        return Ends(self.lines[rows], self.weights[rows], self.nexts[rows], self.codes[rows])
+
+    @staticmethod
+    def joined(parts: Sequence[Ends], order: Int64s) -> Ends:
+        """The parts' agents as one, in ``order`` (positions in the parts joined)."""
+        return Ends(
+            np.concatenate([p.lines for p in parts])[order],
+            np.concatenate([p.weights for p in parts])[order],
+            np.concatenate([p.nexts for p in parts])[order],
+            np.concatenate([p.codes for p in parts])[order],
+        )
+
+
+NO_ENDS = Ends(
+    _NO_AGENTS,
+    np.zeros((0, 2, 3 * MEASURES), np.int64),
+    np.zeros((0, 2), np.int64),
+    np.zeros((0, 2), np.int64),
+)
+
+
+def ends(timelines: Timelines, lines: Int64s, lo: int, hi: int) -> Ends:
+    """The steps holding ``lo`` and ``hi`` of the timelines ``lines``."""
+    at = np.clip(np.array([lo, hi]) - timelines.origin, -1, LAST_MOMENT)
+    asked = ((lines << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
+    step = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    first = np.repeat(timelines.starts[lines], 2)
+    begun = step >= first
+    step = np.where(begun, step, first)  # before its first step: that one is next
+    values = timelines.values[step]
+    held = weights(values)
+    held[~begun] = 0
+    nexts = np.where(begun, _ends(timelines, step), _times(timelines, step))
+    texts = timelines.texts
+    none = texts.index(NO_REASON) if NO_REASON in texts else -1
+    reasoned = begun & (values[:, STATE] == AWAY) & (values[:, REASON] != none)
+    codes = np.where(reasoned, values[:, REASON], -1)
+    pairs = len(lines), 2
+    held = held.reshape(*pairs, held.shape[1])
+    return Ends(lines, held, nexts.reshape(pairs), codes.reshape(pairs))
+
+
+def moved(
+    timelines: Timelines, measured: Measured, at: Ends, old: Range, new: Range
+) -> tuple[Measured, npt.NDArray[np.bool_]]:
+    """``measured`` (of range ``old``, agents as in ``at``) moved to the later range
+    ``new``, and which agents that does not hold for (to be measured again); their rows
+    in the moved measures are not meaningful."""
+    d_lo, d_hi = new.lo - old.lo, new.hi - old.hi
+    past = np.clip(np.array([new.lo, new.hi]) - timelines.origin, -1, LAST_MOMENT)
+    again = (at.nexts <= past[None, :]).any(axis=1)  # an end moved past its step
+    ms = measured.ms + at.weights[:, 1] * d_hi - at.weights[:, 0] * d_lo
+    reasons = measured.reasons
+    if (at.codes >= 0).any():
+        reasons, missing = _reasons_moved(measured, at, d_lo, d_hi)
+        again |= missing
+    return Measured(measured.agents, ms, reasons), again
+
+
+def _reasons_moved(
+    measured: Measured, at: Ends, d_lo: int, d_hi: int
+) -> tuple[Reasons, npt.NDArray[np.bool_]]:
+    """The reasons' rows with the time the ends' steps away with a reason gain or lose,
+    and the agents whose row of that reason is not there (a step that starts at the
+    range's end: measured again)."""
+    r = measured.reasons
+    width = int(max(r.codes.max(initial=-1), at.codes.max()) + 1)
+    keys = np.searchsorted(measured.agents, r.agents) * width + r.codes
+    order = np.argsort(keys)
+    ms = r.ms.copy()
+    missing = np.zeros(len(measured.agents), bool)
+    for end, moved_by in ((0, -d_lo), (1, d_hi)):
+        mine = np.flatnonzero((at.codes[:, end] >= 0) & (moved_by != 0))
+        wanted = mine * width + at.codes[mine, end]
+        found = np.minimum(np.searchsorted(keys, wanted, sorter=order), len(keys) - 1)
+        rows = order[found] if len(keys) else found
+        there = (keys[rows] == wanted) if len(keys) else np.zeros(len(mine), bool)
+        missing[mine[~there]] = True
+        gained = at.weights[mine[there], end, 2 * MEASURES :] * moved_by
+        np.add.at(ms, rows[there], gained)
+    return Reasons(r.agents, r.ids, r.codes, ms), missing
+
+
+def joined(parts: Sequence[Measured]) -> tuple[Measured, Int64s]:
+    """Measures of different agents as one, by agent id, and where each row came from
+    (positions in the parts joined). Each part's reasons are of its own agents."""
+    agents = np.concatenate([p.agents for p in parts])
+    order = np.argsort(agents, kind="stable")
+    owners = np.concatenate([p.reasons.agents for p in parts])
+    by_agent = np.argsort(owners, kind="stable")  # each agent's rows come from one part
+    ids = [i for p in parts for i in p.reasons.ids]
+    reasons = Reasons(
+        owners[by_agent],
+        [ids[i] for i in by_agent.tolist()],
+        np.concatenate([p.reasons.codes for p in parts])[by_agent],
+        np.concatenate([p.reasons.ms for p in parts])[by_agent],
+    )
+    return Measured(agents[order], np.concatenate([p.ms for p in parts])[order], reasons), order
+
+
+def without(measured: Measured, rows: npt.NDArray[np.bool_]) -> Measured:
+    """``measured`` but the agents at ``rows`` (and their reasons)."""
+    r = measured.reasons
+    reasons = r.take(~np.isin(r.agents, measured.agents[rows]))
+    return Measured(measured.agents[~rows], measured.ms[~rows], reasons)
 
 
 def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> Int64s:
@@ -194,5 +336,5 @@ def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
         timelines.keys[_owners(timelines, rows), 0], rank[timelines.values[rows, REASON]], steps
     )
     kept = sums[:, 0] > 0
-    by_rank = np.argsort(rank)
-    return Reasons(owners[kept], [texts[i] for i in by_rank[ranks[kept]].tolist()], sums[kept])
+    codes = np.argsort(rank)[ranks[kept]]
+    return Reasons(owners[kept], [texts[i] for i in codes.tolist()], codes, sums[kept])

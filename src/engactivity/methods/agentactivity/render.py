@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
-from engactivity.methods.agentactivity.measure import Int64s, Measured, Reasons
+from engactivity.methods.agentactivity.measure import Int64s, Measured
 from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
@@ -32,16 +33,20 @@ def seconds(ms: Int64s) -> Int64s:
     return np.stack([total, chatting, total - chatting, full], axis=1)
 
 
-def _reasons(reasons: Reasons) -> dict[int, str]:
-    """Per agent: its entries of away time by reason (the rows come by agent)."""
-    if not reasons.ids:
+def _reason_texts(made: Inputs, agents: Int64s | None = None) -> dict[int, str]:
+    """Per agent (of ``agents``, else all): its entries of away time by reason."""
+    rows = made.reason_agents
+    picked = np.flatnonzero(np.isin(rows, agents)) if agents is not None else None
+    if picked is not None:
+        rows = rows[picked]
+    if not len(rows):
         return {}
-    names = {name: orjson.dumps(name).decode() for name in set(reasons.ids)}
-    rows = seconds(reasons.ms).tolist()
-    texts = [_REASON % (names[n], *row) for n, row in zip(reasons.ids, rows, strict=True)]
-    agents = reasons.agents
-    bounds = [0, *(np.flatnonzero(agents[1:] != agents[:-1]) + 1).tolist(), len(texts)]
-    firsts = agents[bounds[:-1]].tolist()
+    ids = made.reason_ids if picked is None else [made.reason_ids[i] for i in picked.tolist()]
+    values = made.reason_values if picked is None else made.reason_values[picked]
+    names = {name: orjson.dumps(name).decode() for name in set(ids)}
+    texts = [_REASON % (names[n], *row) for n, row in zip(ids, values.tolist(), strict=True)]
+    bounds = [0, *(np.flatnonzero(rows[1:] != rows[:-1]) + 1).tolist(), len(texts)]
+    firsts = rows[bounds[:-1]].tolist()
     return {
         agent: ",".join(texts[lo:hi])
         for agent, lo, hi in zip(firsts, bounds, bounds[1:], strict=False)
@@ -62,25 +67,31 @@ def entries(measured: Measured) -> dict[int, str]:
 @dataclass(frozen=True, slots=True, eq=False)
 class Inputs:
     """What the entries of a range are made from, and nothing else: an entry is a
-    function of its agent's row and reasons text."""
+    function of its agent's row and its reasons' rows."""
 
     agents: Int64s
     """The agents logged in during the range, ascending."""
     values: Int64s
     """(agents, 12): seconds online, back soon and away, 4 values each (``seconds``)."""
-    reasons: dict[int, str]
-    """Agent id -> its away reasons' entries (agents with none are absent)."""
+    reason_agents: Int64s
+    """Per row of away time by reason: its agent (rows by agent, then reason id)."""
+    reason_ids: list[str]
+    reason_values: Int64s
+    """(rows, 4): its seconds (``seconds``)."""
 
     def __len__(self) -> int:
         """About the bytes it holds (what keeping it costs a cache)."""
-        return int(self.values.nbytes + sum(map(len, self.reasons.values())))
+        return int(self.values.nbytes + self.reason_values.nbytes * 2) + 60 * len(self.reason_ids)
 
 
 def inputs(measured: Measured) -> Inputs:
     present = measured.ms[:, 0::MEASURES].sum(axis=1) > 0
     ms = measured.ms[present]
     values = np.hstack([seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)])
-    return Inputs(measured.agents[present], values, _reasons(measured.reasons))
+    reasons = measured.reasons
+    return Inputs(
+        measured.agents[present], values, reasons.agents, reasons.ids, seconds(reasons.ms)
+    )
 
 
 def rendered(made: Inputs, only: Int64s | None = None) -> dict[int, str]:
@@ -91,7 +102,7 @@ def rendered(made: Inputs, only: Int64s | None = None) -> dict[int, str]:
     logged_in = values[:, 0:4] + values[:, 4:8] + values[:, 8:12]
     heads = np.column_stack([agents, values[:, :8]]).tolist()
     tails = np.column_stack([values[:, 8:], logged_in]).tolist()
-    reasons = made.reasons
+    reasons = _reason_texts(made, None if only is None else agents)
     return {
         head[0]: _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
         for head, tail in zip(heads, tails, strict=True)
@@ -100,17 +111,47 @@ def rendered(made: Inputs, only: Int64s | None = None) -> dict[int, str]:
 
 def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, str]:
     """The entries of ``made``: ``texts`` (the entries of ``earlier``) where an agent's
-    inputs are equal, made again where not. A moving clock moves a window's ends a few
-    milliseconds: most agents' whole seconds stay the same."""
+    inputs are equal, made again where not (``texts`` itself when all are equal). A
+    moving clock moves a window's ends a few milliseconds: most agents' whole seconds
+    stay the same."""
     if not np.array_equal(made.agents, earlier.agents):
         return rendered(made)
     changed = (made.values != earlier.values).any(axis=1)
-    if made.reasons != earlier.reasons:
-        now, then = made.reasons, earlier.reasons
-        changed |= np.array([now.get(a) != then.get(a) for a in made.agents.tolist()], bool)
+    changed |= np.isin(made.agents, _reasons_changed(made, earlier))
+    if not changed.any():
+        return texts  # the same object: what was made of it serves too
     out = dict(texts)  # the same agents: the order holds
     out.update(rendered(made, np.flatnonzero(changed)))
     return out
+
+
+def _reasons_changed(made: Inputs, earlier: Inputs) -> Int64s:
+    """The agents whose rows of away time by reason differ between the two."""
+    now, then = made.reason_agents, earlier.reason_agents
+    if not np.array_equal(now, then):  # compare the agents with as many rows in each
+        agents, where = np.unique(np.concatenate([now, then]), return_inverse=True)
+        counts = np.zeros((2, len(agents)), np.int64)
+        np.add.at(counts[0], where[: len(now)], 1)
+        np.add.at(counts[1], where[len(now) :], 1)
+        alike = agents[counts[0] == counts[1]]
+        mine, theirs = np.isin(now, alike), np.isin(then, alike)
+        differ = _rows_changed(made, earlier, mine, theirs)
+        return np.union1d(agents[counts[0] != counts[1]], differ)
+    everything = np.ones(len(now), bool)
+    return _rows_changed(made, earlier, everything, everything)
+
+
+def _rows_changed(
+    made: Inputs, earlier: Inputs, mine: npt.NDArray[np.bool_], theirs: npt.NDArray[np.bool_]
+) -> Int64s:
+    """The agents of the rows ``mine`` of ``made`` that differ from the rows ``theirs``
+    of ``earlier`` (as many, of the same agents in the same order)."""
+    differ = (made.reason_values[mine] != earlier.reason_values[theirs]).any(axis=1)
+    ids, before = made.reason_ids, earlier.reason_ids
+    if ids != before:
+        picked = np.flatnonzero(mine).tolist(), np.flatnonzero(theirs).tolist()
+        differ |= np.array([ids[i] != before[j] for i, j in zip(*picked, strict=True)], bool)
+    return np.unique(made.reason_agents[mine][differ])
 
 
 def joined(texts: Iterable[str]) -> bytes:
