@@ -16,6 +16,7 @@ moment are not carried: the range is measured whole.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass
@@ -110,8 +111,11 @@ def carried(
         return None
     shifted, again = moved(timelines, kept.measured, kept.ends, Range(None, kept.lo, kept.hi), r)
     touched = rows.touched_since(kept.version)
-    again |= np.isin(kept.ends.lines, touched)
-    lines = selected(timelines, agents, np.union1d(kept.ends.lines[again], touched))
+    if len(touched):
+        again |= np.isin(kept.ends.lines, touched)
+    moved_past = kept.ends.lines[again]
+    candidates = np.union1d(moved_past, touched) if len(moved_past) else touched
+    lines = selected(timelines, agents, candidates)
     if len(lines) > max(16, len(kept.ends.lines) // 2):  # cheaper measured whole
         return None
     if not again.any():  # the usual: every agent's measures moved
@@ -122,12 +126,22 @@ def carried(
 def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
     """The timelines asked for (of ``among``, else of all), ordered by agent id."""
     among = np.arange(len(timelines.keys), dtype=np.int64) if among is None else among
+    if not len(among):
+        return among
     ids = timelines.keys[among, 0]
     order = among[np.argsort(ids, kind="stable")]
     if agents is None or agents == ALL:
         return order
-    wanted = np.fromiter(agents, np.int64, len(agents))
-    return order[np.isin(timelines.keys[order, 0], wanted)]
+    wanted = _sorted_ids(agents)
+    ids = timelines.keys[order, 0]
+    found = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+    return order[wanted[found] == ids] if len(wanted) else order[:0]
+
+
+@functools.lru_cache(maxsize=64)
+def _sorted_ids(agents: frozenset[int]) -> Int64s:
+    """The ids asked for, ascending (kept: the same question comes again and again)."""
+    return np.sort(np.fromiter(agents, np.int64, len(agents)))
 
 
 def _size(texts: Collection[str]) -> int:

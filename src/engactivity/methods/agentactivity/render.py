@@ -24,6 +24,7 @@ _TAIL = (
     '{"id":-1,"name":"Logged in","value":' + _VALUE + "}]"
 )
 _REASON = '{"id":%s,"value":' + _VALUE + "}"
+_NONE = np.zeros(0, np.int64)
 
 
 def seconds(ms: Int64s) -> Int64s:
@@ -117,7 +118,8 @@ def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, st
     if not np.array_equal(made.agents, earlier.agents):
         return rendered(made)
     changed = (made.values != earlier.values).any(axis=1)
-    changed |= np.isin(made.agents, _reasons_changed(made, earlier))
+    if len(reasons := _reasons_changed(made, earlier)):
+        changed |= np.isin(made.agents, reasons)
     if not changed.any():
         return texts  # the same object: what was made of it serves too
     out = dict(texts)  # the same agents: the order holds
@@ -151,7 +153,7 @@ def _rows_changed(
     if ids != before:
         picked = np.flatnonzero(mine).tolist(), np.flatnonzero(theirs).tolist()
         differ |= np.array([ids[i] != before[j] for i, j in zip(*picked, strict=True)], bool)
-    return np.unique(made.reason_agents[mine][differ])
+    return np.unique(made.reason_agents[mine][differ]) if differ.any() else _NONE
 
 
 def joined(texts: Iterable[str]) -> bytes:
