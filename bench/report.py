@@ -294,8 +294,9 @@ def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) ->
         "another moment. So its queries are also timed with the server's clock running "
         "(`ENGACTIVITY_FAKE_START_MS`, the same store, one client, `wrk -t1 -c1`), once "
         "the restarted server has swept its event ids (retention, a minute or two, "
-        "during which answers are slower): each answer is made afresh, but for the parts "
-        "of past intervals it kept.",
+        "during which answers are slower): each answer is of its own moment, made from "
+        "the measures the previous answer of the same question kept, moved on by the "
+        "milliseconds between them (docs/design.md), and the text of past intervals.",
         "",
         "| query | p50 | p99 | naive/ours | ours/floor |",
         "| --- | ---: | ---: | ---: | ---: |",

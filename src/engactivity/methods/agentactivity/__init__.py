@@ -79,7 +79,8 @@ class Reading:
     ends: list[Ends | None]
     """Per range that moves with now: the steps holding its ends, of the agents measured."""
     parts: list[tuple[Hashable, int] | None]
-    """Per range that is past: its part's name and stamp (to keep it under)."""
+    """Per range that is past, or the oldest: its part's name and stamp (to keep it
+    under)."""
     carried: list[Carried | None]
     """Per range that moves with now: the entries kept by an earlier answer, carried on."""
     earlier: list[RangeEntries | None]
@@ -98,15 +99,17 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     timelines = rows.timelines()
     spans = ranges(now_ms, query.timeframe, query.interval)
     # The window, the newest interval (it ends at now) and the oldest (it starts where
-    # the window does) move with now: only the intervals between recur.
+    # the window does) move with now: only the intervals between recur, and the oldest
+    # at the same moments (a write after its end changes nothing of it).
+    moving = [i == 0 or r.hi == now_ms or r.lo == spans[0].lo for i, r in enumerate(spans)]
     parts = [
-        None if r.lo == spans[0].lo or r.hi == now_ms else _part("agents", query, r.lo, r.hi, rows)
-        for r in spans
+        None if i == 0 or r.hi == now_ms else _part("agents", query, r.lo, r.hi, rows)
+        for i, r in enumerate(spans)
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
     found = [
-        None if p is not None else kept.get(_entries(query, n), 0, RangeEntries)
-        for n, p in enumerate(parts)
+        kept.get(_entries(query, n), 0, RangeEntries) if m and t is None else None
+        for n, (m, t) in enumerate(zip(moving, texts, strict=True))
     ]
     carried = [
         live.carried(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
@@ -115,13 +118,13 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     made = iter(_measured_whole(query, whole, rows, timelines, kept))
     measured: list[Measured | None] = []
     at: list[Ends | None] = []
-    for r, text, part, c in zip(spans, texts, parts, carried, strict=True):
+    for r, text, m, c in zip(spans, texts, moving, carried, strict=True):
         lines = c.again if c is not None else None
         if lines is not None:  # only the agents to measure again
             measured.append(measure(timelines, lines, [r])[0])
         else:
             measured.append(None if text is not None else next(made))
-        if part is None:  # moves with now: its ends, to carry it on next time
+        if m and text is None:  # moves with now: its ends, to carry it on next time
             lines = live.selected(timelines, query.agents) if lines is None else lines
             at.append(ends(timelines, lines, r.lo, r.hi) if len(lines) else NO_ENDS)
         else:
@@ -197,17 +200,19 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
     if text is not None:
         return text
     assert measured is not None
-    if part is not None:
+    at, r = got.ends[n], got.ranges[n]
+    if at is None:  # a past interval
+        assert part is not None
         text = agents_metrics(measured)
         kept.put(*part, text)
         return text
-    at, r = got.ends[n], got.ranges[n]
-    assert at is not None
     if carried is None:
         entries = live.fresh(got.rows, r, got.version, measured, at, got.earlier[n])
     else:
         entries = live.carried_on(carried, got.rows, r, got.version, measured, at)
     kept.put(_entries(query, n), 0, entries)
+    if part is not None:  # the oldest interval: its text serves again at these moments
+        kept.put(*part, entries.text)
     return entries.text
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Collection, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -63,9 +63,13 @@ class RangeEntries:
     version: int
     """The timelines' version when read."""
     measured: Measured
-    """Every agent asked about (logged in during the range or not), by agent id."""
+    """Every agent asked about (logged in during the range or not), by agent id; of
+    those in ``patches``, as they were before."""
     ends: Ends
     """The steps holding the range's ends, of the same agents in the same order."""
+    patches: tuple[tuple[Measured, Ends], ...]
+    """Agents measured again at the same moments since (the newest last), not yet joined
+    into ``measured``: that is done when the clock moves (``settled``)."""
     texts: dict[int, str]
     """Agent id -> its entry's text, for the agents logged in during the range (in agent
     id order), made from ``measured``."""
@@ -85,9 +89,10 @@ class Carried:
     """Kept entries moved to a range: the part that holds, and who to measure again."""
 
     kept: RangeEntries
-    stay: Measured
-    """The kept measures moved to the range, of the agents not measured again."""
-    stay_ends: Ends
+    stay: Measured | None
+    """The kept measures moved to the range, of the agents not measured again (None at
+    the same moments: they are the kept ones)."""
+    stay_ends: Ends | None
     again: Int64s
     """The timelines to measure again (touched since, or an end moved past a step; new
     agents among them), ordered by agent id."""
@@ -109,18 +114,41 @@ def carried(
         return None
     if r.lo < kept.lo or r.hi < kept.hi:
         return None
-    shifted, again = moved(timelines, kept.measured, kept.ends, Range(None, kept.lo, kept.hi), r)
     touched = rows.touched_since(kept.version)
+    if (r.lo, r.hi) == (kept.lo, kept.hi):  # the same moments: the agents touched only
+        return Carried(kept, None, None, selected(timelines, agents, touched))
+    measured, at = settled(kept)
+    shifted, again = moved(timelines, measured, at, Range(None, kept.lo, kept.hi), r)
     if len(touched):
-        again |= np.isin(kept.ends.lines, touched)
-    moved_past = kept.ends.lines[again]
+        again |= np.isin(at.lines, touched)
+    moved_past = at.lines[again]
     candidates = np.union1d(moved_past, touched) if len(moved_past) else touched
     lines = selected(timelines, agents, candidates)
-    if len(lines) > max(16, len(kept.ends.lines) // 2):  # cheaper measured whole
+    if len(lines) > max(16, len(at.lines) // 2):  # cheaper measured whole
         return None
     if not again.any():  # the usual: every agent's measures moved
-        return Carried(kept, shifted, kept.ends, lines)
-    return Carried(kept, without(shifted, again), kept.ends.take(np.flatnonzero(~again)), lines)
+        return Carried(kept, shifted, at, lines)
+    return Carried(kept, without(shifted, again), at.take(np.flatnonzero(~again)), lines)
+
+
+_MOST_PATCHES = 64
+"""Patches kept apart (each costs the next moved answer a join) before they are joined."""
+
+
+def settled(kept: RangeEntries) -> tuple[Measured, Ends]:
+    """``kept``'s measures and ends with its patches joined in (the newest of an agent's)."""
+    if not kept.patches:
+        return kept.measured, kept.ends
+    parts, parts_at, taken = [], [], np.zeros(0, np.int64)
+    for again, again_at in reversed(kept.patches):
+        older = np.isin(again.agents, taken)  # measured again by a newer patch
+        parts.append(without(again, older))
+        parts_at.append(again_at.take(np.flatnonzero(~older)))
+        taken = np.concatenate([taken, parts[-1].agents])
+    stale = np.isin(kept.measured.agents, taken)
+    measured, order = joined([without(kept.measured, stale), *parts])
+    at = Ends.joined([kept.ends.take(np.flatnonzero(~stale)), *parts_at], order)
+    return measured, at
 
 
 def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
@@ -165,8 +193,9 @@ def _kept(
         size = _size(texts.values()) + len(text) + len(measured) + int(at.weights.nbytes * 2)
         size += 0 if made is None else len(made)
     return RangeEntries(
-        weakref.ref(rows), rows.layout, r.lo, r.hi, version, measured, at, texts, text, made, size
-    )
+        weakref.ref(rows), rows.layout, r.lo, r.hi, version, measured, at, (), texts, text, made,
+        size,
+    )  # fmt: skip
 
 
 def fresh(
@@ -188,26 +217,41 @@ def carried_on(
     c: Carried, rows: TimelineRows, r: Range, version: int, again: Measured, again_at: Ends
 ) -> RangeEntries:
     """The entries of range ``r`` from ``c`` and the agents measured again."""
+    kept = c.kept
+    if c.stay is None or c.stay_ends is None:
+        return _patched(kept, version, again, again_at)
+    measured, at = c.stay, c.stay_ends
     if len(again.agents):
         measured, order = joined([c.stay, again])
         at = Ends.joined([c.stay_ends, again_at], order)
-    else:
-        measured, at = c.stay, c.stay_ends
-    kept = c.kept
-    if (kept.lo, kept.hi) != (r.lo, r.hi):  # moved: any agent's seconds may have changed
-        made = inputs(measured)
-        texts = reused(made, _inputs(kept), kept.texts)
-        return _kept(rows, r, version, measured, at, texts, made, kept)
-    texts, new = dict(kept.texts), entries(again)  # the same moments: only those measured again
-    for agent in again.agents.tolist():
-        if agent not in new:
-            texts.pop(agent, None)
+    made = inputs(measured)  # moved: any agent's seconds may have changed
+    texts = reused(made, _inputs(kept), kept.texts)
+    return _kept(rows, r, version, measured, at, texts, made, kept)
+
+
+def _patched(kept: RangeEntries, version: int, again: Measured, again_at: Ends) -> RangeEntries:
+    """``kept`` at the same moments with the entries of the agents measured again
+    replaced (their measures kept apart as a patch, joined in when the clock moves)."""
+    if not len(again.agents):  # the write touched none of the agents asked about
+        return replace(kept, version=version)
+    texts, new = dict(kept.texts), entries(again)
+    gone = [texts.pop(a) for a in again.agents.tolist() if a in texts and a not in new]
+    replaced = [texts[a] for a in new if a in texts]
     texts.update(new)  # an agent kept stays in its place
     if new.keys() - kept.texts.keys():  # a new agent: its place in the order
         texts = {a: texts[a] for a in sorted(texts)}
-    return _kept(rows, r, version, measured, at, texts, None)
+    text = joined_text(texts.values())
+    size = kept.size + _size(new.values()) - _size(gone) - _size(replaced)
+    size += (
+        len(text) - len(kept.text) + len(again) - (0 if kept.inputs is None else len(kept.inputs))
+    )
+    patched = replace(kept, version=version, patches=(*kept.patches, (again, again_at)))
+    if len(patched.patches) >= _MOST_PATCHES:
+        measured, at = settled(patched)
+        patched = replace(patched, measured=measured, ends=at, patches=())
+    return replace(patched, texts=texts, text=text, inputs=None, size=size)
 
 
 def _inputs(kept: RangeEntries) -> Inputs:
     """What ``kept``'s texts were made from (its measures are kept in step with them)."""
-    return kept.inputs if kept.inputs is not None else inputs(kept.measured)
+    return kept.inputs if kept.inputs is not None else inputs(settled(kept)[0])

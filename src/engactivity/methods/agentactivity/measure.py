@@ -28,6 +28,8 @@ from engactivity.methods.agentactivity.timeline import (
 from engactivity.store.timelines import LAST_MOMENT, ORIGIN_SHIFT, Timelines
 
 Int64s = npt.NDArray[np.int64]
+Texts = npt.NDArray[np.object_]
+"""Strings in a numpy array (picked and joined as fast as numbers)."""
 
 _SPAN = 1 << ORIGIN_SHIFT
 _LONG_AFTER = 1 << 62
@@ -90,7 +92,7 @@ class Reasons:
     then reason id as a string."""
 
     agents: Int64s
-    ids: list[str]
+    ids: Texts
     codes: Int64s
     """Each row's reason as the index of its text (its id) in the timelines' texts."""
     ms: Int64s
@@ -98,10 +100,9 @@ class Reasons:
 
     def take(self, rows: Int64s | npt.NDArray[np.bool_]) -> Reasons:
         picked = np.flatnonzero(rows) if rows.dtype == bool else rows
-        ids = self.ids
         return Reasons(
             self.agents[picked],
-            [ids[i] for i in picked.tolist()],
+            self.ids[picked],
             self.codes[picked],
             self.ms[picked],
         )
@@ -123,7 +124,9 @@ class Measured:
 
 
 _NO_AGENTS = np.zeros(0, np.int64)
-_NO_REASONS = Reasons(_NO_AGENTS, [], _NO_AGENTS, np.zeros((0, MEASURES), np.int64))
+_NO_REASONS = Reasons(
+    _NO_AGENTS, np.zeros(0, object), _NO_AGENTS, np.zeros((0, MEASURES), np.int64)
+)
 
 
 def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
@@ -149,7 +152,7 @@ def combined(parts: Sequence[Measured]) -> Measured:
         agents, where = np.unique(np.concatenate([p.agents for p in parts]), return_inverse=True)
         ms = np.zeros((len(agents), 9), np.int64)
         np.add.at(ms, where.ravel(), np.concatenate([p.ms for p in parts]))
-    ids = [i for p in parts for i in p.reasons.ids]
+    ids = np.concatenate([p.reasons.ids for p in parts]).tolist()
     codes = np.concatenate([p.reasons.codes for p in parts])
     names = sorted(set(ids))
     rank = {name: n for n, name in enumerate(names)}
@@ -161,7 +164,7 @@ def combined(parts: Sequence[Measured]) -> Measured:
         ranks,
         np.concatenate([p.reasons.ms for p in parts]),
     )
-    reasons = Reasons(owners, [names[i] for i in by.tolist()], code_of[by], sums)
+    reasons = Reasons(owners, np.array(names, object)[by], code_of[by], sums)
     return Measured(agents, ms, reasons)
 
 
@@ -244,6 +247,8 @@ def moved(
     ``new``, and which agents that does not hold for (to be measured again); their rows
     in the moved measures are not meaningful."""
     d_lo, d_hi = new.lo - old.lo, new.hi - old.hi
+    if not d_lo and not d_hi:  # the same moments: each end is where it was
+        return measured, np.zeros(len(measured.agents), bool)
     past = np.clip(np.array([new.lo, new.hi]) - timelines.origin, -1, LAST_MOMENT)
     again = (at.nexts <= past[None, :]).any(axis=1)  # an end moved past its step
     ms = measured.ms + at.weights[:, 1] * d_hi - at.weights[:, 0] * d_lo
@@ -285,10 +290,9 @@ def joined(parts: Sequence[Measured]) -> tuple[Measured, Int64s]:
     order = np.argsort(agents, kind="stable")
     owners = np.concatenate([p.reasons.agents for p in parts])
     by_agent = np.argsort(owners, kind="stable")  # each agent's rows come from one part
-    ids = [i for p in parts for i in p.reasons.ids]
     reasons = Reasons(
         owners[by_agent],
-        [ids[i] for i in by_agent.tolist()],
+        np.concatenate([p.reasons.ids for p in parts])[by_agent],
         np.concatenate([p.reasons.codes for p in parts])[by_agent],
         np.concatenate([p.reasons.ms for p in parts])[by_agent],
     )
@@ -337,4 +341,4 @@ def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
     )
     kept = sums[:, 0] > 0
     codes = np.argsort(rank)[ranks[kept]]
-    return Reasons(owners[kept], [texts[i] for i in codes.tolist()], codes, sums[kept])
+    return Reasons(owners[kept], np.array(texts, object)[codes], codes, sums[kept])

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from engactivity.methods.agentactivity.measure import Int64s, Measured
+from engactivity.methods.agentactivity.measure import Int64s, Measured, Texts
 from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
@@ -42,7 +42,7 @@ def _reason_texts(made: Inputs, agents: Int64s | None = None) -> dict[int, str]:
         rows = rows[picked]
     if not len(rows):
         return {}
-    ids = made.reason_ids if picked is None else [made.reason_ids[i] for i in picked.tolist()]
+    ids = (made.reason_ids if picked is None else made.reason_ids[picked]).tolist()
     values = made.reason_values if picked is None else made.reason_values[picked]
     names = {name: orjson.dumps(name).decode() for name in set(ids)}
     texts = [_REASON % (names[n], *row) for n, row in zip(ids, values.tolist(), strict=True)]
@@ -76,7 +76,7 @@ class Inputs:
     """(agents, 12): seconds online, back soon and away, 4 values each (``seconds``)."""
     reason_agents: Int64s
     """Per row of away time by reason: its agent (rows by agent, then reason id)."""
-    reason_ids: list[str]
+    reason_ids: Texts
     reason_values: Int64s
     """(rows, 4): its seconds (``seconds``)."""
 
@@ -149,10 +149,7 @@ def _rows_changed(
     """The agents of the rows ``mine`` of ``made`` that differ from the rows ``theirs``
     of ``earlier`` (as many, of the same agents in the same order)."""
     differ = (made.reason_values[mine] != earlier.reason_values[theirs]).any(axis=1)
-    ids, before = made.reason_ids, earlier.reason_ids
-    if ids != before:
-        picked = np.flatnonzero(mine).tolist(), np.flatnonzero(theirs).tolist()
-        differ |= np.array([ids[i] != before[j] for i, j in zip(*picked, strict=True)], bool)
+    differ |= made.reason_ids[mine] != earlier.reason_ids[theirs]
     return np.unique(made.reason_agents[mine][differ]) if differ.any() else _NONE
 
 
