@@ -10,11 +10,12 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engactivity.core.events import validate_event
-from engactivity.methods.agentactivity import AGENTACTIVITY, parse
+from engactivity.methods.agentactivity import AGENTACTIVITY, live, parse
 from engactivity.methods.agentactivity.live import RangeEntries
 from engactivity.methods.agentactivity.measure import Measured, ranges
 from engactivity.methods.agentactivity.render import seconds
@@ -293,6 +294,31 @@ def test_measures_carried_on_past_steps_and_reasons_equal_the_oracle(
         assert got == answer(state, params, now, Parts())
         same(got, agentactivity(events, now, params))
     assert parts.entries_found
+
+
+@settings(max_examples=60, deadline=None)
+@given(agent_events(30), st.lists(agent_events(2), min_size=3, max_size=6), queries)
+def test_patches_joined_in_when_too_many_or_the_clock_moves_equal_the_oracle(
+    first: list[Event], writes: list[list[Event]], params: dict[str, object]
+) -> None:
+    # Writes at a standing clock keep their agents apart as patches (joined in after
+    # two here, as after 64 in life), then the clock moves and they are joined in.
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    events = list(first)
+    answer(state, params, NOW_MS, parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(live, "_MOST_PATCHES", 2)
+        for n, batch in enumerate(writes):
+            for event in batch:
+                event["eventId"] = f"p{n}-{event['eventId']}"
+            apply(state, batch)
+            events += batch
+            assert answer(state, params, NOW_MS, parts) == answer(state, params, NOW_MS, Parts())
+        later = NOW_MS + 1500
+        got = answer(state, params, later, parts)
+    assert got == answer(state, params, later, Parts())
+    same(got, agentactivity(events, later, params))
 
 
 def test_an_agents_entry_is_reused_when_its_seconds_did_not_change() -> None:
