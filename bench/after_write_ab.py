@@ -37,10 +37,14 @@ WARMUP = 5
 """Rounds not counted (the first loads the account)."""
 
 
-def serve(db: Path, src: str, now_ms: int, port: int, log: Path) -> Process:
+def serve(
+    db: Path, src: str, now_ms: int, port: int, log: Path, clock: str = "ENGACTIVITY_FAKE_NOW_MS"
+) -> Process:
+    """``engactivity serve`` of ``src`` on ``db``, its clock pinned at ``now_ms`` (or,
+    with ``clock="ENGACTIVITY_FAKE_START_MS"``, running from it)."""
     args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--store", f"sqlite:///{db}", "--sync", "full", "--log-level", "warning"]
-    env = {"ENGACTIVITY_FAKE_NOW_MS": str(now_ms), "PYTHONPATH": src}
+    env = {clock: str(now_ms), "PYTHONPATH": src}
     process = Process(f"engactivity ({src})", args, log, env)
     process.port = port
     return process.start(timeout_s=300)
@@ -119,11 +123,17 @@ def report(
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def versions_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of an A/B of code versions: the data set, the store, the ``src``s."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, required=True, help="a prepared data set")
     parser.add_argument("--store", type=Path, required=True, help="a SQLite file")
     parser.add_argument("--src", action="append", required=True, help="a checkout's src")
+    return parser
+
+
+def main() -> None:
+    parser = versions_parser(__doc__.split("\n")[0])
     parser.add_argument("--shapes", default="Q1,Q7,QH1,QH4,QS1,SLA1,AA3")
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--load", action="store_true", help="ingest the day into --store")

@@ -15,31 +15,15 @@ give the same ``--src`` twice to see how much a busy machine moves the figures.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from bench.after_write_ab import copy_store, remove_store
+from bench.after_write_ab import copy_store, remove_store, serve, versions_parser
 from bench.data import FULL, _load
 from bench.load import run_wrk
 from bench.run import fetch, queries
-from bench.servers import Process, free_port
-
-
-def serve(db: Path, src: str, now_ms: int, log: Path) -> Process:
-    port = free_port()
-    args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--store", f"sqlite:///{db}", "--sync", "full", "--log-level", "warning"]
-    env = {"ENGACTIVITY_FAKE_START_MS": str(now_ms), "PYTHONPATH": src}
-    process = Process(f"engactivity ({src})", args, log, env)
-    process.port = port
-    return process.start(timeout_s=300)
+from bench.servers import free_port
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="a prepared data set")
-    parser.add_argument("--store", type=Path, required=True, help="a SQLite file of the day")
-    parser.add_argument("--src", action="append", required=True, help="a checkout's src")
+    parser = versions_parser(__doc__.split("\n")[0])
     parser.add_argument("--shapes", default="AA1,AA2,AA3,AA4")
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
@@ -49,7 +33,8 @@ def main() -> None:
     for n, src in enumerate(args.src):
         db = args.store.with_name(f"{args.store.stem}-running{n}.db")
         copy_store(args.store, db)
-        server = serve(db, src, data.now_ms, db.with_suffix(".log"))
+        log = db.with_suffix(".log")
+        server = serve(db, src, data.now_ms, free_port(), log, "ENGACTIVITY_FAKE_START_MS")
         try:
             server.wait_idle(limit_s=600)
             for q in shapes:
