@@ -86,9 +86,8 @@ class Reading:
     earlier: list[RangeEntries | None]
     """Per range that moves with now, measured whole: the entries of the same question kept
     by an earlier answer (their texts serve again where their inputs are equal)."""
-    rows: TimelineRows
-    version: int
-    """The timelines' version read."""
+    seen: live.Seen
+    """The timelines read."""
 
 
 def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Fragments) -> Reading:
@@ -130,7 +129,7 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
         else:
             at.append(None)
     earlier = [k if c is None else None for k, c in zip(found, carried, strict=True)]
-    return Reading(spans, texts, measured, at, parts, carried, earlier, rows, rows.version)
+    return Reading(spans, texts, measured, at, parts, carried, earlier, live.Seen.of(rows))
 
 
 def _measured_whole(
@@ -207,9 +206,9 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
         kept.put(*part, text)
         return text
     if carried is None:
-        entries = live.fresh(got.rows, r, got.version, measured, at, got.earlier[n])
+        entries = live.fresh(got.seen, r, measured, at, got.earlier[n])
     else:
-        entries = live.carried_on(carried, got.rows, r, got.version, measured, at)
+        entries = live.carried_on(carried, got.seen, r, measured, at)
     kept.put(_entries(query, n), 0, entries)
     if part is not None:  # the oldest interval: its text serves again at these moments
         kept.put(*part, entries.text)

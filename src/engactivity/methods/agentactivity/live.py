@@ -1,7 +1,7 @@
-"""The agent entries of the ranges that end at now, kept per agent and carried on.
+"""The agent entries of the ranges that move with now, kept per agent and carried on.
 
-A range that ends at now (the window, the newest interval) is never kept whole: any
-write moves its stamp, and a running clock moves its ends. But a write touches a few
+A range that moves with now (the window, the newest interval, the oldest) is never kept
+whole: a write moves its stamp, and a running clock moves its ends. But a write touches a few
 agents' timelines, and moving a range's ends by a few milliseconds changes every
 agent's measures by what the steps holding the ends weigh, times how far they moved
 (``measure.Ends``). So each such range's measures and entries are kept with the
@@ -11,7 +11,7 @@ took a row since (``TimelineRows.touched_since``: at any time, so it never misse
 or whose ends moved past a step, and renders again only the entries whose numbers
 changed (most agents' whole seconds stay the same). Kept measures of other timelines
 (a reload), of rows since moved in the arrays (``TimelineRows.layout``) or of a later
-moment are not carried: the range is measured whole.
+moment than asked are not carried: the range is measured whole.
 """
 
 from __future__ import annotations
@@ -82,6 +82,20 @@ class RangeEntries:
 
     def __len__(self) -> int:
         return self.size
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """The timelines an answer read, with their version and layout then (taken under
+    the account's lock: the entries are made after it is let go)."""
+
+    rows: TimelineRows
+    version: int
+    layout: int
+
+    @staticmethod
+    def of(rows: TimelineRows) -> Seen:
+        return Seen(rows, rows.version, rows.layout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +191,8 @@ def _size(texts: Collection[str]) -> int:
 
 
 def _kept(
-    rows: TimelineRows,
+    seen: Seen,
     r: Range,
-    version: int,
     measured: Measured,
     at: Ends,
     texts: dict[int, str],
@@ -193,15 +206,14 @@ def _kept(
         size = _size(texts.values()) + len(text) + len(measured) + int(at.weights.nbytes * 2)
         size += 0 if made is None else len(made)
     return RangeEntries(
-        weakref.ref(rows), rows.layout, r.lo, r.hi, version, measured, at, (), texts, text, made,
-        size,
+        weakref.ref(seen.rows), seen.layout, r.lo, r.hi, seen.version, measured, at, (), texts,
+        text, made, size,
     )  # fmt: skip
 
 
 def fresh(
-    rows: TimelineRows,
+    seen: Seen,
     r: Range,
-    version: int,
     measured: Measured,
     at: Ends,
     earlier: RangeEntries | None,
@@ -210,23 +222,21 @@ def fresh(
     at another moment) whose inputs are equal."""
     made = inputs(measured)
     texts = rendered(made) if earlier is None else reused(made, _inputs(earlier), earlier.texts)
-    return _kept(rows, r, version, measured, at, texts, made, earlier)
+    return _kept(seen, r, measured, at, texts, made, earlier)
 
 
-def carried_on(
-    c: Carried, rows: TimelineRows, r: Range, version: int, again: Measured, again_at: Ends
-) -> RangeEntries:
+def carried_on(c: Carried, seen: Seen, r: Range, again: Measured, again_at: Ends) -> RangeEntries:
     """The entries of range ``r`` from ``c`` and the agents measured again."""
     kept = c.kept
     if c.stay is None or c.stay_ends is None:
-        return _patched(kept, version, again, again_at)
+        return _patched(kept, seen.version, again, again_at)
     measured, at = c.stay, c.stay_ends
     if len(again.agents):
         measured, order = joined([c.stay, again])
         at = Ends.joined([c.stay_ends, again_at], order)
     made = inputs(measured)  # moved: any agent's seconds may have changed
     texts = reused(made, _inputs(kept), kept.texts)
-    return _kept(rows, r, version, measured, at, texts, made, kept)
+    return _kept(seen, r, measured, at, texts, made, kept)
 
 
 def _patched(kept: RangeEntries, version: int, again: Measured, again_at: Ends) -> RangeEntries:
