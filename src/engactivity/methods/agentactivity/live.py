@@ -107,6 +107,9 @@ class Carried:
     """The kept measures moved to the range, of the agents not measured again (None at
     the same moments: they are the kept ones)."""
     stay_ends: Ends | None
+    was: Measured | None
+    """The kept measures with their patches joined in, before they moved (what the kept
+    texts were made from), when that was needed."""
     again: Int64s
     """The timelines to measure again (touched since, or an end moved past a step; new
     agents among them), ordered by agent id."""
@@ -130,7 +133,7 @@ def carried(
         return None
     touched = rows.touched_since(kept.version)
     if (r.lo, r.hi) == (kept.lo, kept.hi):  # the same moments: the agents touched only
-        return Carried(kept, None, None, selected(timelines, agents, touched))
+        return Carried(kept, None, None, None, selected(timelines, agents, touched))
     measured, at = settled(kept)
     shifted, again = moved(timelines, measured, at, Range(None, kept.lo, kept.hi), r)
     if len(touched):
@@ -141,8 +144,9 @@ def carried(
     if len(lines) > max(16, len(at.lines) // 2):  # cheaper measured whole
         return None
     if not again.any():  # the usual: every agent's measures moved
-        return Carried(kept, shifted, at, lines)
-    return Carried(kept, without(shifted, again), at.take(np.flatnonzero(~again)), lines)
+        return Carried(kept, shifted, at, measured, lines)
+    stay, stay_at = without(shifted, again), at.take(np.flatnonzero(~again))
+    return Carried(kept, stay, stay_at, measured, lines)
 
 
 _MOST_PATCHES = 64
@@ -235,7 +239,9 @@ def carried_on(c: Carried, seen: Seen, r: Range, again: Measured, again_at: Ends
         measured, order = joined([c.stay, again])
         at = Ends.joined([c.stay_ends, again_at], order)
     made = inputs(measured)  # moved: any agent's seconds may have changed
-    texts = reused(made, _inputs(kept), kept.texts)
+    was = c.was if c.was is not None else settled(kept)[0]
+    before = kept.inputs if kept.inputs is not None else inputs(was)
+    texts = reused(made, before, kept.texts)
     return _kept(seen, r, measured, at, texts, made, kept)
 
 

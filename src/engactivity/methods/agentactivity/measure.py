@@ -231,10 +231,7 @@ def ends(timelines: Timelines, lines: Int64s, lo: int, hi: int) -> Ends:
     held = weights(values)
     held[~begun] = 0
     nexts = np.where(begun, _ends(timelines, step), _times(timelines, step))
-    texts = timelines.texts
-    none = texts.index(NO_REASON) if NO_REASON in texts else -1
-    reasoned = begun & (values[:, STATE] == AWAY) & (values[:, REASON] != none)
-    codes = np.where(reasoned, values[:, REASON], -1)
+    codes = np.where(begun & _with_reason(timelines, values), values[:, REASON], -1)
     pairs = len(lines), 2
     held = held.reshape(*pairs, held.shape[1])
     return Ends(lines, held, nexts.reshape(pairs), codes.reshape(pairs))
@@ -320,11 +317,16 @@ def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> In
 
 def _away_with_reason(timelines: Timelines, steps: Int64s) -> Int64s:
     """Those of ``steps`` away with a reason."""
-    values = timelines.values[steps]
+    picked: Int64s = steps[_with_reason(timelines, timelines.values[steps])]
+    return picked
+
+
+def _with_reason(timelines: Timelines, values: Int64s) -> npt.NDArray[np.bool_]:
+    """Which of the steps with ``values`` are away with a reason."""
     texts = timelines.texts
     none = texts.index(NO_REASON) if NO_REASON in texts else -1
-    picked: Int64s = steps[(values[:, STATE] == AWAY) & (values[:, REASON] != none)]
-    return picked
+    with_one: npt.NDArray[np.bool_] = (values[:, STATE] == AWAY) & (values[:, REASON] != none)
+    return with_one
 
 
 def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
