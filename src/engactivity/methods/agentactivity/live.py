@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Collection, Hashable
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from engactivity.core.params import ALL, Selection
 from engactivity.methods.agentactivity.measure import (
@@ -37,10 +38,10 @@ from engactivity.methods.agentactivity.render import (
     Inputs,
     entries,
     inputs,
+    joined_text,
     rendered,
     reused,
 )
-from engactivity.methods.agentactivity.render import joined as joined_text
 from engactivity.methods.keptentries import ENTRY_BYTES
 from engactivity.store.timelines import TimelineRows, Timelines
 
@@ -145,7 +146,7 @@ def carried(
         return None
     if not again.any():  # the usual: every agent's measures moved
         return Carried(kept, shifted, at, measured, lines)
-    stay, stay_at = without(shifted, again), at.take(np.flatnonzero(~again))
+    stay, stay_at = _without(shifted, at, again)
     return Carried(kept, stay, stay_at, measured, lines)
 
 
@@ -157,16 +158,26 @@ def settled(kept: RangeEntries) -> tuple[Measured, Ends]:
     """``kept``'s measures and ends with its patches joined in (the newest of an agent's)."""
     if not kept.patches:
         return kept.measured, kept.ends
-    parts, parts_at, taken = [], [], np.zeros(0, np.int64)
+    parts, taken = [], np.zeros(0, np.int64)
     for again, again_at in reversed(kept.patches):
         older = np.isin(again.agents, taken)  # measured again by a newer patch
-        parts.append(without(again, older))
-        parts_at.append(again_at.take(np.flatnonzero(~older)))
-        taken = np.concatenate([taken, parts[-1].agents])
+        parts.append(_without(again, again_at, older))
+        taken = np.concatenate([taken, again.agents[~older]])
     stale = np.isin(kept.measured.agents, taken)
-    measured, order = joined([without(kept.measured, stale), *parts])
-    at = Ends.joined([kept.ends.take(np.flatnonzero(~stale)), *parts_at], order)
-    return measured, at
+    return _joined([_without(kept.measured, kept.ends, stale), *parts])
+
+
+# A range's measures and the ends of its steps are of the same agents in the same order
+# (``Ends`` holds no agent ids): they are dropped from and joined together, only here.
+def _without(measured: Measured, at: Ends, rows: npt.NDArray[np.bool_]) -> tuple[Measured, Ends]:
+    """The measures and their ends but the agents at ``rows``."""
+    return without(measured, rows), at.take(np.flatnonzero(~rows))
+
+
+def _joined(parts: Sequence[tuple[Measured, Ends]]) -> tuple[Measured, Ends]:
+    """The parts' measures and their ends (of different agents) as one, by agent id."""
+    measured, order = joined([m for m, _ in parts])
+    return measured, Ends.joined([at for _, at in parts], order)
 
 
 def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
@@ -236,8 +247,7 @@ def carried_on(c: Carried, seen: Seen, r: Range, again: Measured, again_at: Ends
         return _patched(kept, seen.version, again, again_at)
     measured, at = c.stay, c.stay_ends
     if len(again.agents):
-        measured, order = joined([c.stay, again])
-        at = Ends.joined([c.stay_ends, again_at], order)
+        measured, at = _joined([(c.stay, c.stay_ends), (again, again_at)])
     made = inputs(measured)  # moved: any agent's seconds may have changed
     was = c.was if c.was is not None else settled(kept)[0]
     before = kept.inputs if kept.inputs is not None else inputs(was)

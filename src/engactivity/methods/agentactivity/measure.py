@@ -73,13 +73,21 @@ def _ends(timelines: Timelines, steps: Int64s) -> Int64s:
     return np.where(same, _times(timelines, following), _LONG_AFTER)
 
 
+def _holding(
+    timelines: Timelines, lines: Int64s, moments: Int64s
+) -> tuple[Int64s, Int64s, npt.NDArray[np.bool_]]:
+    """Moments from the origin; per (line, moment), by line: the step holding it and if one does."""
+    at = np.clip(moments - timelines.origin, -1, LAST_MOMENT)
+    asked = ((lines << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
+    step = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    first = np.repeat(timelines.starts[lines], len(moments))
+    begun = step >= first
+    return at, np.where(begun, step, first), begun  # before its first step: that one is next
+
+
 def up_to(timelines: Timelines, agents: Int64s, moments: Int64s) -> Int64s:
     """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
-    at = np.clip(moments - timelines.origin, -1, LAST_MOMENT)
-    asked = ((agents << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
-    step = np.searchsorted(timelines.sortable, asked, side="right") - 1
-    begun = step >= np.repeat(timelines.starts[agents], len(moments))
-    step = np.where(begun, step, 0)
+    at, step, begun = _holding(timelines, agents, moments)
     inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - _times(timelines, step)
     total = timelines.sums[step] + weights(timelines.values[step]) * inside[:, None]
     total[~begun] = 0
@@ -123,10 +131,9 @@ class Measured:
         return int(self.agents.nbytes + self.ms.nbytes + self.reasons.ms.nbytes * 2)
 
 
-_NO_AGENTS = np.zeros(0, np.int64)
-_NO_REASONS = Reasons(
-    _NO_AGENTS, np.zeros(0, object), _NO_AGENTS, np.zeros((0, MEASURES), np.int64)
-)
+NO_AGENTS = np.zeros(0, np.int64)
+"""No agents (shared: never written to)."""
+_NO_REASONS = Reasons(NO_AGENTS, np.zeros(0, object), NO_AGENTS, np.zeros((0, MEASURES), np.int64))
 
 
 def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Measured]:
@@ -212,7 +219,7 @@ class Ends:
 
 
 NO_ENDS = Ends(
-    _NO_AGENTS,
+    NO_AGENTS,
     np.zeros((0, 2, 3 * MEASURES), np.int64),
     np.zeros((0, 2), np.int64),
     np.zeros((0, 2), np.int64),
@@ -221,12 +228,7 @@ NO_ENDS = Ends(
 
 def ends(timelines: Timelines, lines: Int64s, lo: int, hi: int) -> Ends:
     """The steps holding ``lo`` and ``hi`` of the timelines ``lines``."""
-    at = np.clip(np.array([lo, hi]) - timelines.origin, -1, LAST_MOMENT)
-    asked = ((lines << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
-    step = np.searchsorted(timelines.sortable, asked, side="right") - 1
-    first = np.repeat(timelines.starts[lines], 2)
-    begun = step >= first
-    step = np.where(begun, step, first)  # before its first step: that one is next
+    _, step, begun = _holding(timelines, lines, np.array([lo, hi]))
     values = timelines.values[step]
     held = weights(values)
     held[~begun] = 0

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from engactivity.methods.agentactivity.measure import Int64s, Measured, Texts
+from engactivity.methods.agentactivity.measure import NO_AGENTS, Int64s, Measured, Texts
 from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
@@ -24,7 +24,6 @@ _TAIL = (
     '{"id":-1,"name":"Logged in","value":' + _VALUE + "}]"
 )
 _REASON = '{"id":%s,"value":' + _VALUE + "}"
-_NONE = np.zeros(0, np.int64)
 
 
 def seconds(ms: Int64s) -> Int64s:
@@ -56,7 +55,7 @@ def _reason_texts(made: Inputs, agents: Int64s | None = None) -> dict[int, str]:
 
 def agents_metrics(measured: Measured) -> bytes:
     """An ``agentsMetrics`` object: each agent logged in during the range."""
-    return joined(entries(measured).values())
+    return joined_text(entries(measured).values())
 
 
 def entries(measured: Measured) -> dict[int, str]:
@@ -132,13 +131,12 @@ def _reasons_changed(made: Inputs, earlier: Inputs) -> Int64s:
     now, then = made.reason_agents, earlier.reason_agents
     if not np.array_equal(now, then):  # compare the agents with as many rows in each
         agents, where = np.unique(np.concatenate([now, then]), return_inverse=True)
-        counts = np.zeros((2, len(agents)), np.int64)
-        np.add.at(counts[0], where[: len(now)], 1)
-        np.add.at(counts[1], where[len(now) :], 1)
-        alike = agents[counts[0] == counts[1]]
+        rows_now = np.bincount(where[: len(now)], minlength=len(agents))
+        rows_then = np.bincount(where[len(now) :], minlength=len(agents))
+        alike = agents[rows_now == rows_then]
         mine, theirs = np.isin(now, alike), np.isin(then, alike)
         differ = _rows_changed(made, earlier, mine, theirs)
-        return np.union1d(agents[counts[0] != counts[1]], differ)
+        return np.union1d(agents[rows_now != rows_then], differ)
     everything = np.ones(len(now), bool)
     return _rows_changed(made, earlier, everything, everything)
 
@@ -150,10 +148,10 @@ def _rows_changed(
     of ``earlier`` (as many, of the same agents in the same order)."""
     differ = (made.reason_values[mine] != earlier.reason_values[theirs]).any(axis=1)
     differ |= made.reason_ids[mine] != earlier.reason_ids[theirs]
-    return np.unique(made.reason_agents[mine][differ]) if differ.any() else _NONE
+    return np.unique(made.reason_agents[mine][differ]) if differ.any() else NO_AGENTS
 
 
-def joined(texts: Iterable[str]) -> bytes:
+def joined_text(texts: Iterable[str]) -> bytes:
     """An ``agentsMetrics`` object of agent entries (in order)."""
     return ('{"metricsPerAgent":{' + ",".join(texts) + '},"metricsTotals":[]}').encode()
 
