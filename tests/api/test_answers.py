@@ -145,3 +145,54 @@ def test_questions_asked_after_each_write_show_it_and_match_an_uncached_server(
             asked = str(params["agentIds"])
             if asked == "all" or str(100 + n) in asked.split(","):
                 assert str(100 + n) in body["agentsMetrics"]["metricsPerAgent"]
+
+
+def send(store: Store, events: list[dict[str, object]]) -> None:
+    """Acknowledged ``events`` of account acme (memory has them once this returns)."""
+    body = orjson.dumps(events)
+    Ingestor(store, lambda: NOW_MS, Limits()).accept("acme", body).stored.result()
+
+
+def test_a_write_leaves_the_answers_of_methods_that_do_not_read_its_tables(store: Store) -> None:
+    """Answers are cached by the versions of their method's tables: a chat's events leave
+    current queue state alone, a queue sample leaves agent activity alone; a write to
+    a table the method reads is seen at once."""
+    reads: list[str] = []
+
+    def counted(name: str) -> Any:
+        method = next(m for m in METHODS if m.name == name)
+
+        def read(*args: Any) -> Any:
+            reads.append(name)
+            return method.read(*args)
+
+        return dataclasses.replace(method, read=read)
+
+    queuestate, agents = counted("queuestate"), counted("agentactivity")
+    answers = Answers(store, 8 * 2**20)
+
+    def asked(method: Any, params: dict[str, str]) -> dict[str, Any]:
+        async def answer() -> bytes:
+            return await answers.get(method, "acme", method.parse(params), NOW_MS)
+
+        body: dict[str, Any] = orjson.loads(asyncio.run(answer()))
+        return body
+
+    state = {"v": "1", "skillIds": "all"}
+    activity = {"v": "1", "agentIds": "all", "timeframe": "60"}
+    sample = {"type": "queueState", "skillId": 1, "availableSlots": 2}
+    online = {"eventId": "on", "type": "agentState", "time": NOW_MS - MIN, "agentId": 100}
+    send(store, [{**sample, "eventId": "s1", "time": NOW_MS - MIN, "queueSize": 3}])
+    send(store, [{**online, "state": "online"}])
+    first, first_agents = asked(queuestate, state), asked(agents, activity)
+    assert reads == ["queuestate", "agentactivity"]
+    write(store, 1)  # a connected: neither method reads its tables
+    assert (asked(queuestate, state), asked(agents, activity)) == (first, first_agents)
+    assert reads == ["queuestate", "agentactivity"]  # both served from the cache
+    send(store, [{**sample, "eventId": "s2", "time": NOW_MS - MIN // 2, "queueSize": 5}])
+    assert asked(queuestate, state)["skills"]["1"]["currentQueueSize"] == 5
+    assert asked(agents, activity) == first_agents
+    assert reads == ["queuestate", "agentactivity", "queuestate"]
+    send(store, [{**online, "eventId": "off", "state": "away", "time": NOW_MS - MIN // 2}])
+    assert asked(agents, activity) != first_agents
+    assert reads[-1] == "agentactivity"

@@ -1,8 +1,9 @@
 """Producing answers of any method: from a snapshot of the store, through the caches.
 
-Whole answers are cached by the account's data version: a wallboard polling the same
-question gets the stored bytes until new data arrives for its account, and never an
-answer older than a freshly computed one. Methods may also keep rendered parts
+Whole answers are cached by the data version of the tables their method reads: a
+wallboard polling the same question gets the stored bytes until new data arrives in
+one of them (a chat's events leave current queue state and agent activity answers
+alone), and never an answer older than a freshly computed one. Methods may also keep rendered parts
 (``Fragments``), each under its own stamp, so that after new data only the changed
 parts are rendered again. Identical concurrent questions share one computation, and
 answers that are not light are made off the event loop, at most one per core at a
@@ -47,7 +48,7 @@ class _AccountFragments:
 class Answer:
     body: bytes
     version: int
-    """The account's data version it was read at."""
+    """The data version of its method's tables it was read at."""
     until: int
     """The moment (ms) from which it is outdated even without new data (2**63: never)."""
 
@@ -73,13 +74,13 @@ class Answers:
         version: int | None = None,
     ) -> Answer:
         """The answer with its data version and until when it holds (for push).
-        ``version``: the account's version, when the caller has just read it (push
-        does, to skip unchanged questions), so that it is not read twice."""
+        ``version``: the version of the method's tables, when the caller has just read
+        it (push does, to skip unchanged questions), so that it is not read twice."""
         plan = method.plan(query, now_ms)
         part = plan if method.key is None else method.key(query, plan)
         key = (method.name, account_id, query, part)
         if version is None:
-            version = await self.version(account_id)
+            version = await self.version(account_id, method)
         cached = self._answers.entry(key, version, now_ms)
         if cached is not None:
             return Answer(cached[0], version, cached[1])
@@ -95,13 +96,15 @@ class Answers:
             answer = await off_loop()
         return answer
 
-    async def version(self, account_id: str) -> int:
-        """The account's data version (answers are cached by it)."""
+    async def version(self, account_id: str, method: AnyMethod) -> int:
+        """The data version of the account's tables ``method`` reads (its answers are
+        cached by it)."""
         if self._store.blocking or not self._store.resident(account_id):
             # Other processes write too, or the account is not in memory: the version
             # comes from the database (the account is loaded), off the event loop.
-            return await anyio.to_thread.run_sync(self._store.version, account_id)
-        return self._store.version(account_id)
+            version = functools.partial(self._store.version, account_id, method.tables)
+            return await anyio.to_thread.run_sync(version)
+        return self._store.version(account_id, method.tables)
 
     def _inline(self, method: AnyMethod, account_id: str, query: Any) -> bool:
         """Whether to answer on the event loop: light by its shape, or cheap last time."""
@@ -119,7 +122,7 @@ class Answers:
         started = time.perf_counter()
         fragments = _AccountFragments(self._fragments, (method.name, account_id))
         with self._store.snapshot(account_id) as state:
-            version = state.version
+            version = state.version_of(method.tables)
             reading = method.read(query, plan, state, fragments)
         body = method.render(query, plan, reading, fragments)
         until = None if method.valid_until is None else method.valid_until(query, plan, reading)

@@ -156,7 +156,7 @@ class Topic:
         hub = self.hub
         now = hub.clock()
         try:
-            version = await hub.answers.version(self.account_id)
+            version = await hub.answers.version(self.account_id, self.method)
             if version == self.current.version and now < self.current.until:
                 return False
             with hub.limiter.slot(self.account_id):

@@ -154,10 +154,12 @@ class Engine:
         self._jobs.put(job)
         return job.future
 
-    def version(self, account_id: str) -> int:
+    def version(self, account_id: str, tables: Sequence[Table] | None = None) -> int:
         if self._dialect.shared:
-            return self._mirror.fresh(account_id).version
-        return self._mirror.resident(account_id).version
+            state = self._mirror.fresh(account_id)
+        else:
+            state = self._mirror.resident(account_id)
+        return state.version if tables is None else state.version_of(tables)
 
     @contextmanager
     def snapshot(self, account_id: str) -> Iterator[AccountState]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 from engactivity.core.events import Event
 from engactivity.core.timeframe import MINUTE_MS, bucket_of
 from engactivity.store.memory import AccountState
+from engactivity.store.tables import Table
 
 T = TypeVar("T")
 
@@ -84,8 +85,9 @@ class Store(Protocol):
         """Whether the account is in memory (``version`` then needs no load)."""
         ...
 
-    def version(self, account_id: str) -> int:
-        """Bring the account's state up to date; a number that changes whenever it changes."""
+    def version(self, account_id: str, tables: Sequence[Table] | None = None) -> int:
+        """Bring the account's state up to date; a number that changes whenever it
+        changes (with ``tables``: whenever the rows of one of them change)."""
         ...
 
     def snapshot(self, account_id: str) -> AbstractContextManager[AccountState]:

@@ -281,6 +281,12 @@ class AccountState:
         """Changes whenever any of the account's rows change."""
         return max((rows.version for rows in self.tables.values()), default=0)
 
+    def version_of(self, tables: Iterable[Table]) -> int:
+        """Changes whenever the rows of any of ``tables`` change, and only then: each
+        table's version only grows, drawn from one counter, so the newest of them moves
+        exactly when one of them does."""
+        return max((self.tables[table.name].version for table in tables), default=0)
+
     def rows(self, table: BucketTable) -> BucketRows:
         found = self.tables[table.name]
         assert isinstance(found, BucketRows)
