@@ -41,10 +41,17 @@ SEPARATOR = "\n"
 
 def encode_answer(answer: Answer) -> bytes:
     """The ``answer`` event: the poll's JSON body, its data version as the id."""
-    event = ServerSentEvent(
-        answer.body.decode(), event="answer", id=str(answer.version), sep=SEPARATOR
-    )
-    return event.encode()
+    body, event_id = answer.body, str(answer.version)
+    if b"\n" in body or b"\r" in body:  # never from our methods (JSON on one line)
+        return ServerSentEvent(body.decode(), event="answer", id=event_id, sep=SEPARATOR).encode()
+    # One data line: the library frames the id and the name, and the body goes in as
+    # bytes. Its encoder splits data into lines with a regular expression over the text:
+    # 0.15 s for a 20 MB answer, on the event loop, once per change of the question.
+    head = ServerSentEvent(event="answer", id=event_id, sep=SEPARATOR).encode()
+    return b"".join((head[: -len(_END)], b"data: ", body, _END, _END))
+
+
+_END = SEPARATOR.encode()
 
 
 class Subscriber:
