@@ -13,6 +13,10 @@ per-round ratios to the first server, and the server's CPU per round (write + tw
 answers). Two servers of the same code differ by up to about 10% on a busy machine:
 give the same ``--src`` twice to see the noise.
 
+``--clock-running``: the servers' clocks run from the data set's now instead (agent
+activity's answers are each of their own moment, and the write's agent is inside
+their windows), as in life.
+
 ``--load`` first ingests the data set's standard day into ``DB`` (about 2 minutes of
 CPU). A server started on a loaded store sweeps its event ids once (retention): the
 rounds begin when every server is idle.
@@ -138,6 +142,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--load", action="store_true", help="ingest the day into --store")
     parser.add_argument("--port-base", type=int, default=0, help="0: free ports")
+    parser.add_argument(
+        "--clock-running",
+        action="store_true",
+        help="the servers' clocks run from the day's now (the writes' agentState, dated at "
+        "it, then falls inside agent activity's windows: the agent is measured again)",
+    )
     args = parser.parse_args()
     data = _load(args.data, FULL)
     ports = [args.port_base + i if args.port_base else free_port() for i in range(9)]
@@ -155,7 +165,9 @@ def main() -> None:
         for i, src in enumerate(args.src):
             copy = args.store.with_name(f"{args.store.stem}-ab{i}.db")
             copy_store(args.store, copy)
-            servers.append(serve(copy, src, data.now_ms, ports[i], copy.with_suffix(".log")))
+            clock = "ENGACTIVITY_FAKE_START_MS" if args.clock_running else "ENGACTIVITY_FAKE_NOW_MS"
+            log = copy.with_suffix(".log")
+            servers.append(serve(copy, src, data.now_ms, ports[i], log, clock))
         for server in servers:
             server.wait_idle(window_s=2, limit_s=600)
         writers = [Writer(s, data.now_ms) for s in servers]

@@ -32,6 +32,7 @@ from engactivity.methods.agentactivity.measure import (
     Range,
     joined,
     moved,
+    replaced,
     without,
 )
 from engactivity.methods.agentactivity.render import (
@@ -105,9 +106,11 @@ class Carried:
 
     kept: RangeEntries
     stay: Measured | None
-    """The kept measures moved to the range, of the agents not measured again (None at
-    the same moments: they are the kept ones)."""
+    """The kept measures moved to the range (None at the same moments: they are the kept
+    ones); the rows of ``moved_again`` are not meaningful (they are measured again)."""
     stay_ends: Ends | None
+    moved_again: npt.NDArray[np.bool_] | None
+    """Which of ``stay``'s agents are measured again (None: none)."""
     was: Measured | None
     """The kept measures with their patches joined in, before they moved (what the kept
     texts were made from), when that was needed."""
@@ -134,7 +137,7 @@ def carried(
         return None
     touched = rows.touched_since(kept.version)
     if (r.lo, r.hi) == (kept.lo, kept.hi):  # the same moments: the agents touched only
-        return Carried(kept, None, None, None, selected(timelines, agents, touched))
+        return Carried(kept, None, None, None, None, selected(timelines, agents, touched))
     measured, at = settled(kept)
     shifted, again = moved(timelines, measured, at, Range(None, kept.lo, kept.hi), r)
     if len(touched):
@@ -144,10 +147,7 @@ def carried(
     lines = selected(timelines, agents, candidates)
     if len(lines) > max(16, len(at.lines) // 2):  # cheaper measured whole
         return None
-    if not again.any():  # the usual: every agent's measures moved
-        return Carried(kept, shifted, at, measured, lines)
-    stay, stay_at = _without(shifted, at, again)
-    return Carried(kept, stay, stay_at, measured, lines)
+    return Carried(kept, shifted, at, again if again.any() else None, measured, lines)
 
 
 _MOST_PATCHES = 64
@@ -178,6 +178,22 @@ def _joined(parts: Sequence[tuple[Measured, Ends]]) -> tuple[Measured, Ends]:
     """The parts' measures and their ends (of different agents) as one, by agent id."""
     measured, order = joined([m for m, _ in parts])
     return measured, Ends.joined([at for _, at in parts], order)
+
+
+def _with_again(c: Carried, again: Measured, again_at: Ends) -> tuple[Measured, Ends]:
+    """The moved measures and ends of ``c`` with the agents measured again in them:
+    in their places when all of them were kept (the usual), else joined in."""
+    assert c.stay is not None and c.stay_ends is not None
+    if not len(again.agents):
+        return c.stay, c.stay_ends
+    found = replaced(c.stay, again)
+    if found is not None:
+        measured, where = found
+        return measured, c.stay_ends.replaced(where, again_at)
+    stay = c.stay, c.stay_ends
+    if c.moved_again is not None:
+        stay = _without(*stay, c.moved_again)
+    return _joined([stay, (again, again_at)])
 
 
 def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
@@ -245,9 +261,7 @@ def carried_on(c: Carried, seen: Seen, r: Range, again: Measured, again_at: Ends
     kept = c.kept
     if c.stay is None or c.stay_ends is None:
         return _patched(kept, seen.version, again, again_at)
-    measured, at = c.stay, c.stay_ends
-    if len(again.agents):
-        measured, at = _joined([(c.stay, c.stay_ends), (again, again_at)])
+    measured, at = _with_again(c, again, again_at)
     made = inputs(measured)  # moved: any agent's seconds may have changed
     was = c.was if c.was is not None else settled(kept)[0]
     before = kept.inputs if kept.inputs is not None else inputs(was)

@@ -207,6 +207,12 @@ class Ends:
     def take(self, rows: Int64s) -> Ends:
         return Ends(self.lines[rows], self.weights[rows], self.nexts[rows], self.codes[rows])
 
+    def replaced(self, where: Int64s, again: Ends) -> Ends:
+        """These ends with the rows at ``where`` replaced by ``again``'s."""
+        weights, nexts, codes = self.weights.copy(), self.nexts.copy(), self.codes.copy()
+        weights[where], nexts[where], codes[where] = again.weights, again.nexts, again.codes
+        return Ends(self.lines, weights, nexts, codes)
+
     @staticmethod
     def joined(parts: Sequence[Ends], order: Int64s) -> Ends:
         """The parts' agents as one, in ``order`` (positions in the parts joined)."""
@@ -287,15 +293,38 @@ def joined(parts: Sequence[Measured]) -> tuple[Measured, Int64s]:
     (positions in the parts joined). Each part's reasons are of its own agents."""
     agents = np.concatenate([p.agents for p in parts])
     order = np.argsort(agents, kind="stable")
-    owners = np.concatenate([p.reasons.agents for p in parts])
-    by_agent = np.argsort(owners, kind="stable")  # each agent's rows come from one part
-    reasons = Reasons(
-        owners[by_agent],
-        np.concatenate([p.reasons.ids for p in parts])[by_agent],
-        np.concatenate([p.reasons.codes for p in parts])[by_agent],
-        np.concatenate([p.reasons.ms for p in parts])[by_agent],
-    )
+    reasons = _joined_reasons([p.reasons for p in parts])
     return Measured(agents[order], np.concatenate([p.ms for p in parts])[order], reasons), order
+
+
+def _joined_reasons(parts: Sequence[Reasons]) -> Reasons:
+    """Reasons of different agents as one, by agent (an agent's rows from one part)."""
+    owners = np.concatenate([p.agents for p in parts])
+    by_agent = np.argsort(owners, kind="stable")
+    return Reasons(
+        owners[by_agent],
+        np.concatenate([p.ids for p in parts])[by_agent],
+        np.concatenate([p.codes for p in parts])[by_agent],
+        np.concatenate([p.ms for p in parts])[by_agent],
+    )
+
+
+def replaced(measured: Measured, again: Measured) -> tuple[Measured, Int64s] | None:
+    """``measured`` with the rows of ``again``'s agents replaced by ``again``'s, and their
+    positions; None when ``again`` has an agent that ``measured`` has not. Cheaper than
+    dropping the agents and joining them again: the order of the rows holds."""
+    where = np.searchsorted(measured.agents, again.agents)
+    if len(where) and where[-1] >= len(measured.agents):
+        return None
+    if not np.array_equal(measured.agents[where], again.agents):
+        return None
+    ms = measured.ms.copy()
+    ms[where] = again.ms
+    r = measured.reasons
+    stale = np.isin(r.agents, again.agents)
+    if stale.any() or len(again.reasons.agents):
+        r = _joined_reasons([r.take(~stale), again.reasons])
+    return Measured(measured.agents, ms, r), where
 
 
 def without(measured: Measured, rows: npt.NDArray[np.bool_]) -> Measured:

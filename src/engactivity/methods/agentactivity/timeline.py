@@ -46,13 +46,29 @@ def weights(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Per step, 1 where its time counts in each (state, measure) column, else 0:
     online, back soon, away; each total, chatting, at full capacity."""
     active, limit = values[:, ACTIVE], values[:, LIMIT]
-    chatting = active > 0
     at_limit = (limit != UNLIMITED) & (active >= limit)
-    columns = []
-    for state in MEASURED:
-        mine = values[:, STATE] == state
-        columns += [mine, mine & chatting, mine & at_limit]
-    return np.stack(columns, axis=1).astype(np.int64)
+    # A step's row depends on its state, chatting or not and at its limit or not: one
+    # lookup in a table of them (few whole-array operations, however few the steps).
+    kind = values[:, STATE] * 4 + (active > 0) * 2 + at_limit
+    found: npt.NDArray[np.int64] = _WEIGHTS[kind]
+    return found
+
+
+def _weights_table() -> npt.NDArray[np.int64]:
+    """Row ``state * 4 + chatting * 2 + at_limit``: that step's weights."""
+    table = np.zeros((4 * (max(CODES.values()) + 1), len(MEASURED) * MEASURES), np.int64)
+    for state in CODES.values():
+        for chatting in (0, 1):
+            for at_limit in (0, 1):
+                if state in MEASURED:
+                    column = MEASURED.index(state) * MEASURES
+                    table[state * 4 + chatting * 2 + at_limit, column : column + MEASURES] = (
+                        1, chatting, at_limit,
+                    )  # fmt: skip
+    return table
+
+
+_WEIGHTS = _weights_table()
 
 
 AGENT_STATES = TimelineTable(
