@@ -296,23 +296,35 @@ def _clock_running(moving: dict[str, Any] | None, rows: list[dict[str, Any]]) ->
         "the restarted server has swept its event ids (retention, a minute or two, "
         "during which answers are slower): each answer is of its own moment, made from "
         "the measures the previous answer of the same question kept, moved on by the "
-        "milliseconds between them (docs/design.md), and the text of past intervals.",
+        "milliseconds between them (docs/design.md), and the text of past intervals. "
+        "*After a write*: the same, each question right after the benchmark's write, "
+        "as in the table above (one client, `http.client`); with the clock running, the "
+        "write's agent state (dated at the data's now) is inside every window, so its "
+        "agent is measured again, as a live account's agents are; over the floor and "
+        "the peer timed after a write in the table above.",
         "",
-        "| query | p50 | p99 | naive/ours | ours/floor |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| query | p50 | p99 | naive/ours | ours/floor "
+        "| p50 after a write | p99 after a write | naive/ours | ours/floor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, run in moving.items():
         row = floors.get(name, {})
         p50 = run.get("p50_ms") or 0.0
-        naive = row.get("peer_p50") or 0.0
-        floor = row.get("floor_ms") or 0.0
-        over_ours = naive / p50 if p50 else None
-        over_floor = p50 / floor if floor else None
+        after = run.get("after_write") or {}
+        after_p50 = after.get("p50_ms") or 0.0
         lines.append(
             f"| {name} | {ms(p50)} | {ms(run.get('p99_ms'))} "
-            f"| {num(over_ours, 1)}x | {num(over_floor, 1)}x |"
+            f"| {_ratio(row.get('peer_p50'), p50)} | {_ratio(p50, row.get('floor_ms'))} "
+            f"| {ms(after_p50 or None)} | {ms(after.get('p99_ms'))} "
+            f"| {_ratio(row.get('cold_peer_p50'), after_p50)} "
+            f"| {_ratio(after_p50, row.get('cold_floor_ms'))} |"
         )
     return lines
+
+
+def _ratio(over: float | None, under: float | None) -> str:
+    """``over / under`` as a table cell (``-`` when either is missing)."""
+    return f"{num(over / under, 1)}x" if over and under else "-"
 
 
 def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -> str:

@@ -49,12 +49,14 @@ class Writer:
     the next answer afresh.
     """
 
-    def __init__(self, server: Process, now_ms: int) -> None:
+    def __init__(self, server: Process, now_ms: int, first: int = 0) -> None:
+        """``first``: where the numbering of its events starts (a second writer to the
+        same store starts after the first's, so that its events are new)."""
         self.now_ms = now_ms
         self.port = server.port
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         self.time_ms = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
-        self.count = 0
+        self.count = first
         self.lock = threading.Lock()
         self.samples: dict[str, dict[str, Any] | None] = {}
 
