@@ -168,6 +168,13 @@ def render(results: dict[str, Any]) -> str:
         f"({_clients(live)}) used {100 * live['client_cpu_share']:.0f}% of a core. "
         f"**Memory** (RSS) of the server: {rss[0]:.0f} MB at the start, {rss[1]:.0f} MB at "
         "the end.",
+        *_failures(results),
         LIVE.end,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _failures(results: dict[str, Any]) -> list[str]:
+    """What the run's checks found (a failed poll: an error status or no answer in 60 s)."""
+    failures = results.get("failures") or []
+    return ["", f"**This run failed its checks**: {'; '.join(failures)}."] if failures else []
