@@ -58,6 +58,8 @@ class Record:
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """``"<method>: HTTP <status>"`` or ``"<method>: <exception>"`` -> how many polls."""
     answers: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """Client name -> (arrival time, marker value) of each answer, in arrival order."""
     acks: list[float] = field(default_factory=list)
@@ -80,6 +82,8 @@ class Record:
             self.latencies[method] += times
         for method, count in other.errors.items():
             self.errors[method] += count
+        for kind, count in other.error_kinds.items():
+            self.error_kinds[kind] += count
         self.answers |= other.answers
         self.acks += other.acks
         self.polled += other.polled
@@ -161,12 +165,14 @@ async def poller(
         began = time.perf_counter()
         try:
             response = await client.request(url=url, **args)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             rec.errors[q.method] += 1
+            rec.error_kinds[f"{q.method}: {type(exc).__name__}"] += 1
         else:
             arrived = time.perf_counter()
             if response.status_code != 200:
                 rec.errors[q.method] += 1
+                rec.error_kinds[f"{q.method}: HTTP {response.status_code}"] += 1
             else:
                 rec.polled += 1
                 rec.latencies[q.method].append(arrived - began + extra_s)

@@ -66,7 +66,8 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
     failures = list(raw["failures"])
     if errors := sum(rec.errors.values()):
-        failures.append(f"ours: {errors} polls failed")
+        kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(rec.error_kinds.items()))
+        failures.append(f"ours: {errors} polls failed ({kinds})")
     for who in ("pollers", "subscribers"):
         if missed := live["freshness"][who]["missed"]:
             failures.append(f"{who}: {missed} (marker, client) pairs no answer showed")

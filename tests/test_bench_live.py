@@ -9,7 +9,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from bench.live_clients import MARKER_AGENT, MARKER_SKILL, freshness, marker_in, marker_value
+from bench.live_clients import (
+    MARKER_AGENT,
+    MARKER_SKILL,
+    Record,
+    freshness,
+    marker_in,
+    marker_value,
+)
 from bench.run import Query
 from bench.sections import LIVE
 
@@ -114,3 +121,17 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
         assert live["pushed"] > 0 and live["freshness"]["subscribers"]["samples"] > 0
     text = out.read_text()
     assert text.index("## Live: a contact center at its peak") < text.index("## Queries")
+
+
+def test_failed_polls_are_counted_by_kind_across_processes() -> None:
+    """A failed poll is named by its method and what failed (status or exception), so
+    that a run's report says what went wrong, whichever wallboard process saw it."""
+    one, two = Record(), Record()
+    one.errors["queuestate"] += 1
+    one.error_kinds["queuestate: HTTP 429"] += 1
+    two.errors["queuestate"] += 1
+    two.error_kinds["queuestate: HTTP 429"] += 1
+    two.error_kinds["sla: ReadTimeout"] += 1
+    one.merge(two)
+    assert one.errors == {"queuestate": 2}
+    assert one.error_kinds == {"queuestate: HTTP 429": 2, "sla: ReadTimeout": 1}
