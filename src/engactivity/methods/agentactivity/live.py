@@ -263,9 +263,7 @@ def carried_on(c: Carried, seen: Seen, r: Range, again: Measured, again_at: Ends
         return _patched(kept, seen.version, again, again_at)
     measured, at = _with_again(c, again, again_at)
     made = inputs(measured)  # moved: any agent's seconds may have changed
-    was = c.was if c.was is not None else settled(kept)[0]
-    before = kept.inputs if kept.inputs is not None else inputs(was)
-    texts = reused(made, before, kept.texts)
+    texts = reused(made, _inputs(kept, c.was), kept.texts)
     return _kept(seen, r, measured, at, texts, made, kept)
 
 
@@ -292,6 +290,9 @@ def _patched(kept: RangeEntries, version: int, again: Measured, again_at: Ends) 
     return replace(patched, texts=texts, text=text, inputs=None, size=size)
 
 
-def _inputs(kept: RangeEntries) -> Inputs:
-    """What ``kept``'s texts were made from (its measures are kept in step with them)."""
-    return kept.inputs if kept.inputs is not None else inputs(settled(kept)[0])
+def _inputs(kept: RangeEntries, was: Measured | None = None) -> Inputs:
+    """What ``kept``'s texts were made from (its measures are kept in step with them);
+    ``was``: its measures settled already, when the caller has them."""
+    if kept.inputs is not None:
+        return kept.inputs
+    return inputs(settled(kept)[0] if was is None else was)
