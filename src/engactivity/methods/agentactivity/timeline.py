@@ -57,14 +57,10 @@ def weights(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 def _weights_table() -> npt.NDArray[np.int64]:
     """Row ``state * 4 + chatting * 2 + at_limit``: that step's weights."""
     table = np.zeros((4 * (max(CODES.values()) + 1), len(MEASURED) * MEASURES), np.int64)
-    for state in CODES.values():
-        for chatting in (0, 1):
-            for at_limit in (0, 1):
-                if state in MEASURED:
-                    column = MEASURED.index(state) * MEASURES
-                    table[state * 4 + chatting * 2 + at_limit, column : column + MEASURES] = (
-                        1, chatting, at_limit,
-                    )  # fmt: skip
+    for n, state in enumerate(MEASURED):  # logged out: a row of zeros
+        for chatting, at_limit in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            row = state * 4 + chatting * 2 + at_limit
+            table[row, n * MEASURES : (n + 1) * MEASURES] = (1, chatting, at_limit)
     return table
 
 
