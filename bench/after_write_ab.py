@@ -41,13 +41,12 @@ WARMUP = 5
 """Rounds not counted (the first loads the account)."""
 
 
-def serve(
-    db: Path, src: str, now_ms: int, port: int, log: Path, clock: str = "ENGACTIVITY_FAKE_NOW_MS"
-) -> Process:
+def serve(db: Path, src: str, now_ms: int, port: int, log: Path, running: bool = False) -> Process:
     """``engactivity serve`` of ``src`` on ``db``, its clock pinned at ``now_ms`` (or,
-    with ``clock="ENGACTIVITY_FAKE_START_MS"``, running from it)."""
+    ``running``, running from it)."""
     args = ["-m", "engactivity", "serve", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--store", f"sqlite:///{db}", "--sync", "full", "--log-level", "warning"]
+    clock = "ENGACTIVITY_FAKE_START_MS" if running else "ENGACTIVITY_FAKE_NOW_MS"
     env = {clock: str(now_ms), "PYTHONPATH": src}
     process = Process(f"engactivity ({src})", args, log, env)
     process.port = port
@@ -165,9 +164,8 @@ def main() -> None:
         for i, src in enumerate(args.src):
             copy = args.store.with_name(f"{args.store.stem}-ab{i}.db")
             copy_store(args.store, copy)
-            clock = "ENGACTIVITY_FAKE_START_MS" if args.clock_running else "ENGACTIVITY_FAKE_NOW_MS"
             log = copy.with_suffix(".log")
-            servers.append(serve(copy, src, data.now_ms, ports[i], log, clock))
+            servers.append(serve(copy, src, data.now_ms, ports[i], log, args.clock_running))
         for server in servers:
             server.wait_idle(window_s=2, limit_s=600)
         writers = [Writer(s, data.now_ms) for s in servers]

@@ -34,7 +34,7 @@ def main() -> None:
         db = args.store.with_name(f"{args.store.stem}-running{n}.db")
         copy_store(args.store, db)
         log = db.with_suffix(".log")
-        server = serve(db, src, data.now_ms, free_port(), log, "ENGACTIVITY_FAKE_START_MS")
+        server = serve(db, src, data.now_ms, free_port(), log, running=True)
         try:
             server.wait_idle(limit_s=600)
             for q in shapes:
