@@ -57,9 +57,8 @@ class Record:
     """What the clients saw: latencies by method, marker values by client, acks."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    error_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    """``"<method>: HTTP <status>"`` or ``"<method>: <exception>"`` -> how many polls."""
+    error_kinds: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    """(method, ``HTTP <status>`` or the exception's name) -> how many polls failed so."""
     answers: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """Client name -> (arrival time, marker value) of each answer, in arrival order."""
     acks: list[float] = field(default_factory=list)
@@ -76,12 +75,18 @@ class Record:
     """CPU of the wallboard processes that recorded this."""
     failures: list[str] = field(default_factory=list)
 
+    @property
+    def errors(self) -> dict[str, int]:
+        """Failed polls per method."""
+        out: dict[str, int] = defaultdict(int)
+        for (method, _), count in self.error_kinds.items():
+            out[method] += count
+        return dict(out)
+
     def merge(self, other: Record) -> None:
         """Add what another process's clients saw (their names are distinct)."""
         for method, times in other.latencies.items():
             self.latencies[method] += times
-        for method, count in other.errors.items():
-            self.errors[method] += count
         for kind, count in other.error_kinds.items():
             self.error_kinds[kind] += count
         self.answers |= other.answers
@@ -166,13 +171,11 @@ async def poller(
         try:
             response = await client.request(url=url, **args)
         except httpx.HTTPError as exc:
-            rec.errors[q.method] += 1
-            rec.error_kinds[f"{q.method}: {type(exc).__name__}"] += 1
+            rec.error_kinds[q.method, type(exc).__name__] += 1
         else:
             arrived = time.perf_counter()
             if response.status_code != 200:
-                rec.errors[q.method] += 1
-                rec.error_kinds[f"{q.method}: HTTP {response.status_code}"] += 1
+                rec.error_kinds[q.method, f"HTTP {response.status_code}"] += 1
             else:
                 rec.polled += 1
                 rec.latencies[q.method].append(arrived - began + extra_s)

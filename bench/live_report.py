@@ -66,7 +66,7 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
     }
     failures = list(raw["failures"])
     if errors := sum(rec.errors.values()):
-        kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(rec.error_kinds.items()))
+        kinds = ", ".join(f"{m}: {kind} x{n}" for (m, kind), n in sorted(rec.error_kinds.items()))
         failures.append(f"ours: {errors} polls failed ({kinds})")
     for who in ("pollers", "subscribers"):
         if missed := live["freshness"][who]["missed"]:

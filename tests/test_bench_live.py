@@ -127,11 +127,9 @@ def test_failed_polls_are_counted_by_kind_across_processes() -> None:
     """A failed poll is named by its method and what failed (status or exception), so
     that a run's report says what went wrong, whichever wallboard process saw it."""
     one, two = Record(), Record()
-    one.errors["queuestate"] += 1
-    one.error_kinds["queuestate: HTTP 429"] += 1
-    two.errors["queuestate"] += 1
-    two.error_kinds["queuestate: HTTP 429"] += 1
-    two.error_kinds["sla: ReadTimeout"] += 1
+    one.error_kinds["queuestate", "HTTP 429"] += 1
+    two.error_kinds["queuestate", "HTTP 429"] += 1
+    two.error_kinds["sla", "ReadTimeout"] += 1
     one.merge(two)
-    assert one.errors == {"queuestate": 2}
-    assert one.error_kinds == {"queuestate: HTTP 429": 2, "sla: ReadTimeout": 1}
+    assert one.errors == {"queuestate": 2, "sla": 1}
+    assert one.error_kinds == {("queuestate", "HTTP 429"): 2, ("sla", "ReadTimeout"): 1}
