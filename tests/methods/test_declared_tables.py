@@ -25,7 +25,7 @@ def every_type() -> list[dict[str, Any]]:
     for n in range(24):
         time = NOW_MS - 5 * n * MIN - 7
         skill, agent = 1 + n % 2, 10 + n % 2
-        common = {"eventId": f"e{n}", "time": time}
+        common = {"time": time}  # each event names its own id
         events += [
             {**common, "eventId": f"q{n}", "type": "queued", "skillId": skill},
             {**common, "eventId": f"c{n}", "type": "connected", "skillId": skill,
