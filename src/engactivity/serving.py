@@ -86,6 +86,9 @@ def serve(app: FastAPI, listeners: Listeners, settings: Settings) -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        # Longer than a wallboard's poll period: at uvicorn's 5 s, a client polling every
+        # 5 s sends its request just as the server closes the connection (a failed poll).
+        timeout_keep_alive=settings.keep_alive_s,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_context_factory=None if tls is None else lambda config, default: tls.context,
     )

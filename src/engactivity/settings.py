@@ -235,6 +235,13 @@ class Settings:
         "Seconds requests in flight get to finish after SIGTERM/SIGINT.",
         min=0,
     )
+    keep_alive_s: int = setting(
+        75,
+        "--keep-alive-s",
+        "ENGACTIVITY_KEEP_ALIVE_S",
+        "Seconds an idle HTTP connection is kept open for the client's next request.",
+        min=1,
+    )
     workers: int = setting(
         1,
         "--workers",
