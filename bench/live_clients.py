@@ -61,7 +61,8 @@ class Record:
     error_kinds: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     """(method, ``HTTP <status>`` or the exception's name) -> how many polls failed so."""
     answers: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    """Client name -> (arrival time, marker value) of each answer, in arrival order."""
+    """Client name (``sub<i>:<question>``, ``poll<i>:<question>``) -> (arrival time,
+    marker value) of each answer, in arrival order."""
     acks: list[float] = field(default_factory=list)
     """Acknowledgement time of marker n at index n - 1."""
     polled: int = 0
@@ -260,7 +261,9 @@ async def _wallboards(part: Boards) -> Record:
         # The subscribers open their streams before the pollers begin.
         subs = [
             asyncio.create_task(
-                subscriber(streams, part.base_url + q.path, q, f"sub{i}", rec, part.start - 2.0)
+                subscriber(
+                    streams, part.base_url + q.path, q, f"sub{i}:{q.name}", rec, part.start - 2.0
+                )
             )
             for i, q in part.boards
         ]
@@ -270,7 +273,7 @@ async def _wallboards(part: Boards) -> Record:
                     polls,
                     part.base_url + q.path,
                     q,
-                    f"poll{i}",
+                    f"poll{i}:{q.name}",
                     rec,
                     part.start + i * part.step,
                     part.until,

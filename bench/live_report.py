@@ -25,18 +25,24 @@ def latency(rec: Record) -> dict[str, dict[str, float]]:
 
 
 def fresh(rec: Record, prefix: str) -> dict[str, Any]:
-    """Freshness over every (marker, client) pair of the clients named ``prefix...``."""
+    """Freshness over every (marker, client) pair of the clients named ``prefix...``, and
+    its p99 per question (a client's name ends with ``:<question>``)."""
     lags: list[float] = []
+    by_question: dict[str, list[float]] = {}
     missed = clients = 0
     for name, answers in rec.answers.items():
         if name.startswith(prefix):
             clients += 1
             got, lost = freshness(rec.acks, answers)
             lags += got
+            by_question.setdefault(name.partition(":")[2], []).extend(got)
             missed += lost
     out: dict[str, Any] = {"clients": clients, "samples": len(lags), "missed": missed}
     if lags:
         out |= {"p50_ms": 1000 * percentile(lags, 50), "p99_ms": 1000 * percentile(lags, 99)}
+        out["p99_ms_by_question"] = {
+            q: 1000 * percentile(got, 99) for q, got in sorted(by_question.items()) if got
+        }
     return out
 
 
@@ -125,6 +131,10 @@ def _freshness_rows(live: dict[str, Any]) -> list[str]:
             continue
         p50, p99 = _ms(f, "p50_ms"), _ms(f, "p99_ms")
         rows.append(f"| {label} | {p50} ms | {p99} ms | {f['samples']} | {f['missed']} |")
+    by_question = live["freshness"]["subscribers"].get("p99_ms_by_question")
+    if live["push"] and by_question:
+        each = ", ".join(f"{q} {ms:,.0f} ms" for q, ms in by_question.items())
+        rows += ["", f"Subscribers' p99 by question: {each}."]
     return rows
 
 

@@ -17,8 +17,10 @@ from bench.live_clients import (
     marker_in,
     marker_value,
 )
+from bench.live_report import fresh
 from bench.run import Query
 from bench.sections import LIVE
+from bench.stats import percentile
 
 START, END = LIVE.start, LIVE.end
 existing, splice = LIVE.existing, LIVE.splice
@@ -53,6 +55,22 @@ def test_freshness_is_the_first_answer_showing_each_marker() -> None:
     assert lags == [0.25, 2.0, 1.0]
     assert missed == 0
     assert freshness(acks, [(10.5, 1)]) == ([0.5], 2)
+
+
+def test_freshness_is_also_told_per_question() -> None:
+    rec = Record(acks=[10.0, 11.0])
+    rec.answers = {
+        "sub0:Q3": [(10.5, 1), (11.5, 2)],
+        "sub19:Q3": [(10.25, 2)],
+        "sub4:Q5": [(13.0, 2)],
+        "poll0:Q3": [(20.0, 2)],
+    }
+    subscribers = fresh(rec, "sub")
+    assert subscribers["clients"] == 3 and subscribers["samples"] == 6
+    by_question = subscribers["p99_ms_by_question"]
+    assert set(by_question) == {"Q3", "Q5"}
+    assert by_question["Q5"] == pytest.approx(percentile([3.0, 2.0], 99) * 1000)
+    assert by_question["Q3"] == pytest.approx(percentile([0.5, 0.5, 0.25, 0.0], 99) * 1000)
 
 
 def _engactivity(connected: int | None, agent: bool) -> dict[str, object]:
@@ -119,6 +137,7 @@ def test_quick_run_end_to_end(tmp_path: Path) -> None:
     assert live["freshness"]["pollers"]["samples"] > 0
     if live["push"]:
         assert live["pushed"] > 0 and live["freshness"]["subscribers"]["samples"] > 0
+        assert live["freshness"]["subscribers"]["p99_ms_by_question"]
     text = out.read_text()
     assert text.index("## Live: a contact center at its peak") < text.index("## Queries")
 
