@@ -35,6 +35,7 @@ from engactivity.methods.agentactivity.measure import (
     replaced,
     without,
 )
+from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.render import (
     Inputs,
     entries,
@@ -141,7 +142,7 @@ def carried(
     measured, at = settled(kept)
     shifted, again = moved(timelines, measured, at, Range(None, kept.lo, kept.hi), r)
     if len(touched):
-        again |= np.isin(at.lines, touched)
+        again |= among(at.lines, touched)
     moved_past = at.lines[again]
     candidates = np.union1d(moved_past, touched) if len(moved_past) else touched
     lines = selected(timelines, agents, candidates)
@@ -160,10 +161,10 @@ def settled(kept: RangeEntries) -> tuple[Measured, Ends]:
         return kept.measured, kept.ends
     parts, taken = [], np.zeros(0, np.int64)
     for again, again_at in reversed(kept.patches):
-        older = np.isin(again.agents, taken)  # measured again by a newer patch
+        older = among(again.agents, taken)  # measured again by a newer patch
         parts.append(_without(again, again_at, older))
         taken = np.concatenate([taken, again.agents[~older]])
-    stale = np.isin(kept.measured.agents, taken)
+    stale = among(kept.measured.agents, taken)
     return _joined([_without(kept.measured, kept.ends, stale), *parts])
 
 
@@ -196,13 +197,13 @@ def _with_again(c: Carried, again: Measured, again_at: Ends) -> tuple[Measured, 
     return _joined([stay, (again, again_at)])
 
 
-def selected(timelines: Timelines, agents: Selection, among: Int64s | None = None) -> Int64s:
-    """The timelines asked for (of ``among``, else of all), ordered by agent id."""
-    among = np.arange(len(timelines.keys), dtype=np.int64) if among is None else among
-    if not len(among):
-        return among
-    ids = timelines.keys[among, 0]
-    order = among[np.argsort(ids, kind="stable")]
+def selected(timelines: Timelines, agents: Selection, of: Int64s | None = None) -> Int64s:
+    """The timelines asked for (of the timelines ``of``, else of all), ordered by agent id."""
+    of = np.arange(len(timelines.keys), dtype=np.int64) if of is None else of
+    if not len(of):
+        return of
+    ids = timelines.keys[of, 0]
+    order = of[np.argsort(ids, kind="stable")]
     if agents is None or agents == ALL:
         return order
     wanted = _sorted_ids(agents)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engactivity.core.timeframe import MINUTE_MS, span_for
+from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.timeline import (
     AWAY,
     MEASURES,
@@ -73,11 +74,17 @@ def _ends(timelines: Timelines, steps: Int64s) -> Int64s:
     return np.where(same, _times(timelines, following), _LONG_AFTER)
 
 
+def _from_origin(timelines: Timelines, moments: Int64s) -> Int64s:
+    """Moments in ms from the timelines' origin, within what a step's start can hold
+    (``np.clip`` without its checks: several microseconds a call on two moments)."""
+    return np.minimum(np.maximum(moments - timelines.origin, -1), LAST_MOMENT)
+
+
 def _holding(
     timelines: Timelines, lines: Int64s, moments: Int64s
 ) -> tuple[Int64s, Int64s, npt.NDArray[np.bool_]]:
     """Moments from the origin; per (line, moment), by line: the step holding it and if one does."""
-    at = np.clip(moments - timelines.origin, -1, LAST_MOMENT)
+    at = _from_origin(timelines, moments)
     asked = ((lines << ORIGIN_SHIFT)[:, None] + at[None, :]).ravel()
     step = np.searchsorted(timelines.sortable, asked, side="right") - 1
     first = np.repeat(timelines.starts[lines], len(moments))
@@ -254,8 +261,8 @@ def moved(
     d_lo, d_hi = new.lo - old.lo, new.hi - old.hi
     if not d_lo and not d_hi:  # the same moments: each end is where it was
         return measured, np.zeros(len(measured.agents), bool)
-    past = np.clip(np.array([new.lo, new.hi]) - timelines.origin, -1, LAST_MOMENT)
-    again = (at.nexts <= past[None, :]).any(axis=1)  # an end moved past its step
+    past = _from_origin(timelines, np.array([new.lo, new.hi]))
+    again = (at.nexts[:, 0] <= past[0]) | (at.nexts[:, 1] <= past[1])  # an end moved past its step
     ms = measured.ms + at.weights[:, 1] * d_hi - at.weights[:, 0] * d_lo
     reasons = measured.reasons
     if (at.codes >= 0).any():
@@ -321,7 +328,7 @@ def replaced(measured: Measured, again: Measured) -> tuple[Measured, Int64s] | N
     ms = measured.ms.copy()
     ms[where] = again.ms
     r = measured.reasons
-    stale = np.isin(r.agents, again.agents)
+    stale = among(r.agents, again.agents)
     if stale.any() or len(again.reasons.agents):
         r = _joined_reasons([r.take(~stale), again.reasons])
     return Measured(measured.agents, ms, r), where
@@ -330,14 +337,14 @@ def replaced(measured: Measured, again: Measured) -> tuple[Measured, Int64s] | N
 def without(measured: Measured, rows: npt.NDArray[np.bool_]) -> Measured:
     """``measured`` but the agents at ``rows`` (and their reasons)."""
     r = measured.reasons
-    reasons = r.take(~np.isin(r.agents, measured.agents[rows]))
+    reasons = r.take(~among(r.agents, measured.agents[rows]))
     return Measured(measured.agents[~rows], measured.ms[~rows], reasons)
 
 
 def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> Int64s:
     """The steps of ``agents`` that hold a moment of [lo, hi): found by binary search,
     so only the steps of that time are looked at."""
-    at = np.clip(np.array([lo, hi - 1]) - timelines.origin, -1, LAST_MOMENT)
+    at = _from_origin(timelines, np.array([lo, hi - 1]))
     bounds = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
     first, last = (np.searchsorted(timelines.sortable, bounds, side="right") - 1).T
     first = np.maximum(first, timelines.starts[agents])

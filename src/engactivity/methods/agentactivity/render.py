@@ -12,6 +12,7 @@ import numpy.typing as npt
 import orjson
 
 from engactivity.methods.agentactivity.measure import NO_AGENTS, Int64s, Measured, Texts
+from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
@@ -29,14 +30,18 @@ _REASON = '{"id":%s,"value":' + _VALUE + "}"
 def seconds(ms: Int64s) -> Int64s:
     """(rows, 3 measures) of ms -> (rows, 4) reported values: total, chatting, not
     chatting, chatting in max concurrency, each in whole seconds."""
-    total, chatting, full = (ms[:, i] // 1000 for i in range(MEASURES))
-    return np.stack([total, chatting, total - chatting, full], axis=1)
+    reported: Int64s = (ms[:, :MEASURES] // 1000) @ _REPORTED
+    return reported
+
+
+_REPORTED = np.array([[1, 0, 1, 0], [0, 1, -1, 0], [0, 0, 0, 1]], np.int64)
+"""Whole seconds of (total, chatting, full) -> (total, chatting, total - chatting, full)."""
 
 
 def _reason_texts(made: Inputs, agents: Int64s | None = None) -> dict[int, str]:
     """Per agent (of ``agents``, else all): its entries of away time by reason."""
     rows = made.reason_agents
-    picked = np.flatnonzero(np.isin(rows, agents)) if agents is not None else None
+    picked = np.flatnonzero(among(rows, agents)) if agents is not None else None
     if picked is not None:
         rows = rows[picked]
     if not len(rows):
@@ -118,7 +123,7 @@ def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, st
         return rendered(made)
     changed = (made.values != earlier.values).any(axis=1)
     if len(reasons := _reasons_changed(made, earlier)):
-        changed |= np.isin(made.agents, reasons)
+        changed |= among(made.agents, reasons)
     if not changed.any():
         return texts  # the same object: what was made of it serves too
     out = dict(texts)  # the same agents: the order holds
@@ -134,7 +139,7 @@ def _reasons_changed(made: Inputs, earlier: Inputs) -> Int64s:
         rows_now = np.bincount(where[: len(now)], minlength=len(agents))
         rows_then = np.bincount(where[len(now) :], minlength=len(agents))
         alike = agents[rows_now == rows_then]
-        mine, theirs = np.isin(now, alike), np.isin(then, alike)
+        mine, theirs = among(now, alike), among(then, alike)
         differ = _rows_changed(made, earlier, mine, theirs)
         return np.union1d(agents[rows_now != rows_then], differ)
     everything = np.ones(len(now), bool)
