@@ -29,6 +29,7 @@ from engactivity.methods.agentactivity.live import Carried, RangeEntries
 from engactivity.methods.agentactivity.measure import (
     NO_ENDS,
     Ends,
+    Int64s,
     Measured,
     Range,
     combined,
@@ -115,21 +116,40 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     ]
     whole = [r for r, t, c in zip(spans, texts, carried, strict=True) if t is None and c is None]
     made = iter(_measured_whole(query, whole, rows, timelines, kept))
+    again = _measured_again(timelines, spans, carried)
     measured: list[Measured | None] = []
     at: list[Ends | None] = []
-    for r, text, m, c in zip(spans, texts, moving, carried, strict=True):
-        lines = c.again if c is not None else None
-        if lines is not None:  # only the agents to measure again
-            measured.append(measure(timelines, lines, [r])[0])
-        else:
-            measured.append(None if text is not None else next(made))
+    for n, (r, text, m) in enumerate(zip(spans, texts, moving, strict=True)):
+        if n in again:  # carried on: only the agents to measure again
+            measured.append(again[n][0])
+            at.append(again[n][1])
+            continue
+        measured.append(None if text is not None else next(made))
         if m and text is None:  # moves with now: its ends, to carry it on next time
-            lines = live.selected(timelines, query.agents) if lines is None else lines
-            at.append(ends(timelines, lines, r.lo, r.hi) if len(lines) else NO_ENDS)
+            lines = live.selected(timelines, query.agents)
+            at.append(ends(timelines, lines, [r])[0] if len(lines) else NO_ENDS)
         else:
             at.append(None)
     earlier = [k if c is None else None for k, c in zip(found, carried, strict=True)]
     return Reading(spans, texts, measured, at, parts, carried, earlier, live.Seen.of(rows))
+
+
+def _measured_again(
+    timelines: Timelines, spans: list[Range], carried: list[Carried | None]
+) -> dict[int, tuple[Measured, Ends]]:
+    """Per range carried on, the measures and ends of its agents to measure again. The
+    moving ranges usually share theirs (the agents a write touched): one measuring for
+    all the ranges of the same agents."""
+    groups: dict[bytes, tuple[Int64s, list[int]]] = {}
+    for n, c in enumerate(carried):
+        if c is not None:
+            groups.setdefault(c.again.tobytes(), (c.again, []))[1].append(n)
+    out: dict[int, tuple[Measured, Ends]] = {}
+    for lines, group in groups.values():
+        rs = [spans[n] for n in group]
+        at = ends(timelines, lines, rs) if len(lines) else [NO_ENDS] * len(rs)
+        out.update(zip(group, zip(measure(timelines, lines, rs), at, strict=True), strict=True))
+    return out
 
 
 def _measured_whole(

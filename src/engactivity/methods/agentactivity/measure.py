@@ -239,17 +239,19 @@ NO_ENDS = Ends(
 )
 
 
-def ends(timelines: Timelines, lines: Int64s, lo: int, hi: int) -> Ends:
-    """The steps holding ``lo`` and ``hi`` of the timelines ``lines``."""
-    _, step, begun = _holding(timelines, lines, np.array([lo, hi]))
+def ends(timelines: Timelines, lines: Int64s, spans: Sequence[Range]) -> list[Ends]:
+    """Per range, the steps holding its start and its end, of the timelines ``lines``."""
+    moments = np.array([m for r in spans for m in (r.lo, r.hi)])
+    _, step, begun = _holding(timelines, lines, moments)
     values = timelines.values[step]
     held = weights(values)
     held[~begun] = 0
     nexts = np.where(begun, _ends(timelines, step), _times(timelines, step))
     codes = np.where(begun & _with_reason(timelines, values), values[:, REASON], -1)
-    pairs = len(lines), 2
-    held = held.reshape(*pairs, held.shape[1])
-    return Ends(lines, held, nexts.reshape(pairs), codes.reshape(pairs))
+    shape = len(lines), len(spans), 2
+    held = held.reshape(*shape, held.shape[1])
+    nexts, codes = nexts.reshape(shape), codes.reshape(shape)
+    return [Ends(lines, held[:, n], nexts[:, n], codes[:, n]) for n in range(len(spans))]
 
 
 def moved(
