@@ -285,15 +285,15 @@ def _reasons_moved(
     order = np.argsort(keys)
     ms = r.ms.copy()
     missing = np.zeros(len(measured.agents), bool)
-    for end, moved_by in ((0, -d_lo), (1, d_hi)):
-        mine = np.flatnonzero((at.codes[:, end] >= 0) & (moved_by != 0))
-        wanted = mine * width + at.codes[mine, end]
-        found = np.minimum(np.searchsorted(keys, wanted, sorter=order), len(keys) - 1)
-        rows = order[found] if len(keys) else found
-        there = (keys[rows] == wanted) if len(keys) else np.zeros(len(mine), bool)
-        missing[mine[~there]] = True
-        gained = at.weights[mine[there], end, 2 * MEASURES :] * moved_by
-        np.add.at(ms, rows[there], gained)
+    moved_by = np.array([-d_lo, d_hi])
+    mine, end = np.nonzero((at.codes >= 0) & (moved_by != 0))  # (agent, end) pairs, both ends
+    wanted = mine * width + at.codes[mine, end]
+    found = np.minimum(np.searchsorted(keys, wanted, sorter=order), len(keys) - 1)
+    rows = order[found] if len(keys) else found
+    there = (keys[rows] == wanted) if len(keys) else np.zeros(len(mine), bool)
+    missing[mine[~there]] = True
+    gained = at.weights[mine[there], end[there], 2 * MEASURES :] * moved_by[end[there], None]
+    np.add.at(ms, rows[there], gained)
     return Reasons(r.agents, r.ids, r.codes, ms), missing
 
 
