@@ -10,6 +10,7 @@ steps that have one: they are the fewer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -376,11 +377,21 @@ def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
     rows = away[inside]
     overlap = np.minimum(ends[inside], hi) - np.maximum(starts[inside], lo)
     steps = weights(timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
-    texts = timelines.texts
-    rank = np.argsort(np.argsort(np.array(texts, dtype=object), kind="stable"))
+    rank, by_rank, texts = _ranked(tuple(timelines.texts))
     owners, ranks, sums = _grouped(
         timelines.keys[_owners(timelines, rows), 0], rank[timelines.values[rows, REASON]], steps
     )
     kept = sums[:, 0] > 0
-    codes = np.argsort(rank)[ranks[kept]]
-    return Reasons(owners[kept], np.array(texts, object)[codes], codes, sums[kept])
+    codes = by_rank[ranks[kept]]
+    return Reasons(owners[kept], texts[codes], codes, sums[kept])
+
+
+@functools.lru_cache(maxsize=64)
+def _ranked(texts: tuple[str, ...]) -> tuple[Int64s, Int64s, Texts]:
+    """Each text's rank in string order (reasons are ordered by their ids as strings),
+    the texts' indexes by rank, and the texts as an array. Kept: an account's texts
+    change only when a reason is seen for the first time (the arrays are never
+    written to)."""
+    array = np.array(texts, dtype=object)
+    by_rank = np.argsort(array, kind="stable")
+    return np.argsort(by_rank), by_rank, array
