@@ -60,7 +60,9 @@ def connect(srv: Server) -> socket.socket:
 
 
 def get(target: bytes) -> bytes:
-    return b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    """A GET that asks the server to close after answering (``exchange`` reads until it
+    does; an idle keep-alive connection stays open for --keep-alive-s)."""
+    return b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 
 def test_a_url_over_the_limit_gets_414_json(server: Server) -> None:
