@@ -27,7 +27,6 @@ from engactivity.core.timeframe import BUCKET_MS
 from engactivity.methods.agentactivity import live
 from engactivity.methods.agentactivity.live import Carried, RangeEntries
 from engactivity.methods.agentactivity.measure import (
-    NO_ENDS,
     Ends,
     Int64s,
     Measured,
@@ -127,7 +126,7 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
         measured.append(None if text is not None else next(made))
         if m and text is None:  # moves with now: its ends, to carry it on next time
             lines = live.selected(timelines, query.agents)
-            at.append(ends(timelines, lines, [r])[0] if len(lines) else NO_ENDS)
+            at.append(ends(timelines, lines, [r])[0])
         else:
             at.append(None)
     earlier = [k if c is None else None for k, c in zip(found, carried, strict=True)]
@@ -147,7 +146,7 @@ def _measured_again(
     out: dict[int, tuple[Measured, Ends]] = {}
     for lines, group in groups.values():
         rs = [spans[n] for n in group]
-        at = ends(timelines, lines, rs) if len(lines) else [NO_ENDS] * len(rs)
+        at = ends(timelines, lines, rs)
         out.update(zip(group, zip(measure(timelines, lines, rs), at, strict=True), strict=True))
     return out
 

@@ -242,6 +242,8 @@ NO_ENDS = Ends(
 
 def ends(timelines: Timelines, lines: Int64s, spans: Sequence[Range]) -> list[Ends]:
     """Per range, the steps holding its start and its end, of the timelines ``lines``."""
+    if not len(lines):
+        return [NO_ENDS] * len(spans)
     moments = np.array([m for r in spans for m in (r.lo, r.hi)])
     _, step, begun = _holding(timelines, lines, moments)
     values = timelines.values[step]
