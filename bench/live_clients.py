@@ -199,6 +199,7 @@ async def subscriber(
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
     args = _request_args(q)
     headers = {**args.get("headers", {}), "accept": "text/event-stream"}
+    marked = q.name in MARKED
     while True:
         async with session.request(
             args["method"], url, data=args.get("content"), headers=headers
@@ -211,13 +212,13 @@ async def subscriber(
             if response.content_type != "text/event-stream":
                 rec.push_unsupported = True
                 return
-            reader = EventReader(keep_data=q.name in MARKED)
+            reader = EventReader(keep_data=marked)
             async for chunk in response.content.iter_any():
                 for event in reader.feed(chunk):
                     if event.event != "answer":
                         continue
                     rec.pushed += 1
-                    if q.name in MARKED:
+                    if marked:
                         value = marker_in(q, event.data)
                         rec.answers.setdefault(name, []).append((time.perf_counter(), value))
         await asyncio.sleep(1.0)
@@ -255,7 +256,7 @@ async def _wallboards(part: Boards) -> Record:
         httpx.AsyncClient(timeout=60, limits=limits(size)) as polls,
         aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None, connect=60),
-            connector=aiohttp.TCPConnector(limit=4 * size),
+            connector=aiohttp.TCPConnector(limit=limits(size).max_connections),
         ) as streams,
     ):
         # The subscribers open their streams before the pollers begin.
