@@ -248,15 +248,26 @@ class TimelineRows:
         """Where the key's rows first change with ``rows`` (sorted), and its rows from
         there on: those held and ``rows``, in order, each (time, event key) once. The
         usual rows come after the key's last: nothing held is in the tail then."""
-        times = self._arrays.times[self._start[index] : self._start[index] + self._count[index]]
+        start, count = self._start[index], self._count[index]
         first = rows[0]
-        same = np.searchsorted(times, [first[0], first[0] + 1])  # the rows at its time
-        cut = bisect_left(self._event_keys[index], first[1], int(same[0]), int(same[1]))
+        held: list[Row] = []
+        if not count or self._last_order(index) < _order(first):
+            cut = count  # after the last row held (the usual): nothing held moves
+        else:
+            times = self._arrays.times[start : start + count]
+            same = np.searchsorted(times, [first[0], first[0] + 1])  # the rows at its time
+            cut = bisect_left(self._event_keys[index], first[1], int(same[0]), int(same[1]))
+            held = self._rows(index, cut)
         out: list[Row] = []
-        for row in sorted(self._rows(index, cut) + rows, key=_order):
+        for row in sorted(held + rows, key=_order):
             if not out or _order(out[-1]) != _order(row):
                 out.append(row)
         return cut, out
+
+    def _last_order(self, index: int) -> tuple[int, bytes]:
+        """The (time, event key) of the key's last row (it has one)."""
+        last = self._start[index] + self._count[index] - 1
+        return int(self._arrays.times[last]), self._event_keys[index][-1]
 
     def _rows(self, index: int, first: int = 0) -> list[Row]:
         """The key's rows from its ``first`` on, as (time, event key, values...)."""
