@@ -11,6 +11,7 @@ steps that have one: they are the fewer.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,10 +52,10 @@ def ranges(now_ms: int, timeframe: int, interval: int | None) -> list[Range]:
     out = [Range(None, start, now_ms)]
     if interval is not None:
         span = span_for(now_ms, timeframe, interval)
-        k = 0
-        while (end := span.interval_end(k)) > start:
-            out.append(Range(end, max(span.interval_end(k + 1), start), min(end, now_ms)))
-            k += 1
+        ends = [span.interval_end(0)]
+        while ends[-1] > start:  # each interval's end, and the last's start
+            ends.append(span.interval_end(len(ends)))
+        out += [Range(e, max(b, start), min(e, now_ms)) for e, b in itertools.pairwise(ends)]
     return out
 
 
@@ -151,12 +152,12 @@ def measure(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> lis
         return [Measured(ids, np.zeros((0, 9), np.int64), _NO_REASONS) for _ in spans]
     moments = np.unique([m for r in spans for m in (r.lo, r.hi)])
     totals = up_to(timelines, agents, moments)
-    out = []
-    for r in spans:
-        lo, hi = np.searchsorted(moments, [r.lo, r.hi])
-        away = _away_with_reason(timelines, _steps_between(timelines, agents, r.lo, r.hi))
-        out.append(Measured(ids, totals[:, hi] - totals[:, lo], _reasons(timelines, away, r)))
-    return out
+    at = np.searchsorted(moments, [(r.lo, r.hi) for r in spans]).tolist()
+    reasons = _reasons(timelines, agents, spans)
+    return [
+        Measured(ids, totals[:, hi] - totals[:, lo], by_reason)
+        for (lo, hi), by_reason in zip(at, reasons, strict=True)
+    ]
 
 
 def combined(parts: Sequence[Measured]) -> Measured:
@@ -174,25 +175,27 @@ def combined(parts: Sequence[Measured]) -> Measured:
     code_of = np.zeros(len(names), np.int64)
     ranks = np.array([rank[i] for i in ids], np.int64)
     code_of[ranks] = codes
-    owners, by, sums = _grouped(
-        np.concatenate([p.reasons.agents for p in parts]),
-        ranks,
+    (owners, by), sums = _grouped(
+        [np.concatenate([p.reasons.agents for p in parts]), ranks],
         np.concatenate([p.reasons.ms for p in parts]),
     )
     reasons = Reasons(owners, np.array(names, object)[by], code_of[by], sums)
     return Measured(agents, ms, reasons)
 
 
-def _grouped(agents: Int64s, ranks: Int64s, ms: Int64s) -> tuple[Int64s, Int64s, Int64s]:
-    """Rows of (agent, reason rank, ms) summed per (agent, reason), in that order."""
-    order = np.lexsort((ranks, agents))
-    agents, ranks, ms = agents[order], ranks[order], ms[order]
-    new = np.ones(len(agents), bool)
-    new[1:] = (agents[1:] != agents[:-1]) | (ranks[1:] != ranks[:-1])
+def _grouped(keys: Sequence[Int64s], ms: Int64s) -> tuple[list[Int64s], Int64s]:
+    """Rows of (keys..., ms) summed per distinct keys, ordered by them (the first most
+    significant)."""
+    order = np.lexsort(keys[::-1])
+    keys, ms = [k[order] for k in keys], ms[order]
+    new = np.zeros(len(ms), bool)
+    new[:1] = True
+    for k in keys:
+        new[1:] |= k[1:] != k[:-1]
     firsts = np.flatnonzero(new)
     if not len(firsts):
-        return agents, ranks, ms
-    return agents[firsts], ranks[firsts], np.add.reduceat(ms, firsts, axis=0)
+        return keys, ms
+    return [k[firsts] for k in keys], np.add.reduceat(ms, firsts, axis=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,32 +272,31 @@ def moved(
     past = _from_origin(timelines, np.array([new.lo, new.hi]))
     again = (at.nexts[:, 0] <= past[0]) | (at.nexts[:, 1] <= past[1])  # an end moved past its step
     ms = measured.ms + at.weights[:, 1] * d_hi - at.weights[:, 0] * d_lo
-    reasons = measured.reasons
-    if (at.codes >= 0).any():
-        reasons, missing = _reasons_moved(measured, at, d_lo, d_hi)
-        again |= missing
-    return Measured(measured.agents, ms, reasons), again
+    reasons, missing = _reasons_moved(timelines, measured, at, d_lo, d_hi)
+    return Measured(measured.agents, ms, reasons), again | missing
 
 
 def _reasons_moved(
-    measured: Measured, at: Ends, d_lo: int, d_hi: int
+    timelines: Timelines, measured: Measured, at: Ends, d_lo: int, d_hi: int
 ) -> tuple[Reasons, npt.NDArray[np.bool_]]:
     """The reasons' rows with the time the ends' steps away with a reason gain or lose,
     and the agents whose row of that reason is not there (a step that starts at the
     range's end: measured again)."""
     r = measured.reasons
-    width = int(max(r.codes.max(initial=-1), at.codes.max()) + 1)
-    keys = np.searchsorted(measured.agents, r.agents) * width + r.codes
-    order = np.argsort(keys)
-    ms = r.ms.copy()
     missing = np.zeros(len(measured.agents), bool)
     moved_by = np.array([-d_lo, d_hi])
     mine, end = np.nonzero((at.codes >= 0) & (moved_by != 0))  # (agent, end) pairs, both ends
-    wanted = mine * width + at.codes[mine, end]
-    found = np.minimum(np.searchsorted(keys, wanted, sorter=order), len(keys) - 1)
-    rows = order[found] if len(keys) else found
+    if not len(mine):
+        return r, missing
+    rank = _ranked(tuple(timelines.texts))[0]
+    width = len(rank)
+    # The rows are by agent, then reason id as a string: by (agent, rank), ascending.
+    keys = np.searchsorted(measured.agents, r.agents) * width + rank[r.codes]
+    wanted = mine * width + rank[at.codes[mine, end]]
+    rows = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
     there = (keys[rows] == wanted) if len(keys) else np.zeros(len(mine), bool)
     missing[mine[~there]] = True
+    ms = r.ms.copy()
     gained = at.weights[mine[there], end[there], 2 * MEASURES :] * moved_by[end[there], None]
     np.add.at(ms, rows[there], gained)
     return Reasons(r.agents, r.ids, r.codes, ms), missing
@@ -346,22 +348,20 @@ def without(measured: Measured, rows: npt.NDArray[np.bool_]) -> Measured:
     return Measured(measured.agents[~rows], measured.ms[~rows], reasons)
 
 
-def _steps_between(timelines: Timelines, agents: Int64s, lo: int, hi: int) -> Int64s:
-    """The steps of ``agents`` that hold a moment of [lo, hi): found by binary search,
-    so only the steps of that time are looked at."""
-    at = _from_origin(timelines, np.array([lo, hi - 1]))
-    bounds = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
-    first, last = (np.searchsorted(timelines.sortable, bounds, side="right") - 1).T
-    first = np.maximum(first, timelines.starts[agents])
-    counts = np.maximum(last - first + 1, 0)
-    offsets: Int64s = np.repeat(first - np.cumsum(counts) + counts, counts)
-    return np.arange(int(counts.sum()), dtype=np.int64) + offsets
-
-
-def _away_with_reason(timelines: Timelines, steps: Int64s) -> Int64s:
-    """Those of ``steps`` away with a reason."""
-    picked: Int64s = steps[_with_reason(timelines, timelines.values[steps])]
-    return picked
+def _steps_between(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> Int64s:
+    """(steps, 2): the steps of ``agents`` that hold a moment of each range, with the
+    range's index (by range, then agent, then time). Found by binary search, so only the
+    steps of those times are looked at; every range at once (each costs no more numpy
+    calls: the moving ranges of an answer are measured again for a few agents)."""
+    bounds = np.array([(r.lo, r.hi - 1) for r in spans], np.int64)
+    at = _from_origin(timelines, bounds)
+    asked = (agents << ORIGIN_SHIFT)[None, :, None] + at[:, None, :]  # (ranges, agents, 2)
+    found = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    first = np.maximum(found[:, :, 0], timelines.starts[agents][None, :]).ravel()
+    counts = np.maximum(found[:, :, 1].ravel() - first + 1, 0)
+    offsets = np.repeat(first - np.cumsum(counts) + counts, counts)
+    which = np.repeat(np.arange(len(spans)), counts.reshape(len(spans), len(agents)).sum(axis=1))
+    return np.column_stack([np.arange(len(offsets), dtype=np.int64) + offsets, which])
 
 
 def _with_reason(timelines: Timelines, values: Int64s) -> npt.NDArray[np.bool_]:
@@ -372,20 +372,30 @@ def _with_reason(timelines: Timelines, values: Int64s) -> npt.NDArray[np.bool_]:
     return with_one
 
 
-def _reasons(timelines: Timelines, away: Int64s, r: Range) -> Reasons:
-    lo, hi = r.lo - timelines.origin, r.hi - timelines.origin
-    starts, ends = _times(timelines, away), _ends(timelines, away)
-    inside = (starts < hi) & (ends > lo)
-    rows = away[inside]
-    overlap = np.minimum(ends[inside], hi) - np.maximum(starts[inside], lo)
-    steps = weights(timelines.values[rows])[:, 2 * MEASURES :] * overlap[:, None]
+def _reasons(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Reasons]:
+    """Per range, the away time by reason of ``agents``: measured on their steps away
+    with a reason in it."""
+    found = _steps_between(timelines, agents, spans)
+    found = found[_with_reason(timelines, timelines.values[found[:, 0]])]
+    steps, which = found[:, 0], found[:, 1]
+    bounds = np.array([(r.lo, r.hi) for r in spans], np.int64)[which] - timelines.origin
+    starts, ends = _times(timelines, steps), _ends(timelines, steps)
+    overlap = np.minimum(ends, bounds[:, 1]) - np.maximum(starts, bounds[:, 0])
+    inside = overlap > 0
+    steps, which, overlap = steps[inside], which[inside], overlap[inside]
+    ms = weights(timelines.values[steps])[:, 2 * MEASURES :] * overlap[:, None]
     rank, by_rank, texts = _ranked(tuple(timelines.texts))
-    owners, ranks, sums = _grouped(
-        timelines.keys[_owners(timelines, rows), 0], rank[timelines.values[rows, REASON]], steps
+    owners = timelines.keys[_owners(timelines, steps), 0]
+    (which, owners, ranks), sums = _grouped(
+        [which, owners, rank[timelines.values[steps, REASON]]], ms
     )
     kept = sums[:, 0] > 0
-    codes = by_rank[ranks[kept]]
-    return Reasons(owners[kept], texts[codes], codes, sums[kept])
+    which, owners, codes, sums = which[kept], owners[kept], by_rank[ranks[kept]], sums[kept]
+    cuts = np.searchsorted(which, np.arange(len(spans) + 1)).tolist()
+    return [
+        Reasons(owners[lo:hi], texts[codes[lo:hi]], codes[lo:hi], sums[lo:hi])
+        for lo, hi in itertools.pairwise(cuts)
+    ]
 
 
 @functools.lru_cache(maxsize=64)

@@ -92,7 +92,7 @@ class Inputs:
 def inputs(measured: Measured) -> Inputs:
     present = measured.ms[:, 0::MEASURES].sum(axis=1) > 0
     ms = measured.ms[present]
-    values = np.hstack([seconds(ms[:, i : i + MEASURES]) for i in range(0, 9, MEASURES)])
+    values = seconds(ms.reshape(-1, MEASURES)).reshape(len(ms), 12)  # each state's in turn
     reasons = measured.reasons
     return Inputs(
         measured.agents[present], values, reasons.agents, reasons.ids, seconds(reasons.ms)
