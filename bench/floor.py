@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--bodies", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--keep-alive-s", type=int, default=5, help="uvicorn's default: 5")
     args = parser.parse_args()
     bodies = {path.stem: path.read_bytes() for path in sorted(args.bodies.glob("*.json"))}
     uvicorn.run(
@@ -70,6 +71,7 @@ def main() -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=args.keep_alive_s,
     )
 
 

@@ -46,7 +46,7 @@ from bench.floor import encode_time_s
 from bench.live_report import render, summarize
 from bench.run import CACHE, ROOT, Query, fetch, ingest, log, machine, queries, start_ours
 from bench.sections import LIVE
-from bench.servers import Process
+from bench.servers import Process, keep_alive_args
 
 WALLBOARDS = 100
 """Pollers, and as many subscribers."""
@@ -206,7 +206,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
         peer.stop()
         floor = Process(
             "floor",
-            ["-m", "bench.floor", "--bodies", str(bodies), "--port", "{port}"],
+            ["-m", "bench.floor", "--bodies", str(bodies), "--port", "{port}", *keep_alive_args()],
             run_dir / "floor.log",
         ).start()
         procs.append(floor)
@@ -240,7 +240,7 @@ def _bodies(ours: Process, qs: list[Query], folder: Path) -> tuple[Path, dict[st
 
 def _peer(data: Dataset, run_dir: Path) -> Process:
     args = ["-m", "bench.peer", "--db", str(data.peer_db), "--port", "{port}"]
-    args += ["--now-ms", str(data.now_ms)]
+    args += ["--now-ms", str(data.now_ms), *keep_alive_args()]
     return Process("peer", args, run_dir / "peer.log").start()
 
 

@@ -661,6 +661,7 @@ def main() -> None:
     parser.add_argument("--now-ms", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--keep-alive-s", type=int, default=5, help="uvicorn's default: 5")
     args = parser.parse_args()
     uvicorn.run(
         create_app(args.db, args.now_ms),
@@ -668,6 +669,7 @@ def main() -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=args.keep_alive_s,
     )
 
 

@@ -46,7 +46,7 @@ from bench import report
 from bench.data import FULL, QUICK, Dataset, Scale, prepare
 from bench.floor import encode_time_s
 from bench.load import run_wrk, wrk_path
-from bench.servers import Process
+from bench.servers import Process, keep_alive_args
 from bench.stats import percentile
 from bench.writes import BackgroundWrites, Writer, after_write, send
 
@@ -458,7 +458,7 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
 
         # -- the peer, probes, answers compared -----------------------------------------
         peer_args = ["-m", "bench.peer", "--db", str(data.peer_db), "--port", "{port}"]
-        peer_args += ["--now-ms", str(data.now_ms)]
+        peer_args += ["--now-ms", str(data.now_ms), *keep_alive_args()]
         peer = Process("peer", peer_args, run_dir / "peer.log").start()
         procs.append(peer)
         bodies_dir = run_dir / "bodies"
@@ -496,11 +496,8 @@ def measure(mode: Mode, data: Dataset, run_dir: Path) -> dict[str, Any]:
                 + ("answers equal" if diff is None else f"ANSWERS DIFFER at {diff}")
             )
         results["probes"] = probes
-        floor = Process(
-            "floor",
-            ["-m", "bench.floor", "--bodies", str(bodies_dir), "--port", "{port}"],
-            run_dir / "floor.log",
-        ).start()
+        floor_args = ["-m", "bench.floor", "--bodies", str(bodies_dir), "--port", "{port}"]
+        floor = Process("floor", [*floor_args, *keep_alive_args()], run_dir / "floor.log").start()
         procs.append(floor)
 
         # -- wrk runs ---------------------------------------------------------------------

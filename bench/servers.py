@@ -13,6 +13,15 @@ from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]
 
+from engactivity.settings import Settings
+
+
+def keep_alive_args() -> list[str]:
+    """The floor's and the peer's idle-connection timeout: engactivity's, so that all
+    three are served alike (a slow peer leaves the benchmark's other connections idle
+    for seconds, longer than uvicorn's default of 5, which then closes them)."""
+    return ["--keep-alive-s", str(Settings().keep_alive_s)]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
