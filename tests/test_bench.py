@@ -3,8 +3,6 @@ server (make bench-quick runs the rest)."""
 
 from __future__ import annotations
 
-import http.client
-import time
 from pathlib import Path
 
 import orjson
@@ -14,6 +12,8 @@ from bench.report import out_of_reach, shown_params
 from bench.run import Query, first_difference
 from bench.servers import Process, keep_alive_args
 from bench.stats import percentile
+
+from tests.keepalive import reused_after
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:40123/operations/api/account/1/engactivity?timeframe=60&v=1
@@ -173,21 +173,6 @@ def test_wait_idle_waits_while_the_process_works(
     assert min(busy_s, limit_s) - 0.3 <= waited <= min(busy_s, limit_s) + 3
 
 
-def _reused_after(port: int, idle_s: float) -> bool:
-    """Whether a second request, ``idle_s`` after the first, goes over the same connection."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        for n in range(2):
-            time.sleep(idle_s if n else 0)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-        return True
-    except (http.client.RemoteDisconnected, ConnectionError):
-        return False
-    finally:
-        conn.close()
-
-
 def test_the_floor_keeps_idle_connections_open_as_engactivity_does(tmp_path: Path) -> None:
     # The benchmark's client waits seconds on a slow peer between two requests to the
     # floor; with uvicorn's default of 5 s the floor closed the connection meanwhile.
@@ -197,6 +182,6 @@ def test_the_floor_keeps_idle_connections_open_as_engactivity_does(tmp_path: Pat
         tmp_path / "floor.log",
     ).start()
     try:
-        assert _reused_after(floor.port, 6.0)
+        assert reused_after(floor.port, 6.0, "/healthz")
     finally:
         floor.stop()
