@@ -28,3 +28,11 @@ def test_only_the_most_recently_computed_questions_are_kept() -> None:
     costs.note("e", 0.0)
     assert costs.cheap("c") is None
     assert [costs.cheap(name) for name in ("b", "d", "e")] == [True, True, True]
+
+
+def test_the_bound_may_be_given() -> None:
+    costs = Costs(inline_below_s=0.5)
+    costs.note("q", 0.4)
+    assert costs.cheap("q") is True
+    costs.note("q", 0.5)
+    assert costs.cheap("q") is False

@@ -54,13 +54,15 @@ class Answer:
 
 
 class Answers:
-    def __init__(self, store: Store, cache_bytes: int) -> None:
+    def __init__(self, store: Store, cache_bytes: int, costs: Costs | None = None) -> None:
+        """``costs``: where the cost of each question's last computation is kept (a test
+        may give a wider bound for what runs on the loop)."""
         self._store = store
         self._answers: AnswerCache[bytes] = AnswerCache(cache_bytes // 2)
         self._fragments: AnswerCache[Sized] = AnswerCache(cache_bytes // 2)
         self._flights: SingleFlight[Answer] = SingleFlight()
         self._renderers = anyio.CapacityLimiter(os.cpu_count() or 2)
-        self._costs = Costs()
+        self._costs = Costs() if costs is None else costs
 
     async def get(self, method: AnyMethod, account_id: str, query: Any, now_ms: int) -> bytes:
         return (await self.answer(method, account_id, query, now_ms)).body

@@ -29,15 +29,16 @@ KEPT = 10_000
 class Costs:
     """The seconds of each question's last computation (bounded, thread-safe)."""
 
-    def __init__(self, kept: int = KEPT) -> None:
+    def __init__(self, kept: int = KEPT, inline_below_s: float = INLINE_BELOW_S) -> None:
         self._kept = kept
+        self.inline_below_s = inline_below_s
         self._seconds: OrderedDict[Hashable, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def cheap(self, question: Hashable) -> bool | None:
         """Whether its last computation was cheap enough for the loop; None: unknown."""
         seconds = self._seconds.get(question)
-        return None if seconds is None else seconds < INLINE_BELOW_S
+        return None if seconds is None else seconds < self.inline_below_s
 
     def note(self, question: Hashable, seconds: float) -> None:
         with self._lock:
