@@ -151,7 +151,7 @@ def render(query: EngActivityQuery, span: Span, reading: Reading, fragments: Fra
     if pieces is not None and _filtered(query) and reading.stamps is not None:
         # Intervals rendered afresh are kept, so the next answer after new data
         # renders only the intervals whose buckets changed.
-        texts: list[Slice | str] = []
+        texts: list[Slice | bytes] = []
         for k, piece in enumerate(pieces):
             if isinstance(piece, Slice):
                 kept: Texts = (None, None)

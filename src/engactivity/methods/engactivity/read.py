@@ -78,7 +78,7 @@ class Reading:
     """What an answer takes from the snapshot."""
 
     whole: Slice
-    intervals: list[Slice | str] | None
+    intervals: list[Slice | bytes] | None
     """Per interval, newest first: its data, or its text when the cache had it."""
     stamps: list[int] | None = None
     """Per interval: a number that changes whenever any of its buckets changes."""
@@ -145,12 +145,12 @@ def read_pairs(
     dense = Dense(weakref.ref(rows), sums, selected, skill, agent, has_agent)
     if span.interval_ms is None:
         return Reading(whole, None, dense=dense)
-    pieces: list[Slice | str] = []
+    pieces: list[Slice | bytes] = []
     stamps: list[int] = []
     newest = None
     for k, (first, last) in enumerate(interval_buckets(span)):
         stamps.append(stamp(rows, first, last))
-        text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], str)
+        text = fragments.get(fragment_key(skills, agents, span, k), stamps[-1], bytes)
         if text is None:
             sums = span_rows(rows, first, last, fragments, keep_older=k == 0).values
             pieces.append(take(sums))

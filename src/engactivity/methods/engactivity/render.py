@@ -72,15 +72,15 @@ def render_skills(piece: Slice) -> dict[int, str]:
     return texts
 
 
-def _skills_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+def _skills_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> list[str]:
     texts = render_skills(piece) if texts is None else texts
-    return (
-        '"skillsMetricsPerAgent":{"metricsPerSkill":{'
-        + ",".join(texts[skill] for skill in sorted(texts))
-        + '},"metricsTotals":'
-        + _METRICS % tuple(totals)
-        + "}"
-    )
+    return [
+        '"skillsMetricsPerAgent":{"metricsPerSkill":{',
+        ",".join(texts[skill] for skill in sorted(texts)),
+        '},"metricsTotals":',
+        _METRICS % tuple(totals),
+        "}",
+    ]
 
 
 def render_agents(piece: Slice) -> dict[int, str]:
@@ -97,7 +97,7 @@ def render_agents(piece: Slice) -> dict[int, str]:
     return {row[0]: _ENTRY % tuple(row) for row in rows}
 
 
-def _agents_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> str:
+def _agents_section(piece: Slice, totals: list[int], texts: dict[int, str] | None) -> list[str]:
     if texts is None:
         agents = piece.agents[piece.has_agent]
         sums = piece.sums[piece.has_agent]
@@ -111,13 +111,13 @@ def _agents_section(piece: Slice, totals: list[int], texts: dict[int, str] | Non
         entries = _entries(rows)
     else:
         entries = ",".join(texts[agent] for agent in sorted(texts))
-    return (
-        '"agentsMetrics":{"metricsPerAgent":{'
-        + entries
-        + '},"metricsTotals":'
-        + _METRICS % tuple(totals)
-        + "}"
-    )
+    return [
+        '"agentsMetrics":{"metricsPerAgent":{',
+        entries,
+        '},"metricsTotals":',
+        _METRICS % tuple(totals),
+        "}",
+    ]
 
 
 Texts = tuple[dict[int, str] | None, dict[int, str] | None]
@@ -127,17 +127,25 @@ Texts = tuple[dict[int, str] | None, dict[int, str] | None]
 
 def render_section(
     skills: Selection, agents: Selection, piece: Slice, texts: Texts = (None, None)
-) -> str:
-    """The body of one interval (or of the whole span) as JSON text."""
+) -> bytes:
+    """The body of one interval (or of the whole span) as JSON."""
+    return "".join(_section(skills, agents, piece, texts)).encode()
+
+
+def _section(skills: Selection, agents: Selection, piece: Slice, texts: Texts) -> list[str]:
+    """A section's text in pieces, joined once by the caller: a section may be megabytes,
+    and each concatenation would copy it again."""
     totals = piece.totals
-    sections = []
+    parts = ["{"]
     if skills is not None:
-        sections.append(_skills_section(piece, totals, texts[0]))
+        parts += _skills_section(piece, totals, texts[0])
     if agents is not None:
-        sections.append(_agents_section(piece, totals, texts[1]))
-    if not sections:
-        sections.append('"metricsTotals":' + _METRICS % tuple(totals))
-    return "{" + ",".join(sections) + "}"
+        parts += [","] if skills is not None else []
+        parts += _agents_section(piece, totals, texts[1])
+    if skills is None and agents is None:
+        parts += ['"metricsTotals":', _METRICS % tuple(totals)]
+    parts.append("}")
+    return parts
 
 
 def render_body(
@@ -145,23 +153,25 @@ def render_body(
     agents: Selection,
     span: Span,
     whole: Slice,
-    intervals: Sequence[Slice | str] | None,
+    intervals: Sequence[Slice | bytes] | None,
     whole_texts: Texts = (None, None),
 ) -> bytes:
     """The full answer: ``metricsByIntervals`` (newest first) when asked, then the span.
 
-    An interval may be given as its already rendered section text (see
-    ``render_section``), e.g. from the fragment cache.
+    An interval may be given as its already rendered section (see ``render_section``),
+    e.g. from the fragment cache. The answer is joined once from its sections (tens of
+    megabytes: each copy of it costs milliseconds).
     """
-    body = render_section(skills, agents, whole, whole_texts)
+    body = _section(skills, agents, whole, whole_texts)
     if span.interval_ms is None or intervals is None:
-        return body.encode()
-    listed = ",".join(
-        f'{{"timestamp":{span.interval_end(k)},"metricsData":'
-        f"{piece if isinstance(piece, str) else render_section(skills, agents, piece)}}}"
-        for k, piece in enumerate(intervals)
-    )
-    return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
+        return "".join(body).encode()
+    parts = [b'{"metricsByIntervals":[']
+    for k, piece in enumerate(intervals):
+        text = piece if isinstance(piece, bytes) else render_section(skills, agents, piece)
+        opening = b'{"timestamp":%d,"metricsData":' % span.interval_end(k)
+        parts += [b"," + opening if k else opening, text, b"}"]
+    parts += [b"],", "".join(body[1:]).encode()]  # the span's section without its "{"
+    return b"".join(parts)
 
 
 def render_totals(span: Span, whole: Slice, interval_totals: Int64s) -> bytes:
@@ -171,5 +181,5 @@ def render_totals(span: Span, whole: Slice, interval_totals: Int64s) -> bytes:
     timestamps = -(-ends // BUCKET_MS) * BUCKET_MS  # Span.interval_end
     values = np.column_stack((timestamps, interval_totals)).ravel().tolist()
     listed = ",".join([_TOTALS_INTERVAL] * len(interval_totals)) % tuple(values)
-    body = render_section(None, None, whole)
-    return ('{"metricsByIntervals":[' + listed + "]," + body[1:]).encode()
+    body = _section(None, None, whole, (None, None))
+    return "".join(['{"metricsByIntervals":[', listed, "],", *body[1:]]).encode()
