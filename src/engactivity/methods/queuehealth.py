@@ -225,11 +225,11 @@ def section(
         if current is not None:
             now = list(map(current.values.get, cells.skills.tolist()))
         entries = entries_of(cells.skills, cells.values, now, kept, _entry)
-        parts.append(b'"skillsMetrics":{' + b",".join(entries.entries) + b"}")
+        parts += [b'"skillsMetrics":{', b",".join(entries.entries), b"},"]
     totals = None if current is None else current_total(query, current)
     total = metrics(total_row(cells.values), totals)
-    parts.append(b'"metricsTotals":' + orjson.dumps(total))
-    return b"{" + b",".join(parts) + b"}", entries
+    parts += [b'"metricsTotals":', orjson.dumps(total)]
+    return b"".join([b"{", *parts, b"}"]), entries
 
 
 def _kept_section(
@@ -265,8 +265,9 @@ def render(query: QueueHealthQuery, plan: Plan, reading: Reading, fragments: Fra
                 body = section(query, cells, None, None)[0]
             cells = b'{"timestamp":%d,"metricsData":%b}' % (span.interval_end(k), body)
             fragments.put(_part(query, span, k), reading.stamps[k], cells)
-        listed.append(cells)
-    return b'{"metricsByIntervals":[' + b",".join(listed) + b"]," + whole[1:]
+        listed += [b",", cells] if listed else [cells]
+    # Joined once: each concatenation would copy the whole answer again.
+    return b"".join([b'{"metricsByIntervals":[', *listed, b"],", memoryview(whole)[1:]])
 
 
 QUEUEHEALTH: Method[QueueHealthQuery, Plan, Reading] = Method(
