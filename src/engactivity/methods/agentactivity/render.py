@@ -16,13 +16,14 @@ from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.timeline import MEASURES
 
 _VALUE = '{"total":%d,"chatting":%d,"notChatting":%d,"chattingInMaxConcurrency":%d}'
+_REASONS_OPEN = '{"reasons":['
+_REASONS_CLOSE = '],"id":4,"name":"Away"'
 _HEAD = (
     '"%d":[{"id":2,"name":"Online","value":' + _VALUE + "},"
-    '{"id":3,"name":"Back in 5","value":' + _VALUE + '},{"reasons":['
+    '{"id":3,"name":"Back in 5","value":' + _VALUE + "}," + _REASONS_OPEN
 )
 _TAIL = (
-    '],"id":4,"name":"Away","value":' + _VALUE + "},"
-    '{"id":-1,"name":"Logged in","value":' + _VALUE + "}]"
+    _REASONS_CLOSE + ',"value":' + _VALUE + '},{"id":-1,"name":"Logged in","value":' + _VALUE + "}]"
 )
 _REASON = '{"id":%s,"value":' + _VALUE + "}"
 
@@ -99,15 +100,21 @@ def inputs(measured: Measured) -> Inputs:
     )
 
 
-def rendered(made: Inputs, only: Int64s | None = None) -> dict[int, str]:
-    """The entries of the agents of ``made`` (at positions ``only``: all by default)."""
+def rendered(
+    made: Inputs, only: Int64s | None = None, earlier: Reused | None = None
+) -> dict[int, str]:
+    """The entries of the agents of ``made`` (at positions ``only``: all by default);
+    with ``earlier``, their texts of away time by reason come from there."""
     agents, values = made.agents, made.values
     if only is not None:
         agents, values = agents[only], values[only]
     logged_in = values[:, 0:4] + values[:, 4:8] + values[:, 8:12]
     heads = np.column_stack([agents, values[:, :8]]).tolist()
     tails = np.column_stack([values[:, 8:], logged_in]).tolist()
-    reasons = _reason_texts(made, None if only is None else agents)
+    if earlier is None:
+        reasons = _reason_texts(made, None if only is None else agents)
+    else:
+        reasons = earlier.reasons(made, agents)
     return {
         head[0]: _HEAD % tuple(head) + reasons.get(head[0], "") + _TAIL % tuple(tail)
         for head, tail in zip(heads, tails, strict=True)
@@ -127,8 +134,35 @@ def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, st
     if not changed.any():
         return texts  # the same object: what was made of it serves too
     out = dict(texts)  # the same agents: the order holds
-    out.update(rendered(made, np.flatnonzero(changed)))
+    out.update(rendered(made, np.flatnonzero(changed), Reused(texts, reasons)))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reused:
+    """Earlier entries of the same agents, and the agents whose rows of away time by
+    reason changed since. A moving clock changes an online agent's seconds online
+    every second, seldom its reasons: their texts (as many as the agent has reasons)
+    are taken from its earlier entry instead of being made again."""
+
+    texts: dict[int, str]
+    moved: Int64s
+
+    def reasons(self, made: Inputs, agents: Int64s) -> dict[int, str]:
+        """Per agent of ``agents`` (each in ``texts``): its text of away time by reason."""
+        moved = among(agents, self.moved) if len(self.moved) else None
+        kept = agents if moved is None else agents[~moved]
+        out = {agent: _reasons_in(self.texts[agent]) for agent in kept.tolist()}
+        if moved is not None:
+            out.update(_reason_texts(made, agents[moved]))
+        return out
+
+
+def _reasons_in(entry: str) -> str:
+    """The text of away time by reason inside an entry (between ``_HEAD`` and ``_TAIL``:
+    their quotes never occur unescaped inside the reasons' names)."""
+    start = entry.index(_REASONS_OPEN) + len(_REASONS_OPEN)
+    return entry[start : entry.index(_REASONS_CLOSE, start)]
 
 
 def _reasons_changed(made: Inputs, earlier: Inputs) -> Int64s:
@@ -158,7 +192,7 @@ def _rows_changed(
 
 def joined_text(texts: Iterable[str]) -> bytes:
     """An ``agentsMetrics`` object of agent entries (in order)."""
-    return ('{"metricsPerAgent":{' + ",".join(texts) + '},"metricsTotals":[]}').encode()
+    return "".join(['{"metricsPerAgent":{', ",".join(texts), '},"metricsTotals":[]}']).encode()
 
 
 def body(window: bytes, intervals: list[tuple[int, bytes]] | None) -> bytes:
