@@ -128,33 +128,34 @@ def reused(made: Inputs, earlier: Inputs, texts: dict[int, str]) -> dict[int, st
     stay the same."""
     if not np.array_equal(made.agents, earlier.agents):
         return rendered(made)
-    changed = (made.values != earlier.values).any(axis=1)
-    if len(reasons := _reasons_changed(made, earlier)):
-        changed |= among(made.agents, reasons)
+    moved = among(made.agents, _reasons_changed(made, earlier))
+    changed = (made.values != earlier.values).any(axis=1) | moved
     if not changed.any():
         return texts  # the same object: what was made of it serves too
     out = dict(texts)  # the same agents: the order holds
-    out.update(rendered(made, np.flatnonzero(changed), Reused(texts, reasons)))
+    only = np.flatnonzero(changed)
+    out.update(rendered(made, only, Reused(texts, moved[only])))
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class Reused:
-    """Earlier entries of the same agents, and the agents whose rows of away time by
-    reason changed since. A moving clock changes an online agent's seconds online
-    every second, seldom its reasons: their texts (as many as the agent has reasons)
-    are taken from its earlier entry instead of being made again."""
+    """Earlier entries of the same agents, and for each agent made again (in order)
+    whether its rows of away time by reason changed since. A moving clock changes an
+    online agent's seconds online every second, seldom its reasons: their texts (as
+    many as the agent has reasons) are taken from its earlier entry instead of being
+    made again."""
 
     texts: dict[int, str]
-    moved: Int64s
+    moved: npt.NDArray[np.bool_]
 
     def reasons(self, made: Inputs, agents: Int64s) -> dict[int, str]:
-        """Per agent of ``agents`` (each in ``texts``): its text of away time by reason."""
-        moved = among(agents, self.moved) if len(self.moved) else None
-        kept = agents if moved is None else agents[~moved]
+        """Per agent of ``agents`` (the agents made again, each in ``texts``): its text
+        of away time by reason."""
+        kept = agents[~self.moved]
         out = {agent: _reasons_in(self.texts[agent]) for agent in kept.tolist()}
-        if moved is not None:
-            out.update(_reason_texts(made, agents[moved]))
+        if self.moved.any():
+            out.update(_reason_texts(made, agents[self.moved]))
         return out
 
 
