@@ -140,7 +140,8 @@ def _section(skills: Selection, agents: Selection, piece: Slice, texts: Texts) -
     if skills is not None:
         parts += _skills_section(piece, totals, texts[0])
     if agents is not None:
-        parts += [","] if skills is not None else []
+        if skills is not None:
+            parts.append(",")
         parts += _agents_section(piece, totals, texts[1])
     if skills is None and agents is None:
         parts += ['"metricsTotals":', _METRICS % tuple(totals)]
