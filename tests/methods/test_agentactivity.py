@@ -23,6 +23,7 @@ from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.methods.method import Piece
 from engactivity.store.memory import AccountState
 from engactivity.store.tables import fold_all
+from engactivity.store.timelines import TimelineRows
 from tests.conftest import MIN, NOW_MS
 from tests.oracle_agents import agentactivity, same
 
@@ -347,3 +348,46 @@ def test_an_agents_entry_is_reused_when_its_seconds_did_not_change() -> None:
     assert after[1] is before[1]  # the same seconds: the text kept
     assert after[2] != before[2]
     assert got == answer(state, params, NOW_MS + 600, Parts())
+
+
+def test_kept_measures_are_carried_on_after_rows_move_in_the_arrays() -> None:
+    # One agent's writes outgrow its room: the rows after it move along the arrays (as
+    # a live account's do). What is kept holds no row's place, so the next answers
+    # are still carried on, never measured whole, and equal the oracle.
+    first = [
+        {"type": "agentState", "eventId": f"f{a}", "agentId": a, "state": "online",
+         "time": NOW_MS - 90 * MIN}
+        for a in (1, 2, 3)
+    ]  # fmt: skip
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    apply(state, first)
+    params: dict[str, object] = {"v": 1, "timeframe": 60, "interval": 10, "agentIds": "all"}
+    answer(state, params, NOW_MS, parts)
+    moves, whole = [0], [0]
+    grow, fresh = TimelineRows._grow, live.fresh
+
+    def counted_grow(rows: TimelineRows, needs: dict[int, int]) -> bool:
+        moves[0] += 1
+        return grow(rows, needs)
+
+    def counted_fresh(*args: Any) -> RangeEntries:
+        whole[0] += 1
+        return fresh(*args)
+
+    writes: list[Event] = [
+        {"type": "agentState", "eventId": f"w{n}", "agentId": 1, "state": "online",
+         "time": NOW_MS + n * 1000}
+        for n in range(40)
+    ]  # fmt: skip
+    for event in writes[::2]:
+        event.update(state="away", reasonId="9")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TimelineRows, "_grow", counted_grow)
+        patch.setattr(live, "fresh", counted_fresh)
+        for n, event in enumerate(writes):
+            apply(state, [event])
+            now = NOW_MS + n * 1000 + 700
+            got = answer(state, params, now, parts)
+            same(got, agentactivity(first + writes[: n + 1], now, params))
+    assert moves[0] >= 2
+    assert whole[0] == 0

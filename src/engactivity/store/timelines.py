@@ -107,10 +107,6 @@ class TimelineRows:
         self._measured = 0 if table.weights is None else _width_of(table)
         self._arrays = _Arrays.empty(0, len(table.values), self._measured)
         self._view: Timelines | None = None
-        self.layout = 0
-        """Counts the times rows were moved to other places in the arrays (a lay-out, a
-        key grown in place, a purge): a row's place read before holds while it stays the
-        same (an appended row moves none; a late one only rows of its own key)."""
 
     # -- taking rows in ------------------------------------------------------------------
 
@@ -297,7 +293,6 @@ class TimelineRows:
         self._arrays, self._used = a, used
         self._start, self._room = starts.tolist(), rooms.tolist()
         self._view = None
-        self.layout += 1
 
     def _grow(self, needs: dict[int, int]) -> bool:
         """More room for keys whose room ran out (``needs``, in key order), each with a
@@ -324,7 +319,6 @@ class TimelineRows:
         self._start = (np.array(self._start, np.int64) + np.cumsum(moves)[:-1]).tolist()
         self._used += total
         self._view = None
-        self.layout += 1
         return True
 
     @property
@@ -406,7 +400,6 @@ class TimelineRows:
                 del self._event_keys[index][:drop]
                 self._count[index] = left
                 self._held -= drop
-                self.layout += 1
 
 
 @dataclass(frozen=True, slots=True)

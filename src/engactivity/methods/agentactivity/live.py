@@ -10,8 +10,10 @@ moves the kept measures to its moments, measures again only the agents whose tim
 took a row since (``TimelineRows.touched_since``: at any time, so it never misses one)
 or whose ends moved past a step, and renders again only the entries whose numbers
 changed (most agents' whole seconds stay the same). Kept measures of other timelines
-(a reload), of rows since moved in the arrays (``TimelineRows.layout``) or of a later
-moment than asked are not carried: the range is measured whole.
+(a reload) or of a later moment than asked are not carried: the range is measured
+whole. Rows moved to other places in the arrays (a key given more room, a lay-out, a
+purge) change nothing kept: it holds timelines' indexes, times from their fixed origin
+and reasons' text indexes, never a row's place.
 """
 
 from __future__ import annotations
@@ -58,8 +60,6 @@ class RangeEntries:
     rows: weakref.ref[TimelineRows]
     """The timelines read (weakly: kept entries must not keep an account that memory
     let go of alive)."""
-    layout: int
-    """Their ``layout`` when read: the places in ``ends`` hold while it is the same."""
     lo: int
     hi: int
     """The range they are of."""
@@ -89,16 +89,15 @@ class RangeEntries:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """The timelines an answer read, with their version and layout then (taken under
-    the account's lock: the entries are made after it is let go)."""
+    """The timelines an answer read, with their version then (taken under the account's
+    lock: the entries are made after it is let go)."""
 
     rows: TimelineRows
     version: int
-    layout: int
 
     @staticmethod
     def of(rows: TimelineRows) -> Seen:
-        return Seen(rows, rows.version, rows.layout)
+        return Seen(rows, rows.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +130,8 @@ def carried(
     kept: RangeEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
 ) -> Carried | None:
     """``kept`` moved to range ``r`` (the same or later moments), or None when it cannot
-    be (other timelines or places, an earlier range, or most agents to measure again)."""
-    if kept is None or kept.rows() is not rows or kept.layout != rows.layout:
+    be (other timelines, an earlier range, or most agents to measure again)."""
+    if kept is None or kept.rows() is not rows:
         return None
     if r.lo < kept.lo or r.hi < kept.hi:
         return None
@@ -238,7 +237,7 @@ def _kept(
         size = _size(texts.values()) + len(text) + len(measured) + int(at.weights.nbytes * 2)
         size += 0 if made is None else len(made)
     return RangeEntries(
-        weakref.ref(seen.rows), seen.layout, r.lo, r.hi, seen.version, measured, at, (), texts,
+        weakref.ref(seen.rows), r.lo, r.hi, seen.version, measured, at, (), texts,
         text, made, size,
     )  # fmt: skip
 
