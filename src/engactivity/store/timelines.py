@@ -20,6 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -326,42 +327,55 @@ class TimelineRows:
         return len(self.table.values), self._measured
 
     def _append(self, appends: dict[int, list[Row]]) -> None:
-        """Write rows after their keys' last (the room is there), with their sums."""
+        """Write rows after their keys' last (the room is there), with their sums. The
+        positions and owners are made in Python: a live write is a row or two, where
+        each numpy call costs more than the loop."""
         if not appends:
             return
-        indexes = np.array(list(appends), np.int64)
-        lengths = np.array([len(rows) for rows in appends.values()], np.int64)
-        counts = np.array([self._count[i] for i in appends], np.int64)
-        at = _ranges(np.array([self._start[i] for i in appends], np.int64) + counts, lengths)
         rows = [row for chunk in appends.values() for row in chunk]
+        at = np.array(
+            [
+                self._start[i] + self._count[i] + k
+                for i, c in appends.items()
+                for k in range(len(c))
+            ],
+            np.int64,
+        )
+        owners = np.array([i for i, chunk in appends.items() for _ in chunk], np.int64)
         a = self._arrays
         times = np.array([row[0] for row in rows], np.int64)
         a.times[at] = times
         a.values[at] = np.array([row[2:] for row in rows], np.int64).reshape(len(rows), -1)
-        owners = np.repeat(indexes, lengths)
-        from_origin = np.clip(times - (self._origin or 0), 0, LAST_MOMENT)
+        from_origin = np.minimum(np.maximum(times - (self._origin or 0), 0), LAST_MOMENT)
         a.sortable[at] = (owners << ORIGIN_SHIFT) + from_origin
-        self._sum(at, lengths, counts == 0)
+        self._sum(
+            at, [len(chunk) for chunk in appends.values()], [not self._count[i] for i in appends]
+        )
         for index, chunk in appends.items():
             self._held += len(chunk)
             self._count[index] += len(chunk)
             self._event_keys[index] += [row[1] for row in chunk]
 
-    def _sum(self, at: Int64s, lengths: Int64s, fresh: npt.NDArray[np.bool_]) -> None:
+    def _sum(self, at: Int64s, lengths: list[int], fresh: list[bool]) -> None:
         """The sums of the rows just written at ``at``, ``lengths`` per key (``fresh``:
         the key had no rows): each is the row before's, plus its weights times its length."""
         weights = self.table.weights
         if weights is None:
             return
         a = self._arrays
-        group = np.cumsum(lengths) - lengths  # each key's first row just written
-        firsts = np.zeros(len(at), bool)
-        firsts[group] = fresh
-        before = np.where(firsts, at, at - 1)
+        group = list(accumulate(lengths[:-1], initial=0))  # each key's first row just written
+        new = [n for n, f in enumerate(fresh) if f]  # the keys that had no rows
+        before = at - 1
+        if new:  # a new key's first row: itself (a step of length 0)
+            firsts = [group[n] for n in new]
+            before[firsts] = at[firsts]
         span = (a.sortable[at] - a.sortable[before])[:, None]  # same key: the times' difference
-        step = weights(a.values[before]) * span  # 0 for a timeline's first row
+        step = weights(a.values[before]) * span
         running = np.cumsum(step, axis=0)
-        base = np.where(fresh[:, None], 0, a.sums[before[group]]) - running[group] + step[group]
+        prior = a.sums[before[group]]
+        if new:
+            prior[new] = 0  # a new key starts from nothing
+        base = prior - running[group] + step[group]
         a.sums[at] = np.repeat(base, lengths, axis=0) + running
 
     def _give_room(self, needs: dict[int, int]) -> bool:
