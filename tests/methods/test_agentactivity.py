@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from engactivity.core.events import validate_event
 from engactivity.methods.agentactivity import AGENTACTIVITY, live, parse
 from engactivity.methods.agentactivity.live import RangeEntries
-from engactivity.methods.agentactivity.measure import Measured, ranges
+from engactivity.methods.agentactivity.measure import (
+    Measured,
+    Range,
+    ends,
+    measure,
+    measured_with_ends,
+    ranges,
+)
 from engactivity.methods.agentactivity.render import seconds
 from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.methods.method import Piece
@@ -391,3 +398,33 @@ def test_kept_measures_are_carried_on_after_rows_move_in_the_arrays() -> None:
             same(got, agentactivity(first + writes[: n + 1], now, params))
     assert moves[0] >= 2
     assert whole[0] == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    agent_events(30),
+    st.lists(
+        st.tuples(st.integers(-40 * MIN, 0), st.integers(0, 40 * MIN)), min_size=1, max_size=3
+    ),
+    st.data(),
+)
+def test_measures_and_ends_found_together_equal_each_found_alone(
+    events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    state = AccountState([AGENT_STATES])
+    apply(state, events)
+    timelines = state.timeline(AGENT_STATES).timelines()
+    count = len(timelines.keys)
+    lines = np.array(sorted(data.draw(st.sets(st.integers(0, count - 1)))), np.int64)
+    lines = lines[np.argsort(timelines.keys[lines, 0], kind="stable")]  # by agent id
+    rs = [Range(None, NOW_MS + lo, NOW_MS + lo + length) for lo, length in spans]
+    together = measured_with_ends(timelines, lines, rs)
+    for (measured, at), alone, alone_at in zip(
+        together, measure(timelines, lines, rs), ends(timelines, lines, rs), strict=True
+    ):
+        assert np.array_equal(measured.agents, alone.agents)
+        assert np.array_equal(measured.ms, alone.ms)
+        assert measured.reasons.ids.tolist() == alone.reasons.ids.tolist()
+        assert np.array_equal(measured.reasons.ms, alone.reasons.ms)
+        for name in ("lines", "weights", "nexts", "codes"):
+            assert np.array_equal(getattr(at, name), getattr(alone_at, name)), name

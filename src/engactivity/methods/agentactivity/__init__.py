@@ -34,6 +34,7 @@ from engactivity.methods.agentactivity.measure import (
     combined,
     ends,
     measure,
+    measured_with_ends,
     ranges,
 )
 from engactivity.methods.agentactivity.render import agents_metrics, body
@@ -145,9 +146,8 @@ def _measured_again(
             groups.setdefault(c.again.tobytes(), (c.again, []))[1].append(n)
     out: dict[int, tuple[Measured, Ends]] = {}
     for lines, group in groups.values():
-        rs = [spans[n] for n in group]
-        at = ends(timelines, lines, rs)
-        out.update(zip(group, zip(measure(timelines, lines, rs), at, strict=True), strict=True))
+        measured = measured_with_ends(timelines, lines, [spans[n] for n in group])
+        out.update(zip(group, measured, strict=True))
     return out
 
 

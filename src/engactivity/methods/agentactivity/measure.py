@@ -94,13 +94,38 @@ def _holding(
     return at, np.where(begun, step, first), begun  # before its first step: that one is next
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """Per (line, moment), by line: the step holding the moment (a timeline's first
+    before it has begun), whether one does, and that step's values and weights (0
+    where none does yet)."""
+
+    at: Int64s
+    """The moments, from the timelines' origin."""
+    step: Int64s
+    begun: npt.NDArray[np.bool_]
+    values: Int64s
+    weights: Int64s
+
+
+def _held(timelines: Timelines, lines: Int64s, moments: Int64s) -> _Held:
+    at, step, begun = _holding(timelines, lines, moments)
+    values = timelines.values[step]
+    held = weights(values)
+    held[~begun] = 0
+    return _Held(at, step, begun, values, held)
+
+
 def up_to(timelines: Timelines, agents: Int64s, moments: Int64s) -> Int64s:
     """(agents, moments, 9): each column's ms from each timeline's start to each moment."""
-    at, step, begun = _holding(timelines, agents, moments)
-    inside = np.repeat(at[None, :], len(agents), axis=0).ravel() - _times(timelines, step)
-    total = timelines.sums[step] + weights(timelines.values[step]) * inside[:, None]
-    total[~begun] = 0
-    return total.reshape(len(agents), len(moments), -1)
+    return _up_to(timelines, _held(timelines, agents, moments), len(agents))
+
+
+def _up_to(timelines: Timelines, h: _Held, lines: int) -> Int64s:
+    inside = np.tile(h.at, lines) - _times(timelines, h.step)
+    total = timelines.sums[h.step] + h.weights * inside[:, None]
+    total[~h.begun] = 0
+    return total.reshape(lines, len(h.at), -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,17 +272,42 @@ def ends(timelines: Timelines, lines: Int64s, spans: Sequence[Range]) -> list[En
     """Per range, the steps holding its start and its end, of the timelines ``lines``."""
     if not len(lines):
         return [NO_ENDS] * len(spans)
-    moments = np.array([m for r in spans for m in (r.lo, r.hi)])
-    _, step, begun = _holding(timelines, lines, moments)
-    values = timelines.values[step]
-    held = weights(values)
-    held[~begun] = 0
-    nexts = np.where(begun, _ends(timelines, step), _times(timelines, step))
-    codes = np.where(begun & _with_reason(timelines, values), values[:, REASON], -1)
-    shape = len(lines), len(spans), 2
-    held = held.reshape(*shape, held.shape[1])
+    return _ends_held(timelines, lines, len(spans), _held(timelines, lines, _moments(spans)))
+
+
+def _moments(spans: Sequence[Range]) -> Int64s:
+    """Each range's start and end, in turn."""
+    return np.array([m for r in spans for m in (r.lo, r.hi)], np.int64)
+
+
+def _ends_held(timelines: Timelines, lines: Int64s, ranges: int, h: _Held) -> list[Ends]:
+    """Per range, its ``Ends`` from ``h`` (held at each range's start and end in turn)."""
+    nexts = np.where(h.begun, _ends(timelines, h.step), _times(timelines, h.step))
+    codes = np.where(h.begun & _with_reason(timelines, h.values), h.values[:, REASON], -1)
+    shape = len(lines), ranges, 2
+    held = h.weights.reshape(*shape, h.weights.shape[1])
     nexts, codes = nexts.reshape(shape), codes.reshape(shape)
-    return [Ends(lines, held[:, n], nexts[:, n], codes[:, n]) for n in range(len(spans))]
+    return [Ends(lines, held[:, n], nexts[:, n], codes[:, n]) for n in range(ranges)]
+
+
+def measured_with_ends(
+    timelines: Timelines, lines: Int64s, spans: Sequence[Range]
+) -> list[tuple[Measured, Ends]]:
+    """Each range's measures and ends (``measure``, ``ends``), of the timelines ``lines``
+    (the few agents to measure again): the steps holding the ranges' ends are found
+    once for both."""
+    if not len(lines):
+        return list(
+            zip(measure(timelines, lines, spans), ends(timelines, lines, spans), strict=True)
+        )
+    h = _held(timelines, lines, _moments(spans))
+    totals = _up_to(timelines, h, len(lines))
+    ids = timelines.keys[lines, 0]
+    measured = [
+        Measured(ids, totals[:, 2 * n + 1] - totals[:, 2 * n], by_reason)
+        for n, by_reason in enumerate(_reasons(timelines, lines, spans))
+    ]
+    return list(zip(measured, _ends_held(timelines, lines, len(spans), h), strict=True))
 
 
 def moved(
