@@ -427,6 +427,8 @@ def _reasons(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> li
     with a reason in it."""
     found = _steps_between(timelines, agents, spans)
     found = found[_with_reason(timelines, timelines.values[found[:, 0]])]
+    if not len(found):  # none away with a reason (as most agents a write touches)
+        return [_NO_REASONS] * len(spans)
     steps, which = found[:, 0], found[:, 1]
     bounds = np.array([(r.lo, r.hi) for r in spans], np.int64)[which] - timelines.origin
     starts, ends = _times(timelines, steps), _ends(timelines, steps)
