@@ -4,6 +4,7 @@ its ranges and seconds."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Hashable, Sized
 from typing import Any
@@ -35,6 +36,8 @@ from tests.conftest import MIN, NOW_MS
 from tests.oracle_agents import agentactivity, same
 
 Event = dict[str, Any]
+_MEASURE = importlib.import_module("engactivity.methods.agentactivity.measure")
+"""The module (the package's ``measure`` is its function)."""
 
 
 class Parts:
@@ -428,3 +431,35 @@ def test_measures_and_ends_found_together_equal_each_found_alone(
         assert np.array_equal(measured.reasons.ms, alone.reasons.ms)
         for name in ("lines", "weights", "nexts", "codes"):
             assert np.array_equal(getattr(at, name), getattr(alone_at, name)), name
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    agent_events(40),
+    st.lists(
+        st.tuples(st.integers(-40 * MIN, 0), st.integers(0, 40 * MIN)), min_size=1, max_size=4
+    ),
+    st.data(),
+)
+def test_away_by_reason_of_a_few_agents_equals_that_of_many(
+    events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    # A few agents' steps are looked at in place, many agents' copied out per range: the
+    # two ways must find the same rows (the oracle tests' five agents take the first).
+    state = AccountState([AGENT_STATES])
+    apply(state, events)
+    timelines = state.timeline(AGENT_STATES).timelines()
+    picked = data.draw(st.sets(st.integers(0, len(timelines.keys) - 1)))
+    lines = np.array(sorted(picked), np.int64)
+    lines = lines[np.argsort(timelines.keys[lines, 0], kind="stable")]
+    rs = [Range(None, NOW_MS + lo, NOW_MS + lo + length) for lo, length in spans]
+    found = {}
+    for few in (0, 10**6):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_MEASURE, "_FEW", few)
+            found[few] = measure(timelines, lines, rs)
+    for one, other in zip(found[0], found[10**6], strict=True):
+        assert np.array_equal(one.reasons.agents, other.reasons.agents)
+        assert one.reasons.ids.tolist() == other.reasons.ids.tolist()
+        assert np.array_equal(one.reasons.codes, other.reasons.codes)
+        assert np.array_equal(one.reasons.ms, other.reasons.ms)

@@ -414,6 +414,38 @@ def _steps_between(timelines: Timelines, agents: Int64s, spans: Sequence[Range])
     return np.column_stack([np.arange(len(offsets), dtype=np.int64) + offsets, which])
 
 
+_FEW = 8
+"""Agents few enough to look at one by one (a few numpy calls each, on views of
+their rows) rather than all at once (more calls, and a copy of every step between)."""
+
+
+def _reason_steps(
+    timelines: Timelines, agents: Int64s, spans: Sequence[Range]
+) -> tuple[Int64s, Int64s]:
+    """The steps of ``agents`` away with a reason that may overlap each range, and the
+    range's index (pairs that do not overlap are dropped by the caller). Of a few
+    agents (those a write touched), their steps between the ranges' earliest start and
+    latest end are looked at in place, each with every range: an agent may hold
+    thousands of steps there (zero-length ones at one moment, in the benchmark) of
+    which few or none are away with a reason."""
+    if len(agents) > _FEW:
+        found = _steps_between(timelines, agents, spans)
+        found = found[_with_reason(timelines, timelines.values[found[:, 0]])]
+        return found[:, 0], found[:, 1]
+    lo, hi = min(r.lo for r in spans), max(r.hi for r in spans)
+    at = _from_origin(timelines, np.array([lo, hi - 1], np.int64))
+    asked = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
+    held = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    first = np.maximum(held[:, 0], timelines.starts[agents]).tolist()
+    parts = [
+        a + np.flatnonzero(_with_reason(timelines, timelines.values[a : b + 1]))
+        for a, b in zip(first, held[:, 1].tolist(), strict=True)
+        if b >= a
+    ]
+    steps = np.concatenate(parts) if parts else NO_AGENTS
+    return np.tile(steps, len(spans)), np.repeat(np.arange(len(spans)), len(steps))
+
+
 def _with_reason(timelines: Timelines, values: Int64s) -> npt.NDArray[np.bool_]:
     """Which of the steps with ``values`` are away with a reason."""
     texts = timelines.texts
@@ -425,11 +457,9 @@ def _with_reason(timelines: Timelines, values: Int64s) -> npt.NDArray[np.bool_]:
 def _reasons(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> list[Reasons]:
     """Per range, the away time by reason of ``agents``: measured on their steps away
     with a reason in it."""
-    found = _steps_between(timelines, agents, spans)
-    found = found[_with_reason(timelines, timelines.values[found[:, 0]])]
-    if not len(found):  # none away with a reason (as most agents a write touches)
+    steps, which = _reason_steps(timelines, agents, spans)
+    if not len(steps):  # none away with a reason (as most agents a write touches)
         return [_NO_REASONS] * len(spans)
-    steps, which = found[:, 0], found[:, 1]
     bounds = np.array([(r.lo, r.hi) for r in spans], np.int64)[which] - timelines.origin
     starts, ends = _times(timelines, steps), _ends(timelines, steps)
     overlap = np.minimum(ends, bounds[:, 1]) - np.maximum(starts, bounds[:, 0])
