@@ -19,8 +19,10 @@ from engactivity.core.events import validate_event
 from engactivity.methods.agentactivity import AGENTACTIVITY, live, parse
 from engactivity.methods.agentactivity.live import RangeEntries
 from engactivity.methods.agentactivity.measure import (
+    Int64s,
     Measured,
     Range,
+    Reasons,
     ends,
     measure,
     measured_with_ends,
@@ -31,7 +33,7 @@ from engactivity.methods.agentactivity.timeline import AGENT_STATES
 from engactivity.methods.method import Piece
 from engactivity.store.memory import AccountState
 from engactivity.store.tables import fold_all
-from engactivity.store.timelines import TimelineRows
+from engactivity.store.timelines import TimelineRows, Timelines
 from tests.conftest import MIN, NOW_MS
 from tests.oracle_agents import agentactivity, same
 
@@ -403,63 +405,60 @@ def test_kept_measures_are_carried_on_after_rows_move_in_the_arrays() -> None:
     assert whole[0] == 0
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    agent_events(30),
-    st.lists(
-        st.tuples(st.integers(-40 * MIN, 0), st.integers(0, 40 * MIN)), min_size=1, max_size=3
-    ),
-    st.data(),
+ranges_near_now = st.lists(
+    st.tuples(st.integers(-40 * MIN, 0), st.integers(0, 40 * MIN)), min_size=1, max_size=4
 )
-def test_measures_and_ends_found_together_equal_each_found_alone(
-    events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
-) -> None:
-    state = AccountState([AGENT_STATES])
-    apply(state, events)
-    timelines = state.timeline(AGENT_STATES).timelines()
-    count = len(timelines.keys)
-    lines = np.array(sorted(data.draw(st.sets(st.integers(0, count - 1)))), np.int64)
-    lines = lines[np.argsort(timelines.keys[lines, 0], kind="stable")]  # by agent id
-    rs = [Range(None, NOW_MS + lo, NOW_MS + lo + length) for lo, length in spans]
-    together = measured_with_ends(timelines, lines, rs)
-    for (measured, at), alone, alone_at in zip(
-        together, measure(timelines, lines, rs), ends(timelines, lines, rs), strict=True
-    ):
-        assert np.array_equal(measured.agents, alone.agents)
-        assert np.array_equal(measured.ms, alone.ms)
-        assert measured.reasons.ids.tolist() == alone.reasons.ids.tolist()
-        assert np.array_equal(measured.reasons.ms, alone.reasons.ms)
-        for name in ("lines", "weights", "nexts", "codes"):
-            assert np.array_equal(getattr(at, name), getattr(alone_at, name)), name
+"""Ranges (start, length from it) about now, overlapping or not."""
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    agent_events(40),
-    st.lists(
-        st.tuples(st.integers(-40 * MIN, 0), st.integers(0, 40 * MIN)), min_size=1, max_size=4
-    ),
-    st.data(),
-)
-def test_away_by_reason_of_a_few_agents_equals_that_of_many(
+def timelines_asked(
     events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
-) -> None:
-    # A few agents' steps are looked at in place, many agents' copied out per range: the
-    # two ways must find the same rows (the oracle tests' five agents take the first).
+) -> tuple[Timelines, Int64s, list[Range]]:
+    """The timelines of ``events``, some of them (by agent id) and ``spans`` as ranges."""
     state = AccountState([AGENT_STATES])
     apply(state, events)
     timelines = state.timeline(AGENT_STATES).timelines()
     picked = data.draw(st.sets(st.integers(0, len(timelines.keys) - 1)))
     lines = np.array(sorted(picked), np.int64)
     lines = lines[np.argsort(timelines.keys[lines, 0], kind="stable")]
-    rs = [Range(None, NOW_MS + lo, NOW_MS + lo + length) for lo, length in spans]
+    return timelines, lines, [Range(None, NOW_MS + lo, NOW_MS + lo + n) for lo, n in spans]
+
+
+def assert_same_reasons(one: Reasons, other: Reasons) -> None:
+    for name in ("agents", "codes", "ms"):
+        assert np.array_equal(getattr(one, name), getattr(other, name)), name
+    assert one.ids.tolist() == other.ids.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(agent_events(30), ranges_near_now, st.data())
+def test_measures_and_ends_found_together_equal_each_found_alone(
+    events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    timelines, lines, rs = timelines_asked(events, spans, data)
+    together = measured_with_ends(timelines, lines, rs)
+    for (measured, at), alone, alone_at in zip(
+        together, measure(timelines, lines, rs), ends(timelines, lines, rs), strict=True
+    ):
+        assert np.array_equal(measured.agents, alone.agents)
+        assert np.array_equal(measured.ms, alone.ms)
+        assert_same_reasons(measured.reasons, alone.reasons)
+        for name in ("lines", "weights", "nexts", "codes"):
+            assert np.array_equal(getattr(at, name), getattr(alone_at, name)), name
+
+
+@settings(max_examples=100, deadline=None)
+@given(agent_events(40), ranges_near_now, st.data())
+def test_away_by_reason_of_a_few_agents_equals_that_of_many(
+    events: list[Event], spans: list[tuple[int, int]], data: st.DataObject
+) -> None:
+    # A few agents' steps are looked at in place, many agents' copied out per range: the
+    # two ways must find the same rows (the oracle tests' five agents take the first).
+    timelines, lines, rs = timelines_asked(events, spans, data)
     found = {}
     for few in (0, 10**6):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(_MEASURE, "_FEW", few)
             found[few] = measure(timelines, lines, rs)
     for one, other in zip(found[0], found[10**6], strict=True):
-        assert np.array_equal(one.reasons.agents, other.reasons.agents)
-        assert one.reasons.ids.tolist() == other.reasons.ids.tolist()
-        assert np.array_equal(one.reasons.codes, other.reasons.codes)
-        assert np.array_equal(one.reasons.ms, other.reasons.ms)
+        assert_same_reasons(one.reasons, other.reasons)
