@@ -398,17 +398,26 @@ def without(measured: Measured, rows: npt.NDArray[np.bool_]) -> Measured:
     return Measured(measured.agents[~rows], measured.ms[~rows], reasons)
 
 
+def _first_last(
+    timelines: Timelines, agents: Int64s, spans: Sequence[Range]
+) -> tuple[Int64s, Int64s]:
+    """(ranges, agents) each: the first and the last step of each agent that holds a
+    moment of each range (none when the last is before the first)."""
+    bounds = np.array([(r.lo, r.hi - 1) for r in spans], np.int64)
+    at = _from_origin(timelines, bounds)
+    asked = (agents << ORIGIN_SHIFT)[None, :, None] + at[:, None, :]  # (ranges, agents, 2)
+    found = np.searchsorted(timelines.sortable, asked, side="right") - 1
+    return np.maximum(found[:, :, 0], timelines.starts[agents][None, :]), found[:, :, 1]
+
+
 def _steps_between(timelines: Timelines, agents: Int64s, spans: Sequence[Range]) -> Int64s:
     """(steps, 2): the steps of ``agents`` that hold a moment of each range, with the
     range's index (by range, then agent, then time). Found by binary search, so only the
     steps of those times are looked at; every range at once (each costs no more numpy
     calls: the moving ranges of an answer are measured again for a few agents)."""
-    bounds = np.array([(r.lo, r.hi - 1) for r in spans], np.int64)
-    at = _from_origin(timelines, bounds)
-    asked = (agents << ORIGIN_SHIFT)[None, :, None] + at[:, None, :]  # (ranges, agents, 2)
-    found = np.searchsorted(timelines.sortable, asked, side="right") - 1
-    first = np.maximum(found[:, :, 0], timelines.starts[agents][None, :]).ravel()
-    counts = np.maximum(found[:, :, 1].ravel() - first + 1, 0)
+    first, last = _first_last(timelines, agents, spans)
+    first, last = first.ravel(), last.ravel()
+    counts = np.maximum(last - first + 1, 0)
     offsets = np.repeat(first - np.cumsum(counts) + counts, counts)
     which = np.repeat(np.arange(len(spans)), counts.reshape(len(spans), len(agents)).sum(axis=1))
     return np.column_stack([np.arange(len(offsets), dtype=np.int64) + offsets, which])
@@ -432,14 +441,11 @@ def _reason_steps(
         found = _steps_between(timelines, agents, spans)
         found = found[_with_reason(timelines, timelines.values[found[:, 0]])]
         return found[:, 0], found[:, 1]
-    lo, hi = min(r.lo for r in spans), max(r.hi for r in spans)
-    at = _from_origin(timelines, np.array([lo, hi - 1], np.int64))
-    asked = (agents << ORIGIN_SHIFT)[:, None] + at[None, :]
-    held = np.searchsorted(timelines.sortable, asked, side="right") - 1
-    first = np.maximum(held[:, 0], timelines.starts[agents]).tolist()
+    envelope = Range(None, min(r.lo for r in spans), max(r.hi for r in spans))
+    first, last = _first_last(timelines, agents, [envelope])
     parts = [
         a + np.flatnonzero(_with_reason(timelines, timelines.values[a : b + 1]))
-        for a, b in zip(first, held[:, 1].tolist(), strict=True)
+        for a, b in zip(first[0].tolist(), last[0].tolist(), strict=True)
         if b >= a
     ]
     steps = np.concatenate(parts) if parts else NO_AGENTS
