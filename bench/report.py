@@ -398,7 +398,8 @@ def render(results: dict[str, Any], rows: list[dict[str, Any]], png_name: str) -
         ),
         "- *floor*: `orjson.dumps` of our parsed answer (median of many runs) plus the p50 of "
         "a FastAPI + uvicorn app returning a precomputed body of the same bytes "
-        "(`bench/floor.py`), measured with the same one-client wrk run.",
+        "(`bench/floor.py`; FastAPI's OpenTelemetry hooks off, as in ours), measured with "
+        "the same one-client wrk run.",
         "- Targets: naive/ours >= 10, ours/floor <= 3, p50 < 5 ms (Q1-Q4, QH1, AA1), "
         ">= 2,000 req/s with 32 clients (Q3).",
         "- Q1-Q7: engagement activity (SEMANTICS.md); QH: queue health, QS: current queue "

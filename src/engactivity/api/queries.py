@@ -31,6 +31,9 @@ from engactivity.clock import Clock
 from engactivity.core.accounts import check_account_id
 from engactivity.methods.method import AnyMethod
 
+QUERY_PREFIX = "/operations/api/account/"
+"""Where every method's path begins."""
+
 MAX_QUERY_BODY_BYTES = 256 * 1024
 """A query body names a few parameters; anything this large is not one."""
 
@@ -88,7 +91,7 @@ class MethodRoutes:
         return Response(answer.body, media_type="application/json")
 
     def install(self, app: FastAPI, method: AnyMethod) -> None:
-        path = f"/operations/api/account/{{accountId}}/{method.name}"
+        path = f"{QUERY_PREFIX}{{accountId}}/{method.name}"
 
         async def get(request: Request, accountId: AccountId) -> Response:
             raw: Raw = (request.scope["query_string"], b"", "")
