@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
@@ -131,10 +132,25 @@ def count_refused(outcome: str, events: int) -> None:
         EVENTS.labels("rejected").inc(events)
 
 
+M = TypeVar("M", Counter, Histogram)
+
+_children: dict[tuple[Counter | Histogram, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, found once: ``labels`` checks its values and takes a
+    lock on each call, and every request counts with it."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
+
 @contextmanager
 def timed(operation: str) -> Iterator[None]:
     started = time.perf_counter()
     try:
         yield
     finally:
-        STORE_LATENCY.labels(operation).observe(time.perf_counter() - started)
+        labelled(STORE_LATENCY, operation).observe(time.perf_counter() - started)

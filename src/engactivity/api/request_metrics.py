@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from engactivity.api.requestlog import ASGIApp, Receive, Scope, Send
-from engactivity.telemetry import HTTP_LATENCY, HTTP_REQUESTS
+from engactivity.telemetry import HTTP_LATENCY, HTTP_REQUESTS, labelled
 
 
 class MetricsMiddleware:
@@ -34,5 +34,5 @@ class MetricsMiddleware:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "other"
             code = str(status)
-            HTTP_REQUESTS.labels(endpoint, scope.get("method", ""), code).inc()
-            HTTP_LATENCY.labels(endpoint, code).observe(time.perf_counter() - started)
+            labelled(HTTP_REQUESTS, endpoint, scope.get("method", ""), code).inc()
+            labelled(HTTP_LATENCY, endpoint, code).observe(time.perf_counter() - started)
