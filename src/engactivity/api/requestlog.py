@@ -7,10 +7,11 @@ The id is taken from the ``X-Request-ID`` header when it is a sane token (at mos
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -35,7 +36,31 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             if _GOOD_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return _ids.new()
+
+
+class _Ids:
+    """Generated request ids: 32 hex digits, a random half per process and a count.
+
+    Unique without a call to ``os.urandom`` per request, a system call that gives up
+    the GIL (and may wait to win it back behind the store's writer); a forked worker
+    draws its own half.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._count) & _COUNT_MASK:016x}"
+
+
+_COUNT_MASK = 2**64 - 1
+_ids = _Ids()
 
 
 def masked_query(raw: bytes) -> str:
