@@ -42,7 +42,10 @@ default --shutdown-timeout (10 s), after which uvicorn cuts connections."""
 def wants_stream(request: Request) -> bool:
     """The client lists text/event-stream among the media types it accepts (with a
     quality above 0): EventSource sends exactly that."""
-    for media_range in request.headers.get("accept", "").split(","):
+    accept = request.headers.get("accept", "")
+    if "event-stream" not in accept.lower():
+        return False  # a poll's usual */* or application/json, not parsed
+    for media_range in accept.split(","):
         kind, *params = media_range.split(";")
         if kind.strip().lower() == EVENT_STREAM and _quality(params) > 0:
             return True
