@@ -105,15 +105,30 @@ for _outcome in ("ok", "refused", "throttled"):
     LOGINS.labels(_outcome)
 
 
+M = TypeVar("M", Counter, Histogram)
+
+_children: dict[tuple[Counter | Histogram, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, found once: ``labels`` checks its values and takes a
+    lock on each call, and every request and batch counts with it."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
+
 def count_throttled(account_id: str, per_account: bool) -> None:
-    THROTTLED.labels(account_id if per_account else "all").inc()
+    labelled(THROTTLED, account_id if per_account else "all").inc()
 
 
 def count_batch(accepted: int, duplicates: int, expired: int, newest_event_ms: int) -> None:
-    EVENTS.labels("accepted").inc(accepted)
-    EVENTS.labels("duplicate").inc(duplicates)
-    EVENTS.labels("expired").inc(expired)
-    BATCHES.labels("stored").inc()
+    labelled(EVENTS, "accepted").inc(accepted)
+    labelled(EVENTS, "duplicate").inc(duplicates)
+    labelled(EVENTS, "expired").inc(expired)
+    labelled(BATCHES, "stored").inc()
     BATCH_SIZE.observe(accepted + duplicates + expired)
     LAST_BATCH.set(time.time())
     if accepted:
@@ -123,28 +138,13 @@ def count_batch(accepted: int, duplicates: int, expired: int, newest_event_ms: i
 
 
 def count_login(outcome: str) -> None:
-    LOGINS.labels(outcome).inc()
+    labelled(LOGINS, outcome).inc()
 
 
 def count_refused(outcome: str, events: int) -> None:
-    BATCHES.labels(outcome).inc()
+    labelled(BATCHES, outcome).inc()
     if outcome == "rejected":
-        EVENTS.labels("rejected").inc(events)
-
-
-M = TypeVar("M", Counter, Histogram)
-
-_children: dict[tuple[Counter | Histogram, tuple[str, ...]], Any] = {}
-
-
-def labelled(metric: M, *values: str) -> M:
-    """``metric.labels(*values)``, found once: ``labels`` checks its values and takes a
-    lock on each call, and every request counts with it."""
-    key = (metric, values)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = metric.labels(*values)
-    return child
+        labelled(EVENTS, "rejected").inc(events)
 
 
 @contextmanager
