@@ -240,6 +240,17 @@ class Server:
         self.stop()
         return self.start()
 
+    def wait_demo_backfilled(self, timeout_s: float = 180) -> None:
+        """Until ``serve --demo`` logs that its day of history is in (about 3 s on an idle
+        machine, many times that beside a full parallel suite); the limit only stops a
+        hung demo, it is no speed check (``make bench`` measures speed)."""
+        deadline = time.monotonic() + timeout_s
+        while "events of history for account" not in self.log_path.read_text():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
+            assert time.monotonic() < deadline, "the demo backfill did not finish"
+            time.sleep(0.1)
+
     # -- client helpers ----------------------------------------------------------
 
     def client(self) -> httpx.Client:
