@@ -291,9 +291,11 @@ def test_a_retention_step_looks_at_few_accounts_and_skips_clean_ones(
     looked: list[str] = []
     purge_account = retention.Retention._purge_account
 
-    def counted(self: retention.Retention, conn: object, account: str, cutoff: int) -> object:
+    def counted(
+        self: retention.Retention, conn: object, account: str, cutoff: int, eager: bool
+    ) -> object:
         looked.append(account)
-        return purge_account(self, conn, account, cutoff)  # type: ignore[arg-type]
+        return purge_account(self, conn, account, cutoff, eager)  # type: ignore[arg-type]
 
     monkeypatch.setattr(retention.Retention, "_purge_account", counted)
     store = open_engine(url)
@@ -324,6 +326,48 @@ def test_a_retention_step_looks_at_few_accounts_and_skips_clean_ones(
         looked.clear()
         assert step(later) == 0 and looked == []  # and leaves them alone since
         assert {b for _, b in counts(url)["rollup"]} == {(NOW_MS - MIN) // BUCKET_MS}
+    finally:
+        store.close()
+
+
+def test_event_ids_are_swept_once_an_hour_of_buckets_expired(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sweep reads every id of the account: once per bucket it read the whole table
+    # every five minutes. The writer's own steps sweep once the cutoff moved an hour;
+    # the expired buckets' rows go at once, and an explicit purge takes the ids too.
+    monkeypatch.setattr(retention, "_EVERY_S", 3600.0)  # no step but the test's
+    monkeypatch.setattr(retention, "_AGAIN_S", 3600.0)
+    store = open_engine(url)
+    assert isinstance(store, Engine)
+
+    def step(now_ms: int) -> None:
+        job = CallJob(lambda conn: store._retention.step(conn, now_ms, store._call_completer))
+        store._jobs.put(job)
+        job.future.result(timeout=30)
+
+    def ids() -> set[str]:
+        return {event_id for (event_id,) in query(url, "SELECT event_id FROM seen_event")}
+
+    try:
+        ingest(store, "acct", [ev("old", minutes_ago=1445), ev("new")])
+        for _ in range(3):  # the first sweep since the start: at once (nothing expired yet)
+            step(NOW_MS)
+        assert ids() == {"old", "new"}
+        later = NOW_MS + 3 * BUCKET_MS  # "old" expires: its rows go, its id stays
+        for _ in range(3):
+            step(later)
+        assert {b for _, b in counts(url)["rollup"]} == {(NOW_MS - MIN) // BUCKET_MS}
+        assert ids() == {"old", "new"}
+        # Still a duplicate, as EVENTS.md has it (a repeated id whenever it comes).
+        assert ingest(store, "acct", [ev("old")], later).duplicates == 1
+        for _ in range(3):  # an hour of buckets since the last sweep
+            step(NOW_MS + 12 * BUCKET_MS)
+        assert ids() == {"new"}
+        at = NOW_MS + 13 * BUCKET_MS
+        ingest(store, "acct", [ev("soon-old", minutes_ago=1380)], at)
+        assert store.purge(at + 4 * BUCKET_MS) > 0  # explicit: its id at once
+        assert ids() == {"new"}
     finally:
         store.close()
 

@@ -159,8 +159,11 @@ class Dialect(Protocol):
         """Whether this process may purge now (one process at a time), for the block."""
         ...
 
-    def purge_ids(self, conn: Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
-        """One step of removing the account's event ids of buckets before ``cutoff``:
+    def purge_ids(
+        self, conn: Connection, account_id: str, cutoff: int, eager: bool
+    ) -> tuple[int, bool]:
+        """One step of removing the account's event ids of buckets before ``cutoff``
+        (``eager``: an explicit purge; else once an hour of buckets expired, ``id_sweep``):
         (rows removed, done)."""
         ...
 

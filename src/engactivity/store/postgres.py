@@ -280,8 +280,8 @@ class PostgresDialect:
             if mine:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_PURGE_LOCK,))
 
-    def purge_ids(self, conn: Conn, account_id: str, cutoff: int) -> tuple[int, bool]:
-        return self.id_sweep.step(conn, account_id, cutoff)
+    def purge_ids(self, conn: Conn, account_id: str, cutoff: int, eager: bool) -> tuple[int, bool]:
+        return self.id_sweep.step(conn, account_id, cutoff, eager)
 
     def purge_changes(self, conn: Conn) -> None:
         # Every account's at once: a few minutes of groups, read in one scan.

@@ -4,7 +4,8 @@ Runs on the writer thread between write groups, in small steps so that ingestion
 never waits long, even after a long downtime or with thousands of accounts: a step
 works through the accounts for at most ``STEP_S`` (at least one), and for each removes
 the oldest expired bucket of its tables (their keys start with the account and the
-bucket) and one slice of its event ids; the next step goes on with the accounts
+bucket) and one slice of its event ids (once an hour of buckets expired,
+``id_sweep.py``); the next step goes on with the accounts
 after. An account found with nothing expired is left alone until the cutoff moves:
 nothing older than the cutoff can arrive (such events are refused as expired). When
 old data remains, the next step comes soon; otherwise in half a minute. Memory drops
@@ -119,7 +120,7 @@ class Retention:
             deadline = time.monotonic() + STEP_S
             while self._pending:
                 account_id = self._pending.pop()
-                purged, done = self._purge_account(conn, account_id, cutoff)
+                purged, done = self._purge_account(conn, account_id, cutoff, eager=wait)
                 removed += purged
                 if done:
                     self._clean[account_id] = cutoff
@@ -135,16 +136,19 @@ class Retention:
         accounts = [row[0] for row in conn.execute(ACCOUNTS).fetchall()]
         return [a for a in reversed(accounts) if self._clean.get(a, -1) < cutoff]
 
-    def _purge_account(self, conn: Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
-        """The account's oldest expired bucket of each table and a slice of its event ids:
-        (rows removed, nothing expired is left)."""
+    def _purge_account(
+        self, conn: Connection, account_id: str, cutoff: int, eager: bool
+    ) -> tuple[int, bool]:
+        """The account's oldest expired bucket of each table and a slice of its event ids
+        (those once an hour of buckets expired, or at once when ``eager``: an explicit
+        purge): (rows removed, nothing expired is left)."""
         removed, done = 0, True
         for table in self._tables:
             statement, params = table.purge(account_id, cutoff)
             deleted = max(0, conn.execute(self._db.sql(statement), params).rowcount)
             removed += deleted
             done = done and deleted == 0
-        swept, swept_all = self._db.dialect.purge_ids(conn, account_id, cutoff)
+        swept, swept_all = self._db.dialect.purge_ids(conn, account_id, cutoff, eager)
         return removed + swept, done and swept_all
 
     def stats(self, conn: Connection) -> TableStats | None:

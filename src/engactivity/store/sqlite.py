@@ -209,8 +209,10 @@ class SQLiteDialect:
     def purge_turn(self, conn: sqlite3.Connection, wait: bool) -> nullcontext[bool]:
         return nullcontext(True)  # one process writes
 
-    def purge_ids(self, conn: sqlite3.Connection, account_id: str, cutoff: int) -> tuple[int, bool]:
-        return self.id_sweep.step(conn, account_id, cutoff)
+    def purge_ids(
+        self, conn: sqlite3.Connection, account_id: str, cutoff: int, eager: bool
+    ) -> tuple[int, bool]:
+        return self.id_sweep.step(conn, account_id, cutoff, eager)
 
     def purge_changes(self, conn: sqlite3.Connection) -> None:
         return None  # a SQLite store records no deltas
