@@ -44,9 +44,7 @@ class IdSweep:
         self._swept_to: dict[str, int] = {}
         """Per account, the cutoff bucket of its last complete sweep."""
 
-    def step(
-        self, conn: Any, account_id: str, cutoff: int, eager: bool = False
-    ) -> tuple[int, bool]:
+    def step(self, conn: Any, account_id: str, cutoff: int, eager: bool) -> tuple[int, bool]:
         """Sweep the next slice of the account's ids, once the cutoff moved
         :data:`SWEEP_EVERY_BUCKETS` since its last sweep (``eager``: an explicit purge,
         as soon as it moved at all; the first since the process started, at once); a

@@ -70,7 +70,7 @@ class Retention:
 
     def step(self, conn: Connection, now_ms: int, on_completer: CallCompleter) -> int:
         """One step; schedules the next. Rows removed."""
-        removed, more = self._step(conn, now_ms, on_completer, wait=False)
+        removed, more = self._step(conn, now_ms, on_completer, explicit=False)
         self.next_step = time.monotonic() + (_AGAIN_S if more else _EVERY_S)
         return removed
 
@@ -82,7 +82,7 @@ class Retention:
         self._pending = []
         total, more = 0, True
         while more:
-            removed, more = self._step(conn, now_ms, on_completer, wait=True)
+            removed, more = self._step(conn, now_ms, on_completer, explicit=True)
             total += removed
         return total
 
@@ -97,8 +97,10 @@ class Retention:
         self._clean.clear()  # another process wrote: look at every account again
 
     def _step(
-        self, conn: Connection, now_ms: int, on_completer: CallCompleter, wait: bool
+        self, conn: Connection, now_ms: int, on_completer: CallCompleter, explicit: bool
     ) -> tuple[int, bool]:
+        """``explicit``: a purge asked for (``purge_all``), which waits for its turn and
+        sweeps event ids at once."""
         cutoff = retention_cutoff_bucket(now_ms, self._retention_ms)
         if cutoff != self._memory_cutoff:
             # Only when it moved (a step comes every 50 ms while old data remains), and
@@ -106,7 +108,7 @@ class Retention:
             on_completer(lambda: self._mirror.drop_before(cutoff))
             self._memory_cutoff = cutoff
         removed = 0
-        with self._db.dialect.purge_turn(conn, wait) as mine:
+        with self._db.dialect.purge_turn(conn, explicit) as mine:
             if not mine:
                 return 0, False  # another process is purging
             if time.monotonic() >= self._changes_due:
@@ -120,7 +122,7 @@ class Retention:
             deadline = time.monotonic() + STEP_S
             while self._pending:
                 account_id = self._pending.pop()
-                purged, done = self._purge_account(conn, account_id, cutoff, eager=wait)
+                purged, done = self._purge_account(conn, account_id, cutoff, eager=explicit)
                 removed += purged
                 if done:
                     self._clean[account_id] = cutoff
