@@ -30,6 +30,8 @@ import random
 import shutil
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.data import FULL, _load
@@ -67,6 +69,26 @@ def copy_store(db: Path, to: Path) -> None:
     for suffix in FILES:
         if Path(f"{db}{suffix}").exists():
             shutil.copy(f"{db}{suffix}", f"{to}{suffix}")
+
+
+@contextmanager
+def served_copies(
+    db: Path, copies: list[Path], srcs: list[str], now_ms: int, ports: list[int], running: bool
+) -> Iterator[list[Process]]:
+    """Each ``srcs[i]`` serving its own copy ``copies[i]`` of ``db`` (as :func:`serve`) on
+    ``ports[i]``, once all of them are idle (a server started on a loaded store sweeps its
+    event ids first); stopped at the end."""
+    servers: list[Process] = []
+    try:
+        for copy, src, port in zip(copies, srcs, ports, strict=False):
+            copy_store(db, copy)
+            servers.append(serve(copy, src, now_ms, port, copy.with_suffix(".log"), running))
+        for server in servers:
+            server.wait_idle(window_s=2, limit_s=600)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def timed(conn: http.client.HTTPConnection, q: Query) -> float:
@@ -159,22 +181,14 @@ def main() -> None:
             print(send_batches(loader, *data.batch_files(False)))
         finally:
             loader.stop()
-    servers = []
-    try:
-        for i, src in enumerate(args.src):
-            copy = args.store.with_name(f"{args.store.stem}-ab{i}.db")
-            copy_store(args.store, copy)
-            log = copy.with_suffix(".log")
-            servers.append(serve(copy, src, data.now_ms, ports[i], log, args.clock_running))
-        for server in servers:
-            server.wait_idle(window_s=2, limit_s=600)
+    copies = [args.store.with_name(f"{args.store.stem}-ab{i}.db") for i in range(len(args.src))]
+    with served_copies(
+        args.store, copies, args.src, data.now_ms, ports, args.clock_running
+    ) as servers:
         writers = [Writer(s, data.now_ms) for s in servers]
         by_name = {q.name: q for q in queries(data)}
         for name in args.shapes.split(","):
             rounds(servers, writers, by_name[name], args.rounds)
-    finally:
-        for server in servers:
-            server.stop()
 
 
 if __name__ == "__main__":

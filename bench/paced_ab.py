@@ -18,9 +18,8 @@ from __future__ import annotations
 import http.client
 import random
 import time
-from pathlib import Path
 
-from bench.after_write_ab import copy_store, remove_store, serve, timed, versions_parser
+from bench.after_write_ab import remove_store, served_copies, timed, versions_parser
 from bench.data import FULL, _load
 from bench.run import Query, queries
 from bench.servers import Process, free_port
@@ -58,20 +57,12 @@ def main() -> None:
     args = parser.parse_args()
     data = _load(args.data, FULL)
     ask = {q.name: q for q in queries(data)}[args.shape]
-    servers: list[Process] = []
-    copies: list[Path] = []
+    copies = [args.store.with_name(f"{args.store.stem}-paced{n}.db") for n in range(len(args.src))]
+    ports = [free_port() for _ in args.src]
     try:
-        for n, src in enumerate(args.src):
-            copies.append(args.store.with_name(f"{args.store.stem}-paced{n}.db"))
-            copy_store(args.store, copies[-1])
-            log = copies[-1].with_suffix(".log")
-            servers.append(serve(copies[-1], src, data.now_ms, free_port(), log, running=True))
-        for server in servers:
-            server.wait_idle(window_s=2, limit_s=600)
-        paced(servers, data.now_ms, ask, args.seconds, args.pause_ms / 1000)
+        with served_copies(args.store, copies, args.src, data.now_ms, ports, True) as servers:
+            paced(servers, data.now_ms, ask, args.seconds, args.pause_ms / 1000)
     finally:
-        for server in servers:
-            server.stop()
         for copy in copies:
             remove_store(copy)
 
