@@ -68,6 +68,11 @@ def test_touched_since_names_every_timeline_written_after_a_version(
         versions.append(rows.version)
         rows.apply(rows_of(*(state(f"{n}-{i}", t, agent) for i, (agent, t) in enumerate(batch))))
         written.append({agent for agent, _ in batch})
+        # The same version asked again after each write (the last answer is kept).
+        since_first = rows.touched_since(versions[min(n, 1)])
+        keys = [key for key, _ in rows.items()]
+        assert {keys[i][0] for i in since_first.tolist()} == set().union(*written[min(n, 1) :])
+        assert not since_first.flags.writeable  # kept for the next ask: read-only
     keys = [key for key, _ in rows.items()]
     for n, version in enumerate(versions):
         touched = {keys[i][0] for i in rows.touched_since(version).tolist()}

@@ -104,6 +104,8 @@ class TimelineRows:
         self._key_versions = np.zeros(_MIN_ROOM, np.int64)
         """Per timeline: the version of its last change (see ``touched_since``); room
         after the keys' for more."""
+        self._touched: tuple[tuple[int, int, int], Int64s] | None = None
+        """The last ``touched_since``: what it was asked at, and its answer."""
         self._origin: int | None = None
         self._measured = 0 if table.weights is None else _width_of(table)
         self._arrays = _Arrays.empty(0, len(table.values), self._measured)
@@ -177,8 +179,16 @@ class TimelineRows:
 
     def touched_since(self, version: int) -> Int64s:
         """The timelines (indexes, ascending) with a row taken in after ``version``, at
-        any time: what was read of every other timeline then still holds."""
-        return np.flatnonzero(self._key_versions[: len(self._keys)] > version)
+        any time: what was read of every other timeline then still holds. The last
+        result is kept (read-only): an answer's moving ranges were kept at one version
+        and each asks."""
+        asked = (version, self.version, len(self._keys))
+        if self._touched is not None and self._touched[0] == asked:
+            return self._touched[1]
+        found = np.flatnonzero(self._key_versions[: len(self._keys)] > version)
+        found.flags.writeable = False
+        self._touched = asked, found
+        return found
 
     def nbytes(self) -> int:
         """An estimate of the memory these rows take (cheap: from counters)."""

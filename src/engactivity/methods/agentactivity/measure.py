@@ -14,11 +14,12 @@ import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from engactivity.core.timeframe import MINUTE_MS, span_for
+from engactivity.core.timeframe import MINUTE_MS, ceil_to_bucket
 from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.timeline import (
     AWAY,
@@ -38,8 +39,10 @@ _SPAN = 1 << ORIGIN_SHIFT
 _LONG_AFTER = 1 << 62
 
 
-@dataclass(frozen=True, slots=True)
-class Range:
+class Range(NamedTuple):
+    """A range of time ``[lo, hi)`` (a tuple: an answer makes one per interval, and a
+    frozen dataclass costs three times as much to make)."""
+
     timestamp: int | None
     """The interval's Ek, or None for the whole window."""
     lo: int
@@ -47,14 +50,15 @@ class Range:
 
 
 def ranges(now_ms: int, timeframe: int, interval: int | None) -> list[Range]:
-    """The whole window, then each interval newest first, clipped to the window."""
+    """The whole window, then each interval newest first, clipped to the window (the
+    intervals' ends as ``core.timeframe.Span.interval_end`` has them)."""
     start = now_ms - timeframe * MINUTE_MS
     out = [Range(None, start, now_ms)]
     if interval is not None:
-        span = span_for(now_ms, timeframe, interval)
-        ends = [span.interval_end(0)]
+        newest = ceil_to_bucket(now_ms + 1)  # the end of now's bucket
+        ends = [newest]
         while ends[-1] > start:  # each interval's end, and the last's start
-            ends.append(span.interval_end(len(ends)))
+            ends.append(ceil_to_bucket(newest - len(ends) * interval * MINUTE_MS))
         out += [Range(e, max(b, start), min(e, now_ms)) for e, b in itertools.pairwise(ends)]
     return out
 
