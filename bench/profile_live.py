@@ -13,10 +13,13 @@ span; with ``--where now`` (the default: a live account's writes) it is dated ju
 before now, in the newest bucket of every span, so the answer itself moves.
 
 With ``--clock-step-ms N`` the clock moves N ms before each write, as in life (agent
-activity's window ends at now: every answer is of another moment).
+activity's window ends at now: every answer is of another moment). With
+``--late-min M`` the agent state is dated M minutes before now: a producer running
+late, whose events land in past intervals.
 
 Run: ``python -m bench.profile_live --data DIR [--shapes SLA1,QH3] [--profile]
-[--clock-step-ms 37]`` (DIR: a prepared data set, e.g. bench/.cache/quick-<key>).
+[--clock-step-ms 37] [--late-min 30]`` (DIR: a prepared data set, e.g.
+bench/.cache/quick-<key>).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from bench.run import Query, queries
 from engactivity.api.answers import _AccountFragments
 from engactivity.api.cache import AnswerCache
 from engactivity.core.events import Event, decode_plain_batch
-from engactivity.core.timeframe import BUCKET_MS
+from engactivity.core.timeframe import BUCKET_MS, MINUTE_MS
 from engactivity.interpreter import settle_after_startup
 from engactivity.methods import METHODS, tables_of
 from engactivity.methods.method import AnyMethod
@@ -69,10 +72,12 @@ def load(data_dir: Path, accounts: set[str]) -> dict[str, AccountState]:
 class Writes:
     """The benchmark's write, numbered so that every event is new."""
 
-    def __init__(self, now_ms: int, where: str) -> None:
+    def __init__(self, now_ms: int, where: str, late_ms: int = 0) -> None:
+        """``late_ms``: how long before now the agent state is dated (0: at now)."""
         after = (now_ms // BUCKET_MS + 1) * BUCKET_MS + 1000
         self.time_ms = after if where == "next" else now_ms - 1000
         self.now_ms = now_ms
+        self.late_ms = late_ms
         self.count = 0
 
     def apply(self, state: AccountState) -> None:
@@ -81,8 +86,8 @@ class Writes:
         events: list[dict[str, Any]] = [
             {"eventId": f"p-c-{self.count}", "type": "connected", "time": self.time_ms,
              "skillId": 1, "agentId": 1001, "waitTime": 12, "agentGroupId": 1},
-            {"eventId": f"p-a-{self.count}", "type": "agentState", "time": self.now_ms,
-             "agentId": 1001, "state": "online"},
+            {"eventId": f"p-a-{self.count}", "type": "agentState", "agentId": 1001,
+             "time": self.now_ms - self.late_ms, "state": "online"},
         ]  # fmt: skip
         if sample is not None:
             events.append(
@@ -159,6 +164,12 @@ def main() -> None:
     parser.add_argument(
         "--clock-step-ms", type=int, default=0, help="moves the clock before each write (0: pinned)"
     )
+    parser.add_argument(
+        "--late-min",
+        type=int,
+        default=0,
+        help="dates the write's agent state this many minutes before now (a late event)",
+    )
     args = parser.parse_args()
     data = _load(args.data, QUICK)  # the scale is only a label here
     wanted = set(filter(None, args.shapes.split(",")))
@@ -168,7 +179,7 @@ def main() -> None:
     print(f"loaded {len(states)} accounts in {time.perf_counter() - started:.1f} s")
     settle_after_startup()  # the server's garbage collection settings
     for q in shapes:
-        writes = Writes(data.now_ms, args.where)
+        writes = Writes(data.now_ms, args.where, args.late_min * MINUTE_MS)
         measure(q, states[q.account], writes, args.runs, args.profile, args.clock_step_ms)
 
 

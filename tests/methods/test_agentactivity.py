@@ -62,7 +62,7 @@ class Parts:
             self.hits += 1
         elif kind is Measured:
             self.window_hits += 1
-        else:
+        elif kind is RangeEntries:
             self.entries_found += 1
         return found[1]
 
@@ -161,6 +161,51 @@ def test_past_intervals_are_reused_until_an_event_before_their_end() -> None:
     assert parts.hits == 30  # at 12:59: the intervals ending at 13:00 and later are made anew
     assert parts.entries_found == 9  # carried on, the agent measured again
     same(got, agentactivity(events, NOW_MS + 3, params))
+
+
+def test_past_intervals_late_events_make_again_keep_their_entries_and_are_patched() -> None:
+    state, parts = AccountState([AGENT_STATES]), Parts()
+    events = [
+        {"type": "agentState", "eventId": f"a{agent}", "time": NOW_MS - 200 * MIN}
+        | {"agentId": agent, "state": "online"}
+        for agent in (1, 2, 3)
+    ]
+    apply(state, events)
+    params: dict[str, object] = {"v": 1, "timeframe": 120, "interval": 10, "agentIds": "all"}
+
+    def late(event_id: str, agent: int, minutes: int, kind: str) -> None:
+        event = {"type": "agentState", "eventId": event_id, "time": NOW_MS - minutes * MIN}
+        events.append(event | {"agentId": agent, "state": kind})
+        apply(state, events[-1:])
+
+    def kept_past() -> int:
+        return sum(isinstance(name, tuple) and name[0] == "entries at" for name in parts.kept)
+
+    def checked(now: int) -> None:
+        got = answer(state, params, now, parts)
+        assert got == answer(state, params, now, Parts())
+        same(got, agentactivity(events, now, params))
+
+    now = NOW_MS
+    checked(now)  # every past interval made for the first time: none keeps entries
+    assert kept_past() == 0
+    late("b", 1, 35, "away")  # the agent's state changes in every interval from there on
+    now += 1
+    _, *intervals = ranges(now, 120, 10)
+    reached = [r for r in intervals[1:-1] if r.hi > NOW_MS - 35 * MIN]
+    assert len(reached) == 3
+    checked(now)  # made again: measured whole, and their entries kept
+    assert kept_past() == len(reached)
+    found = parts.entries_found
+    late("c", 2, 33, "backSoon")
+    checked(now)
+    # The window's, the newest interval's and each reached one's, patched (the oldest
+    # ends before 12:56: its text is kept).
+    assert parts.entries_found == found + 2 + len(reached)
+    late("e", 3, 0, "online")  # at now: no past interval changes
+    found, hits = parts.entries_found, parts.hits
+    checked(now + 1)
+    assert (parts.entries_found, parts.hits) == (found + 3, hits + len(intervals) - 2)
 
 
 @given(

@@ -93,15 +93,20 @@ def test_event_ids_order_by_code_point() -> None:
 def test_a_stamp_changes_only_with_a_change_before_its_moment() -> None:
     rows = TimelineRows(AGENT_STATES)
     assert rows.stamp(10**15) == 0
+    assert rows.latest_change() is None
     rows.apply(rows_of(state("a", 1000)))
     first = rows.version
     rows.apply(rows_of(state("b", 5000)))
     assert rows.stamp(1000) == 0
     assert rows.stamp(1001) == rows.stamp(5000) == first
     assert rows.stamp(5001) == rows.version
+    assert rows.latest_change() == 5000
     rows.apply(rows_of(state("late", 2000, agent=2)))  # a late event, another agent
     assert rows.stamp(1001) == first
     assert rows.stamp(2001) == rows.stamp(9000) == rows.version
+    assert rows.latest_change() == 2000  # where the newest change reached back to
+    rows.apply(rows_of(state("c", 7000), state("d", 6000, agent=3)))
+    assert rows.latest_change() == 6000
 
 
 def used(flat: Timelines) -> list[int]:

@@ -177,6 +177,11 @@ class TimelineRows:
         at = bisect_left(self._changes, (before_ms,)) - 1
         return self._changes[at][1] if at >= 0 else 0
 
+    def latest_change(self) -> int | None:
+        """The earliest time of the rows the newest change took in (None before any):
+        where a late event reached back to, when the newest change holds one."""
+        return self._changes[-1][0] if self._changes else None
+
     def touched_since(self, version: int) -> Int64s:
         """The timelines (indexes, ascending) with a row taken in after ``version``, at
         any time: what was read of every other timeline then still holds. The last

@@ -82,10 +82,14 @@ class Reading:
     parts: list[tuple[Hashable, int] | None]
     """Per range that is past, or the oldest: its part's name and stamp (to keep it
     under)."""
+    names: list[Hashable | None]
+    """Per range whose agent entries are kept: their name. Those of the ranges that
+    move with now, and of past ranges that late events keep changing
+    (``_late_entries``)."""
     carried: list[Carried | None]
-    """Per range that moves with now: the entries kept by an earlier answer, carried on."""
+    """Per range with kept entries: the entries kept by an earlier answer, carried on."""
     earlier: list[RangeEntries | None]
-    """Per range that moves with now, measured whole: the entries of the same question kept
+    """Per range with kept entries, measured whole: the entries of the same question kept
     by an earlier answer (their texts serve again where their inputs are equal)."""
     seen: live.Seen
     """The timelines read."""
@@ -107,9 +111,14 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
         for i, r in enumerate(spans)
     ]
     texts = [None if p is None else kept.get(*p, bytes) for p in parts]
+    late = rows.latest_change()
+    names = [
+        _entries(query, n) if m else _late_entries(query, r, late, kept) if t is None else None
+        for n, (r, m, t) in enumerate(zip(spans, moving, texts, strict=True))
+    ]
     found = [
-        kept.get(_entries(query, n), 0, RangeEntries) if m and t is None else None
-        for n, (m, t) in enumerate(zip(moving, texts, strict=True))
+        kept.get(name, 0, RangeEntries) if name is not None and t is None else None
+        for name, t in zip(names, texts, strict=True)
     ]
     carried = [
         live.carried(k, rows, timelines, query.agents, r) for k, r in zip(found, spans, strict=True)
@@ -119,19 +128,19 @@ def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Frag
     again = _measured_again(timelines, spans, carried)
     measured: list[Measured | None] = []
     at: list[Ends | None] = []
-    for n, (r, text, m) in enumerate(zip(spans, texts, moving, strict=True)):
+    for n, (r, text) in enumerate(zip(spans, texts, strict=True)):
         if n in again:  # carried on: only the agents to measure again
             measured.append(again[n][0])
             at.append(again[n][1])
             continue
         measured.append(None if text is not None else next(made))
-        if m and text is None:  # moves with now: its ends, to carry it on next time
+        if names[n] is not None and text is None:  # its ends, to carry it on next time
             lines = live.selected(timelines, query.agents)
             at.append(ends(timelines, lines, [r])[0])
         else:
             at.append(None)
     earlier = [k if c is None else None for k, c in zip(found, carried, strict=True)]
-    return Reading(spans, texts, measured, at, parts, carried, earlier, live.Seen.of(rows))
+    return Reading(spans, texts, measured, at, parts, names, carried, earlier, live.Seen.of(rows))
 
 
 def _measured_again(
@@ -188,6 +197,27 @@ def _entries(query: AgentActivityQuery, n: int) -> Hashable:
     return live.name(query.agents, query.timeframe, query.interval, n)
 
 
+def _late_entries(
+    query: AgentActivityQuery, r: Range, late: int | None, kept: Fragments
+) -> Hashable | None:
+    """The name of past range ``r``'s agent entries when they are kept, else None.
+
+    A past range is made again when a write reaches back before its end (``late``:
+    the earliest time the newest write changed; an agent's state then holds on into
+    every later range). Late events come in runs (a producer catching up), and each
+    would have the range measured whole again: once a range is made again, its entries
+    are kept, and the next late event is patched in as a write at now is. Not when it
+    is made the first time (a mark is kept instead): after a load every past range is,
+    and keeping all their entries would double what an answer keeps."""
+    if late is None or late >= r.hi:
+        return None
+    mark = live.made_again(query.agents, r.lo, r.hi)
+    if kept.get(mark, 0, live.MadeAgain) is None:
+        kept.put(mark, 0, live.MADE_AGAIN)
+        return None
+    return live.name_at(query.agents, r.lo, r.hi)
+
+
 Piece = tuple[int, int]
 
 
@@ -205,14 +235,14 @@ def _pieces(lo: int, hi: int) -> tuple[list[Piece], Piece | None]:
 
 
 def render(query: AgentActivityQuery, now_ms: int, got: Reading, kept: Fragments) -> bytes:
-    done = [_rendered(query, got, n, kept) for n in range(len(got.ranges))]
+    done = [_rendered(got, n, kept) for n in range(len(got.ranges))]
     if query.interval is None:
         return body(done[0], None)
     stamps = [r.timestamp or 0 for r in got.ranges[1:]]
     return body(done[0], list(zip(stamps, done[1:], strict=True)))
 
 
-def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) -> bytes:
+def _rendered(got: Reading, n: int, kept: Fragments) -> bytes:
     """Range ``n``'s ``agentsMetrics``: kept, carried on, or rendered (and kept)."""
     text, measured, part, carried = got.texts[n], got.measured[n], got.parts[n], got.carried[n]
     if text is not None:
@@ -228,8 +258,10 @@ def _rendered(query: AgentActivityQuery, got: Reading, n: int, kept: Fragments) 
         entries = live.fresh(got.seen, r, measured, at, got.earlier[n])
     else:
         entries = live.carried_on(carried, got.seen, r, measured, at)
-    kept.put(_entries(query, n), 0, entries)
-    if part is not None:  # the oldest interval: its text serves again at these moments
+    name = got.names[n]
+    assert name is not None  # kept entries: named
+    kept.put(name, 0, entries)
+    if part is not None:  # the oldest or a past interval: its text serves at these moments
         kept.put(*part, entries.text)
     return entries.text
 

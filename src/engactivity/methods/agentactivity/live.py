@@ -126,6 +126,30 @@ def name(agents: Selection, timeframe: int, interval: int | None, n: int) -> Has
     return ("entries", agents, timeframe, interval, n)
 
 
+class MadeAgain:
+    """The mark of a past range made again for a late event (``_late_entries`` in the
+    package): kept in the fragments under ``made_again``'s name, it costs nothing."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return 0
+
+
+MADE_AGAIN = MadeAgain()
+
+
+def made_again(agents: Selection, lo: int, hi: int) -> Hashable:
+    """The name of a past range's ``MadeAgain`` mark."""
+    return ("made again", agents, lo, hi)
+
+
+def name_at(agents: Selection, lo: int, hi: int) -> Hashable:
+    """The kept entries' name of a past range (kept once a late event reached into it:
+    the next one there measures only the agents it touched)."""
+    return ("entries at", agents, lo, hi)
+
+
 def carried(
     kept: RangeEntries | None, rows: TimelineRows, timelines: Timelines, agents: Selection, r: Range
 ) -> Carried | None:
