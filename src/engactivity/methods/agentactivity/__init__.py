@@ -78,7 +78,8 @@ class Reading:
     """Per range without a kept part: its measures (when kept entries are carried on, of
     the agents measured again only)."""
     ends: list[Ends | None]
-    """Per range that moves with now: the steps holding its ends, of the agents measured."""
+    """Per range with kept entries (``names``): the steps holding its ends, of the agents
+    measured."""
     parts: list[tuple[Hashable, int] | None]
     """Per range that is past, or the oldest: its part's name and stamp (to keep it
     under)."""
@@ -96,9 +97,9 @@ class Reading:
 
 
 def read(query: AgentActivityQuery, now_ms: int, state: AccountState, kept: Fragments) -> Reading:
-    """Measures every range whose rendered part is not kept, or of one that moves with
-    now and whose agent entries are, only the agents to measure again (under the
-    snapshot's lock: the timelines change in place)."""
+    """Measures every range whose rendered part is not kept, or of one whose agent
+    entries are (it moves with now, or late events keep changing it), only the agents
+    to measure again (under the snapshot's lock: the timelines change in place)."""
     rows = state.timeline(AGENT_STATES)
     timelines = rows.timelines()
     spans = ranges(now_ms, query.timeframe, query.interval)
