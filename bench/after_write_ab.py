@@ -15,7 +15,9 @@ give the same ``--src`` twice to see the noise.
 
 ``--clock-running``: the servers' clocks run from the data set's now instead (agent
 activity's answers are each of their own moment, and the write's agent is inside
-their windows), as in life.
+their windows), as in life. ``--late-min M`` dates every write's events M minutes
+before the data set's now: with the clock running, late agent states in agent
+activity's past intervals (a producer that fell behind).
 
 ``--load`` first ingests the data set's standard day into ``DB`` (about 2 minutes of
 CPU). A server started on a loaded store sweeps its event ids once (retention): the
@@ -38,6 +40,7 @@ from bench.data import FULL, _load
 from bench.run import Query, queries, send_batches
 from bench.servers import Process, free_port
 from bench.writes import Writer, send
+from engactivity.core.timeframe import MINUTE_MS
 
 WARMUP = 5
 """Rounds not counted (the first loads the account)."""
@@ -169,6 +172,13 @@ def main() -> None:
         help="the servers' clocks run from the day's now (the writes' agentState, dated at "
         "it, then falls inside agent activity's windows: the agent is measured again)",
     )
+    parser.add_argument(
+        "--late-min",
+        type=int,
+        default=0,
+        help="dates every write's events this many minutes before the day's now (with the "
+        "clock running: late events, in agent activity's past intervals)",
+    )
     args = parser.parse_args()
     data = _load(args.data, FULL)
     ports = [args.port_base + i if args.port_base else free_port() for i in range(9)]
@@ -185,7 +195,7 @@ def main() -> None:
     with served_copies(
         args.store, copies, args.src, data.now_ms, ports, args.clock_running
     ) as servers:
-        writers = [Writer(s, data.now_ms) for s in servers]
+        writers = [Writer(s, data.now_ms - args.late_min * MINUTE_MS) for s in servers]
         by_name = {q.name: q for q in queries(data)}
         for name in args.shapes.split(","):
             rounds(servers, writers, by_name[name], args.rounds)
