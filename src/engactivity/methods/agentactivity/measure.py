@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from engactivity.core.timeframe import MINUTE_MS, ceil_to_bucket
+from engactivity.core.timeframe import MINUTE_MS, span_for
 from engactivity.methods.agentactivity.members import among
 from engactivity.methods.agentactivity.timeline import (
     AWAY,
@@ -50,15 +50,14 @@ class Range(NamedTuple):
 
 
 def ranges(now_ms: int, timeframe: int, interval: int | None) -> list[Range]:
-    """The whole window, then each interval newest first, clipped to the window (the
-    intervals' ends as ``core.timeframe.Span.interval_end`` has them)."""
+    """The whole window, then each interval newest first, clipped to the window."""
     start = now_ms - timeframe * MINUTE_MS
     out = [Range(None, start, now_ms)]
     if interval is not None:
-        newest = ceil_to_bucket(now_ms + 1)  # the end of now's bucket
-        ends = [newest]
+        span = span_for(now_ms, timeframe, interval)
+        ends = [span.interval_end(0)]
         while ends[-1] > start:  # each interval's end, and the last's start
-            ends.append(ceil_to_bucket(newest - len(ends) * interval * MINUTE_MS))
+            ends.append(span.interval_end(len(ends)))
         out += [Range(e, max(b, start), min(e, now_ms)) for e, b in itertools.pairwise(ends)]
     return out
 
