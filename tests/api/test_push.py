@@ -420,6 +420,60 @@ def test_streams_over_the_cap_are_refused_with_503(make_server: MakeServer) -> N
         time.sleep(0.2)
 
 
+def test_streams_over_the_accounts_concurrency_limit_get_the_polls_429(
+    make_server: MakeServer,
+) -> None:
+    # A stream's first answer takes a slot of --max-concurrent like a poll: a burst of
+    # streams on an account whose one slot is busy is refused at once with the poll's 429.
+    server = make_server([*FAST, "--max-concurrent", "1"])
+    rng = random.Random(3)
+    heavy = [  # many (bucket, skill, agent) rows, so that the first answer takes a while
+        {
+            "eventId": f"h{n}",
+            "type": "connected",
+            "time": NOW_MS - rng.randint(0, 1439 * 60_000),
+            "skillId": rng.randint(1, 400),
+            "agentId": rng.randint(1, 4000),
+        }
+        for n in range(20_000)
+    ]
+    for start in range(0, len(heavy), 10_000):
+        assert server.send(A, heavy[start : start + 10_000]).status_code == 200
+    params = {"timeframe": 1440, "interval": 5, "skillIds": "all", "agentIds": "all", "v": 1}
+    barrier = threading.Barrier(20)
+    refusals: list[httpx.Response] = []
+    streams: list[str] = []
+    lock = threading.Lock()
+
+    def open_stream() -> None:
+        address = url(server, "engactivity")
+        with httpx.Client(timeout=60) as client:
+            barrier.wait()
+            with client.stream("GET", address, params=params, headers=STREAM) as response:
+                if response.status_code != 200:
+                    response.read()
+        with lock:
+            if response.status_code == 200:
+                streams.append(response.headers["content-type"])
+            else:
+                refusals.append(response)
+
+    threads = [threading.Thread(target=open_stream) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert streams and refusals, (len(streams), [r.status_code for r in refusals])
+    assert all(kind.startswith("text/event-stream") for kind in streams)
+    for response in refusals:
+        assert response.status_code == 429, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"] == "too_many_requests"
+    # Once the burst is over, a stream of the question opens (its answer is kept by then).
+    with subscribed(server, "engactivity", {k: v for k, v in params.items() if k != "v"}) as r:
+        assert first_answer(r)[1] == poll(server, "engactivity", params)
+
+
 def stream_status(server: Server, method: str) -> int:
     """The status a new stream gets (it is closed at once)."""
     with (
