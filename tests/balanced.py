@@ -27,6 +27,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.ports import PORT_TAKEN, listens
 from tests.replicated import replicated
 
 BALANCED = os.environ.get("ENGACTIVITY_TEST_TOPOLOGY", "single") == "balanced"
@@ -146,27 +147,35 @@ class Nginx:
         self.backends = backends
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start nginx on ``port``; False when the port was taken first."""
         if NGINX is None:
             raise RuntimeError("nginx is not installed: run scripts/install-system-deps")
         self.folder.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(f"        server 127.0.0.1:{port};" for port in self.backends)
         conf = self.folder / "nginx.conf"
         conf.write_text(CONFIG.format(folder=self.folder, servers=servers, port=self.port))
+        errors = self.folder / "stderr.log"
+        logged = errors.stat().st_size if errors.exists() else 0
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(self.folder), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "stderr.log").open("ab"),
+            stderr=errors.open("ab"),
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {(self.folder / 'stderr.log').read_text()}")
+                if PORT_TAKEN in errors.read_bytes()[logged:]:
+                    self.proc = None
+                    return False
+                raise RuntimeError(f"nginx exited: {errors.read_text()}")
             try:
                 httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
-                return
+                if listens(self.proc.pid, self.port):  # not another test's server
+                    return True
             except httpx.HTTPError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError("nginx did not listen")
 
     def stop(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from tests.balanced import (
     skip_single_process,
     tally,
 )
+from tests.ports import PORT_TAKEN, free_port, listens
 
 # 2026-11-24 13:29:00 UTC: the reference's "now 13:29" example, on a fixed day.
 NOW_MS = 1795526940000
@@ -105,10 +105,7 @@ def store_rows(store_url: str, table: str, account: str) -> int:
     return int(row[0])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_PORT_TRIES = 5
 
 
 class Server:
@@ -158,6 +155,18 @@ class Server:
     def start(self) -> Server:
         if self.balanced:
             return self._start_balanced()
+        for _ in range(_PORT_TRIES):
+            if self._start_on_port():
+                return self
+            self._move_to(free_port())  # another test's server bound it first
+        raise RuntimeError(f"no free port in {_PORT_TRIES} tries:\n{self.log_path.read_text()}")
+
+    def _move_to(self, port: int) -> None:
+        old, self.port = self.port, port
+        self.base_url = self.base_url.replace(f":{old}", f":{port}")
+
+    def _start_on_port(self) -> bool:
+        """Start the process on ``self.port``; False when the port was taken."""
         env = {**os.environ, "ENGACTIVITY_FAKE_NOW_FILE": str(self.clock_file), **self.extra_env}
         cmd = [
             sys.executable,
@@ -172,17 +181,24 @@ class Server:
             self.store_url,
             *self.extra_args,
         ]
+        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                with self.log_path.open("rb") as log:
+                    log.seek(logged)
+                    if PORT_TAKEN in log.read():
+                        self.proc = None
+                        return False
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
             try:
                 ready = httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)
-                if ready.status_code == 200:
-                    return self
+                # Ready only when the answer is ours: another server may hold the port.
+                if ready.status_code == 200 and listens(self.proc.pid, self.port):
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
@@ -199,16 +215,21 @@ class Server:
                 backend.engine, backend.store_url = self.engine, self.store_url
                 backend.clock_file = self.clock_file
                 self.backends.append(backend)
-        for backend in self.backends:
-            backend.extra_args = ["--memory-mb", MEMORY_MB, *self.extra_args]
-            # Discovery advertises the balancer, as docs/deploy.md says to set up.
-            public = {"ENGACTIVITY_PUBLIC_HOST": f"127.0.0.1:{self.port}"}
-            backend.extra_env = {**public, **self.extra_env}
-            backend.start()
-        ports = [backend.port for backend in self.backends]
-        self.nginx = Nginx(self.tmp / "nginx", self.port, ports)
-        self.nginx.start()
-        return self
+        for _ in range(_PORT_TRIES):
+            for backend in self.backends:
+                backend.extra_args = ["--memory-mb", MEMORY_MB, *self.extra_args]
+                # Discovery advertises the balancer, as docs/deploy.md says to set up.
+                public = {"ENGACTIVITY_PUBLIC_HOST": f"127.0.0.1:{self.port}"}
+                backend.extra_env = {**public, **self.extra_env}
+                backend.start()
+            ports = [backend.port for backend in self.backends]
+            self.nginx = Nginx(self.tmp / "nginx", self.port, ports)
+            if self.nginx.start():
+                return self
+            for backend in self.backends:  # they advertise the balancer's port
+                backend.stop()
+            self._move_to(free_port())
+        raise RuntimeError(f"nginx found no free port in {_PORT_TRIES} tries")
 
     def stop(self) -> None:
         if self.nginx:
