@@ -685,7 +685,7 @@ def test_spans_follow_the_clock(tmp_path: Path, store_engine: str) -> None:
 # -- 429: too many concurrent requests for one account -----------------------------------------
 
 
-def _heavy_events(now: int, count: int) -> list[Event]:
+def heavy_events(now: int, count: int) -> list[Event]:
     """Many distinct (bucket, skill, agent) rollup rows, so a full query takes a while."""
     rng = random.Random(3)
     return [
@@ -702,7 +702,7 @@ def _heavy_events(now: int, count: int) -> list[Event]:
 
 def test_too_many_concurrent_requests(make_server: MakeServer) -> None:
     server = make_server(extra_args=["--max-concurrent", "1"])
-    heavy = _heavy_events(NOW_MS, 20_000)
+    heavy = heavy_events(NOW_MS, 20_000)
     ingest(server, "busy", heavy, chunk=10_000)
     ingest(server, "calm", heavy[:50])
     params = {"timeframe": "1440", "interval": "5", "skillIds": "all", "agentIds": "all", "v": "1"}

@@ -25,6 +25,7 @@ from httpx_sse import ServerSentEvent, connect_sse
 
 from tests import oracle, oracle_queue
 from tests.api.test_agentactivity import make_events as agent_events
+from tests.api.test_engactivity import heavy_events, ingest
 from tests.api.test_metrics import scrape, value
 from tests.api.test_queue import make_events as queue_events
 from tests.auth.keyhelp import bearer, create_key
@@ -426,19 +427,7 @@ def test_streams_over_the_accounts_concurrency_limit_get_the_polls_429(
     # A stream's first answer takes a slot of --max-concurrent like a poll: a burst of
     # streams on an account whose one slot is busy is refused at once with the poll's 429.
     server = make_server([*FAST, "--max-concurrent", "1"])
-    rng = random.Random(3)
-    heavy = [  # many (bucket, skill, agent) rows, so that the first answer takes a while
-        {
-            "eventId": f"h{n}",
-            "type": "connected",
-            "time": NOW_MS - rng.randint(0, 1439 * 60_000),
-            "skillId": rng.randint(1, 400),
-            "agentId": rng.randint(1, 4000),
-        }
-        for n in range(20_000)
-    ]
-    for start in range(0, len(heavy), 10_000):
-        assert server.send(A, heavy[start : start + 10_000]).status_code == 200
+    ingest(server, A, heavy_events(NOW_MS, 20_000), chunk=10_000)  # a slow first answer
     params = {"timeframe": 1440, "interval": 5, "skillIds": "all", "agentIds": "all", "v": 1}
     barrier = threading.Barrier(20)
     refusals: list[httpx.Response] = []
