@@ -27,7 +27,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ports import PORT_TAKEN, listens
+from tests.ports import listens, log_size, port_was_taken
 from tests.replicated import replicated
 
 BALANCED = os.environ.get("ENGACTIVITY_TEST_TOPOLOGY", "single") == "balanced"
@@ -156,7 +156,7 @@ class Nginx:
         conf = self.folder / "nginx.conf"
         conf.write_text(CONFIG.format(folder=self.folder, servers=servers, port=self.port))
         errors = self.folder / "stderr.log"
-        logged = errors.stat().st_size if errors.exists() else 0
+        logged = log_size(errors)
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(self.folder), "-c", str(conf)],
             stdout=subprocess.DEVNULL,
@@ -165,7 +165,7 @@ class Nginx:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                if PORT_TAKEN in errors.read_bytes()[logged:]:
+                if port_was_taken(errors, logged):
                     self.proc = None
                     return False
                 raise RuntimeError(f"nginx exited: {errors.read_text()}")

@@ -28,7 +28,7 @@ from tests.balanced import (
     skip_single_process,
     tally,
 )
-from tests.ports import PORT_TAKEN, free_port, listens
+from tests.ports import free_port, listens, log_size, port_was_taken
 
 # 2026-11-24 13:29:00 UTC: the reference's "now 13:29" example, on a fixed day.
 NOW_MS = 1795526940000
@@ -181,18 +181,16 @@ class Server:
             self.store_url,
             *self.extra_args,
         ]
-        logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+        logged = log_size(self.log_path)
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                with self.log_path.open("rb") as log:
-                    log.seek(logged)
-                    if PORT_TAKEN in log.read():
-                        self.proc = None
-                        return False
+                if port_was_taken(self.log_path, logged):
+                    self.proc = None
+                    return False
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
             try:
                 ready = httpx.get(f"{self.base_url}/readyz", timeout=1, verify=self.verify)

@@ -5,6 +5,7 @@ up once its own process listens on its port, not when something answers there.""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import psutil
 
@@ -31,3 +32,15 @@ def listens(pid: int, port: int) -> bool:
 
 PORT_TAKEN = b"Address already in use"
 """What uvicorn and nginx log when their port was taken first."""
+
+
+def log_size(log: Path) -> int:
+    """Where a process about to be started will begin writing to ``log`` (appended)."""
+    return log.stat().st_size if log.exists() else 0
+
+
+def port_was_taken(log: Path, since: int) -> bool:
+    """Whether what was written to ``log`` from ``since`` on says the port was taken."""
+    with log.open("rb") as written:
+        written.seek(since)
+        return PORT_TAKEN in written.read()
